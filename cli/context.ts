@@ -1,0 +1,108 @@
+/**
+ * What every verb needs: the repo path, the output mode, and a client — the running daemon through its API,
+ * or, for verbs that can work without one, the repo opened directly.
+ */
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Repo, API_FILE, API_TOKEN_FILE, LOCK_FILE, readLockHolder, resolveRepoPath } from '../node/repo.ts'
+import { RepoOps } from '../node/ops.ts'
+import type { OpContext } from '../node/ops.ts'
+import { ApiClient } from '../node/api.ts'
+import type { OpTable } from '../node/api.ts'
+import { opTable } from '../node/daemon.ts'
+import { UnavailableError, UsageError } from '../src/errors.ts'
+
+export interface GlobalOptions {
+  repo?: string
+  json?: boolean
+}
+
+export interface Client {
+  /** true when a daemon serves the calls */
+  readonly remote: boolean
+  call<T>(op: string, args: unknown, ctx?: OpContext): Promise<T>
+  stream(op: string, args: unknown, ctx?: OpContext): AsyncIterable<Uint8Array>
+  close(): Promise<void>
+}
+
+/** What a verb needs from the repo when no daemon runs. */
+export type Access = 'read' | 'write' | 'daemon'
+
+export class CliContext {
+  readonly repoDir: string
+  readonly json: boolean
+
+  constructor (globals: GlobalOptions) {
+    this.repoDir = resolveRepoPath(globals.repo)
+    this.json = globals.json === true
+  }
+
+  /** Print a result: the JSON document with --json, else the text. */
+  print (value: unknown, text: string | string[]): void {
+    if (this.json) process.stdout.write(JSON.stringify(value, null, 2) + '\n')
+    else {
+      const lines = Array.isArray(text) ? text : [text]
+      if (lines.length > 0) process.stdout.write(lines.join('\n') + '\n')
+    }
+  }
+
+  /** The daemon's API when one runs for this repo. */
+  async daemon (): Promise<ApiClient | undefined> {
+    let url: string
+    let token: string
+    try {
+      url = (await readFile(join(this.repoDir, API_FILE), 'utf8')).trim()
+      token = (await readFile(join(this.repoDir, API_TOKEN_FILE), 'utf8')).trim()
+    } catch {
+      return undefined
+    }
+    // An api file left by a killed daemon names nobody: the lock's holder tells.
+    const holder = await readLockHolder(join(this.repoDir, LOCK_FILE))
+    if (holder == null || !isAlive(holder.pid)) return undefined
+    return new ApiClient(url, token)
+  }
+
+  async client (access: Access): Promise<Client> {
+    const api = await this.daemon()
+    if (api != null) {
+      return {
+        remote: true,
+        call: async (op, args, ctx) => await api.call(op, args, ctx),
+        stream: (op, args, ctx) => api.stream(op, args, ctx),
+        close: async () => {}
+      }
+    }
+    if (access === 'daemon') throw new UnavailableError(`no daemon running for repo ${this.repoDir} — run \`dits-node start\``)
+    const repo = await Repo.open(this.repoDir, { write: access === 'write' })
+    const table: OpTable = opTable(new RepoOps(repo))
+    return {
+      remote: false,
+      call: async (op, args, ctx = {}) => {
+        const fn = table.rpc[op]
+        if (fn === undefined) throw new UsageError(`${op} needs a running daemon: run \`dits-node start\``)
+        return await fn(args, ctx) as any
+      },
+      stream: (op, args, ctx = {}) => table.stream[op](args, ctx),
+      close: async () => { await repo.close() }
+    }
+  }
+}
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Run `fn` with a client, always closing it (releasing the repo lock). */
+export async function withClient<T> (ctx: CliContext, access: Access, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await ctx.client(access)
+  try {
+    return await fn(client)
+  } finally {
+    await client.close()
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Progress lines on stderr, only on a TTY and never with --json (DESIGN §8: quiet in pipes).
+ */
+import type { Progress } from '../node/ops.ts'
+
+const REDRAW_MS = 150
+
+export interface ProgressReporter {
+  update(p: Progress): void
+  done(): void
+}
+
+export function progressReporter (label: string, enabled: boolean): ProgressReporter {
+  if (!enabled || process.stderr.isTTY !== true) return { update: () => {}, done: () => {} }
+  const started = performance.now()
+  let last = 0
+  let drawn = false
+  return {
+    update (p) {
+      const now = performance.now()
+      if (now - last < REDRAW_MS) return
+      last = now
+      drawn = true
+      const secs = (now - started) / 1000
+      let line: string
+      if ('bytes' in p) {
+        const rate = p.bytes / Math.max(secs, 1e-3)
+        const eta = p.total > 0 && rate > 0 ? ` ETA ${formatSeconds((p.total - p.bytes) / rate)}` : ''
+        const of = p.total > 0 ? ` / ${formatBytes(p.total)} (${(100 * p.bytes / p.total).toFixed(1)}%)` : ''
+        line = `${label} ${formatBytes(p.bytes)}${of}  ${formatBytes(rate)}/s${eta}`
+      } else {
+        line = `${label} ${p.checked} blocks`
+      }
+      process.stderr.write(`\r\x1b[K${line}`)
+    },
+    done () {
+      if (drawn) process.stderr.write('\r\x1b[K')
+    }
+  }
+}
+
+export function formatBytes (n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB']
+  let u = 0
+  while (n >= 1000 && u < units.length - 1) {
+    n /= 1000
+    u++
+  }
+  return `${n.toFixed(u === 0 ? 0 : 1)} ${units[u]}`
+}
+
+function formatSeconds (s: number): string {
+  if (!Number.isFinite(s)) return '?'
+  if (s < 60) return `${Math.ceil(s)}s`
+  return `${Math.floor(s / 60)}m${Math.ceil(s % 60)}s`
+}

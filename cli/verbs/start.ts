@@ -1,0 +1,31 @@
+import type { Command } from 'commander'
+import { once } from 'node:events'
+import { initRepo, repoExists } from '../../node/repo.ts'
+import { Daemon } from '../../node/daemon.ts'
+import { CliContext } from '../context.ts'
+import type { GlobalOptions } from '../context.ts'
+
+export function register (program: Command): void {
+  program.command('start')
+    .description('run the node: open the repo, serve the local API and the network; Ctrl-C stops it cleanly')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      if (!(await repoExists(ctx.repoDir))) {
+        await initRepo(ctx.repoDir)
+        if (!ctx.json) process.stderr.write(`initialized a new repo at ${ctx.repoDir}\n`)
+      }
+      const daemon = await Daemon.start(ctx.repoDir)
+      const info = await daemon.info()
+      ctx.print({ ...info, ready: true }, [
+        `dits-node ${info.roles.join('+')} ${info.peerId}`,
+        `repo ${info.repo}`,
+        `api ${info.api}`,
+        ...info.addresses.map(a => `listening on ${a}`),
+        'ready (Ctrl-C to stop)'
+      ])
+      const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).then(() => 'signal')
+      if (!ctx.json) process.stderr.write(`stopping (${signal})…\n`)
+      await daemon.stop()
+      if (!ctx.json) process.stderr.write('stopped\n')
+    })
+}

@@ -1,0 +1,25 @@
+import type { Command } from 'commander'
+import { CliContext, withClient } from '../context.ts'
+import type { GlobalOptions } from '../context.ts'
+import { progressReporter, formatBytes } from '../progress.ts'
+import type { VerifyResult } from '../../node/maintenance.ts'
+import { DitsError } from '../../src/errors.ts'
+
+export function register (program: Command): void {
+  program.command('verify')
+    .description('scrub: re-hash every block (under CID, or the whole repo); corrupt blocks are quarantined and listed')
+    .argument('[cid]', 'only the blocks reachable from this root')
+    .action(async (cid: string | undefined, _o: unknown, cmd: Command) => {
+      const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      const progress = progressReporter('verifying', !ctx.json)
+      const r = await withClient(ctx, 'write', async c => await c.call<VerifyResult>('verify', { cid }, { onProgress: p => progress.update(p) }))
+      progress.done()
+      const ok = r.bad.length === 0 && r.missing.length === 0
+      ctx.print({ ok, ...r }, [
+        ...r.bad.map(b => `bad      ${b.cid}: ${b.error}`),
+        ...r.missing.map(m => `missing  ${m}`),
+        `${r.checked} block(s), ${formatBytes(r.bytes)} checked: ${r.bad.length} bad, ${r.missing.length} missing`
+      ])
+      if (!ok) throw new DitsError('verify found problems', { cause: 'reported' })
+    })
+}

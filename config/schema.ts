@@ -1,0 +1,152 @@
+/**
+ * The configuration schema: every key, its default, and the rule it must satisfy. Validation errors name the
+ * key, the bad value and what is allowed.
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import { UsageError } from '../src/errors.ts'
+
+export class ConfigError extends UsageError {
+  static override name = 'ConfigError'
+  override name = 'ConfigError'
+}
+
+export type Role = 'peer' | 'seed'
+
+export interface Config {
+  role: Role
+  addresses: { listen: string[] }
+  bootstrap: string[]
+  discovery: { mdns: boolean }
+  api: { port: number }
+  dht: { announceChunks: boolean }
+  consensus: {
+    /** this node is one of the voters */
+    voter: boolean
+    /** the voters' multiaddrs, each ending in /p2p/<peer id> */
+    voters: string[]
+    heartbeatMs: number
+    electionMs: number
+    /** how long a client command may wait for a quorum before failing with exit 4 */
+    requestTimeoutMs: number
+  }
+}
+
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4101', '/ip4/0.0.0.0/udp/4101/webrtc-direct']
+/** etcd's defaults: heartbeat 100 ms, election 1000 ms */
+export const DEFAULT_HEARTBEAT_MS = 100
+export const DEFAULT_ELECTION_MS = 1000
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5000
+
+export function defaultConfig (): Config {
+  return {
+    role: 'peer',
+    addresses: { listen: [...DEFAULT_LISTEN] },
+    bootstrap: [],
+    discovery: { mdns: true },
+    api: { port: 0 },
+    dht: { announceChunks: false },
+    consensus: {
+      voter: false,
+      voters: [],
+      heartbeatMs: DEFAULT_HEARTBEAT_MS,
+      electionMs: DEFAULT_ELECTION_MS,
+      requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS
+    }
+  }
+}
+
+interface KeyRule {
+  allowed: string
+  check(value: unknown): boolean
+}
+
+const isBool = (v: unknown): boolean => typeof v === 'boolean'
+const isInt = (lo: number, hi: number) => (v: unknown): boolean => Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi
+const isMultiaddr = (v: unknown): boolean => {
+  if (typeof v !== 'string') return false
+  try {
+    multiaddr(v)
+    return true
+  } catch {
+    return false
+  }
+}
+const isList = (item: (v: unknown) => boolean) => (v: unknown): boolean => Array.isArray(v) && v.every(item)
+const isVoterAddr = (v: unknown): boolean => isMultiaddr(v) && /\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/.test(v as string)
+
+/** Every leaf key of the config, with its rule. */
+export const RULES: Record<string, KeyRule> = {
+  role: { allowed: '"peer" or "seed"', check: v => v === 'peer' || v === 'seed' },
+  'addresses.listen': { allowed: 'a list of multiaddrs, e.g. ["/ip4/127.0.0.1/tcp/4101"]', check: isList(isMultiaddr) },
+  bootstrap: { allowed: 'a list of multiaddrs ending in /p2p/<peer id>', check: isList(isVoterAddr) },
+  'discovery.mdns': { allowed: 'true or false', check: isBool },
+  'api.port': { allowed: 'an integer port 0–65535 (0 picks a free port)', check: isInt(0, 65535) },
+  'dht.announceChunks': { allowed: 'true or false', check: isBool },
+  'consensus.voter': { allowed: 'true or false', check: isBool },
+  'consensus.voters': { allowed: 'a list of 0, 1, 3 or 5 multiaddrs ending in /p2p/<peer id>', check: v => isList(isVoterAddr)(v) && [0, 1, 3, 5].includes((v as unknown[]).length) },
+  'consensus.heartbeatMs': { allowed: 'an integer 10–10000 (milliseconds)', check: isInt(10, 10_000) },
+  'consensus.electionMs': { allowed: 'an integer 50–60000 (milliseconds), at least 5 × consensus.heartbeatMs', check: isInt(50, 60_000) },
+  'consensus.requestTimeoutMs': { allowed: 'an integer 100–600000 (milliseconds)', check: isInt(100, 600_000) }
+}
+
+export function getKey (obj: unknown, key: string): unknown {
+  let at = obj
+  for (const part of key.split('.')) {
+    if (at == null || typeof at !== 'object' || !(part in at)) return undefined
+    at = (at as Record<string, unknown>)[part]
+  }
+  return at
+}
+
+export function setKey (obj: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split('.')
+  let at = obj
+  for (const part of parts.slice(0, -1)) {
+    if (at[part] == null || typeof at[part] !== 'object') at[part] = {}
+    at = at[part] as Record<string, unknown>
+  }
+  at[parts[parts.length - 1]] = value
+}
+
+/** Check one key; returns the value or throws naming key, value and what is allowed. */
+export function checkKey (key: string, value: unknown): unknown {
+  const rule = RULES[key]
+  if (rule === undefined) {
+    const known = Object.keys(RULES)
+    const prefix = known.filter(k => k.startsWith(key + '.'))
+    const hint = prefix.length > 0 ? ` (it is a section; its keys are ${prefix.join(', ')})` : ''
+    throw new ConfigError(`unknown config key "${key}"${hint}; known keys: ${known.join(', ')}`)
+  }
+  if (!rule.check(value)) {
+    throw new ConfigError(`invalid value for ${key}: ${JSON.stringify(value)}; allowed: ${rule.allowed}`)
+  }
+  return value
+}
+
+/** Validate a whole config object (a file's contents merged over defaults). Unknown keys are errors. */
+export function validateConfig (raw: unknown, source: string): Config {
+  if (raw == null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${source}: the config must be a JSON object`)
+  const merged = defaultConfig() as unknown as Record<string, unknown>
+  for (const key of leafKeys(raw as Record<string, unknown>)) {
+    try {
+      setKey(merged, key, checkKey(key, getKey(raw, key)))
+    } catch (err) {
+      throw new ConfigError(`${source}: ${(err as Error).message}`)
+    }
+  }
+  const config = merged as unknown as Config
+  if (config.consensus.electionMs < 5 * config.consensus.heartbeatMs) {
+    throw new ConfigError(`${source}: consensus.electionMs (${config.consensus.electionMs}) must be at least 5 × consensus.heartbeatMs (${config.consensus.heartbeatMs}) so that a few lost heartbeats do not start an election`)
+  }
+  return config
+}
+
+function leafKeys (obj: Record<string, unknown>, prefix = ''): string[] {
+  const keys: string[] = []
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix === '' ? k : `${prefix}.${k}`
+    if (v != null && typeof v === 'object' && !Array.isArray(v) && RULES[key] === undefined) keys.push(...leafKeys(v as Record<string, unknown>, key))
+    else keys.push(key)
+  }
+  return keys
+}

@@ -1,0 +1,127 @@
+/**
+ * Repo upkeep: `verify` (scrub) and `gc` (mark from pins, sweep the rest).
+ */
+import { stat } from 'node:fs/promises'
+import type { CID } from 'multiformats/cid'
+import { decodeNode, nodeLinks } from '../src/manifest/index.ts'
+import { DAG_CBOR_CODE } from '../src/cid.ts'
+import { DitsError } from '../src/errors.ts'
+import type { DitsBlockstore } from './blockstore.ts'
+
+export interface BadBlock {
+  cid: string
+  error: string
+}
+
+export interface VerifyResult {
+  checked: number
+  bytes: number
+  bad: BadBlock[]
+  missing: string[]
+}
+
+export interface VerifyOptions {
+  signal?: AbortSignal
+  onProgress?: (checked: number) => void
+}
+
+/**
+ * Scrub: read and verify every block under `roots` (or every block in the store when none are given).
+ * Corrupt blocks are quarantined by the blockstore and listed; blocks a manifest names but the store lacks
+ * are listed as missing.
+ */
+export async function verifyBlocks (blocks: DitsBlockstore, roots: CID[] | undefined, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const result: VerifyResult = { checked: 0, bytes: 0, bad: [], missing: [] }
+  const check = async (cid: CID): Promise<Uint8Array | undefined> => {
+    options.signal?.throwIfAborted()
+    result.checked++
+    options.onProgress?.(result.checked)
+    try {
+      const bytes = await blocks.get(cid)
+      result.bytes += bytes.byteLength
+      return bytes
+    } catch (err) {
+      if ((err as Error).name === 'NotFoundError') result.missing.push(cid.toString())
+      else result.bad.push({ cid: cid.toString(), error: (err as Error).message })
+      return undefined
+    }
+  }
+  if (roots === undefined) {
+    for await (const cid of blocks.cids(options)) await check(cid)
+    return result
+  }
+  await traverse(roots, async (cid) => {
+    const bytes = await check(cid)
+    if (bytes === undefined || cid.code !== DAG_CBOR_CODE) return []
+    try {
+      return nodeLinks(decodeNode(cid, bytes))
+    } catch (err) {
+      result.bad.push({ cid: cid.toString(), error: (err as Error).message })
+      return []
+    }
+  })
+  return result
+}
+
+export interface GcResult {
+  removed: string[]
+  bytesRemoved: number
+  kept: number
+  tempFilesRemoved: number
+  dryRun: boolean
+}
+
+export class GcRefusedError extends DitsError {
+  static override name = 'GcRefusedError'
+  override name = 'GcRefusedError'
+}
+
+/**
+ * Remove every block not reachable from `roots` (the pins). Marking reads only manifest nodes. If a manifest
+ * under a root is missing or corrupt, gc refuses to sweep: the chunks it lists are unknown, and deleting
+ * them could lose data that `verify --repair` would otherwise restore.
+ */
+export async function gc (blocks: DitsBlockstore, roots: CID[], options: { dryRun?: boolean, signal?: AbortSignal } = {}): Promise<GcResult> {
+  const live = new Set<string>()
+  const broken: string[] = []
+  await traverse(roots, async (cid) => {
+    live.add(cid.toString())
+    if (cid.code !== DAG_CBOR_CODE) return []
+    try {
+      const bytes = await blocks.get(cid, options)
+      return nodeLinks(decodeNode(cid, bytes))
+    } catch (err) {
+      broken.push(`${cid}: ${(err as Error).message}`)
+      return []
+    }
+  })
+  if (broken.length > 0) {
+    throw new GcRefusedError(`gc refused: ${broken.length} manifest block(s) under a pin are missing or corrupt, so the chunks they list are unknown:\n  ${broken.slice(0, 10).join('\n  ')}\nrun \`dits-node verify --repair\` (or unpin the root) first`)
+  }
+  const result: GcResult = { removed: [], bytesRemoved: 0, kept: 0, tempFilesRemoved: 0, dryRun: options.dryRun === true }
+  if (options.dryRun !== true) result.tempFilesRemoved = await blocks.removeTempFiles()
+  for await (const cid of blocks.cids(options)) {
+    if (live.has(cid.toString())) {
+      result.kept++
+      continue
+    }
+    result.bytesRemoved += await stat(blocks.path(cid)).then(s => s.size, () => 0)
+    result.removed.push(cid.toString())
+    if (options.dryRun !== true) await blocks.delete(cid)
+  }
+  return result
+}
+
+/** Depth-first over a DAG, each block once; `visit` returns the links to follow. */
+async function traverse (roots: CID[], visit: (cid: CID) => Promise<CID[]>): Promise<void> {
+  const seen = new Set<string>()
+  const stack = [...roots].reverse()
+  while (stack.length > 0) {
+    const cid = stack.pop() as CID
+    const key = cid.toString()
+    if (seen.has(key)) continue
+    seen.add(key)
+    const links = await visit(cid)
+    for (let i = links.length - 1; i >= 0; i--) stack.push(links[i])
+  }
+}

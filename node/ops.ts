@@ -1,0 +1,211 @@
+/**
+ * The operations behind the CLI verbs, on one repo. The CLI calls them directly when no daemon runs, and the
+ * daemon's API calls the very same methods for a CLI that talks to it (node/api.ts), so both paths behave
+ * alike. Arguments and results are plain JSON-able data.
+ */
+import type { CID } from 'multiformats/cid'
+import { Adder, entryName } from './adder.ts'
+import type { AddProgress } from './adder.ts'
+import { exportTo, readRange, ls, statCid } from './exporter.ts'
+import type { ExportProgress, LsEntry, StatResult } from './exporter.ts'
+import { verifyBlocks, gc } from './maintenance.ts'
+import type { VerifyResult, GcResult } from './maintenance.ts'
+import { buildDirectory, readFileNode, walkBlocks } from '../src/manifest/index.ts'
+import type { DirEntry } from '../src/manifest/index.ts'
+import type { GetBlock } from '../src/manifest/index.ts'
+import { parseCid } from '../src/cid.ts'
+import { UsageError, NotFoundError } from '../src/errors.ts'
+import type { ChunkerProfile } from '../src/fastcdc/index.ts'
+import type { Repo } from './repo.ts'
+
+export interface AddArgs {
+  paths: string[]
+  profile: ChunkerProfile
+  pin: boolean
+}
+
+export interface AddResponse {
+  root: string
+  size: number
+  chunks: number
+  files: number
+  dirs: number
+  bytes_new: number
+  bytes_dedup: number
+  pinned: boolean
+  added: Array<{ path: string, cid: string, size: number, type: 'file' | 'dir' }>
+}
+
+export interface GetArgs { cid: string, out: string, force?: boolean, maxRateBytesPerSec?: number }
+export interface GetResponse {
+  cid: string
+  out: string
+  bytes_total: number
+  bytes_fetched: number
+  bytes_local: number
+  files: number
+  dirs: number
+  sources: Record<string, number>
+}
+
+export interface CatArgs { cid: string, offset?: number, length?: number }
+
+export interface IdResponse {
+  peerId: string
+  addresses: string[]
+  roles: string[]
+  repo: string
+}
+
+export type Progress = AddProgress | ExportProgress | { checked: number }
+
+export interface OpContext {
+  signal?: AbortSignal
+  onProgress?: (p: Progress) => void
+}
+
+/**
+ * Hooks the daemon supplies once its network runs: fetching what the repo lacks and announcing new roots.
+ * Without them the operations work on local content only.
+ */
+export interface NetworkHooks {
+  fetch(root: CID, options: { signal?: AbortSignal, maxRateBytesPerSec?: number, onProgress?: (p: { bytes: number, total: number }) => void }): Promise<{ bytes_total: number, bytes_fetched: number, bytes_local: number, sources: Record<string, number> }>
+  provide(root: CID): Promise<void>
+  addresses(): string[]
+}
+
+export class RepoOps {
+  readonly repo: Repo
+  network?: NetworkHooks
+  /** serialises writers of the blockstore against gc inside one process */
+  private gcRunning?: Promise<unknown>
+
+  constructor (repo: Repo) {
+    this.repo = repo
+  }
+
+  private readonly getBlock: GetBlock = async (cid) => await this.repo.blocks.get(cid)
+
+  async id (): Promise<IdResponse> {
+    const roles: string[] = [this.repo.config.role]
+    if (this.repo.config.consensus.voter) roles.push('voter')
+    return { peerId: this.repo.peerId, addresses: this.network?.addresses() ?? [], roles, repo: this.repo.dir }
+  }
+
+  async add (args: AddArgs, ctx: OpContext = {}): Promise<AddResponse> {
+    if (args.paths.length === 0) throw new UsageError('add needs at least one PATH')
+    await this.gcRunning
+    const adder = new Adder(this.repo.blocks, { profile: args.profile, onProgress: ctx.onProgress, signal: ctx.signal })
+    await adder.scan(args.paths)
+    const added = []
+    for (const path of args.paths) added.push(await adder.addPath(path))
+    let root = added[0].cid
+    let size = added[0].size
+    if (added.length > 1) {
+      // Several paths: wrap them in one directory so there is one root to pass around.
+      const entries: DirEntry[] = added.map(a => [entryName(a.path), a.cid, a.size, a.kind])
+      const { blocks, root: dir } = buildDirectory(entries)
+      for (const b of [...blocks, dir]) {
+        await this.repo.blocks.put(b.cid, b.bytes, { trusted: true })
+        adder.touched.push(b.cid)
+      }
+      root = dir.cid
+      size = entries.reduce((s, e) => s + e[2], 0)
+    }
+    if (args.pin) {
+      // Durability order: the blocks, then the pin that makes them reachable.
+      await this.repo.blocks.sync(adder.touched)
+      await this.repo.pins.add(root)
+    }
+    await this.network?.provide(root)
+    const s = adder.stats
+    return {
+      root: root.toString(),
+      size,
+      chunks: s.chunks,
+      files: s.files,
+      dirs: s.dirs,
+      bytes_new: s.bytesNew,
+      bytes_dedup: s.bytesDedup,
+      pinned: args.pin,
+      added: added.map(a => ({ path: a.path, cid: a.cid.toString(), size: a.size, type: a.kind }))
+    }
+  }
+
+  async get (args: GetArgs, ctx: OpContext = {}): Promise<GetResponse> {
+    const cid = parseCid(args.cid)
+    let fetched = { bytes_total: 0, bytes_fetched: 0, bytes_local: 0, sources: {} as Record<string, number> }
+    if (this.network != null) {
+      fetched = await this.network.fetch(cid, { signal: ctx.signal, maxRateBytesPerSec: args.maxRateBytesPerSec, onProgress: ctx.onProgress })
+    } else if (!(await this.repo.blocks.has(cid))) {
+      throw this.notHere(cid)
+    }
+    const result = await exportTo(this.getBlock, cid, args.out, { force: args.force, signal: ctx.signal, onProgress: this.network == null ? ctx.onProgress : undefined })
+    if (this.network == null) fetched = { bytes_total: result.bytes, bytes_fetched: 0, bytes_local: result.bytes, sources: {} }
+    return { cid: cid.toString(), out: args.out, ...fetched, files: result.files, dirs: result.dirs }
+  }
+
+  /** The bytes of a file (or range of it), in order. */
+  async * cat (args: CatArgs, ctx: OpContext = {}): AsyncGenerator<Uint8Array> {
+    const cid = parseCid(args.cid)
+    if (this.network != null) await this.network.fetch(cid, { signal: ctx.signal })
+    else if (!(await this.repo.blocks.has(cid))) throw this.notHere(cid)
+    const file = await readFileNode(this.getBlock, cid)
+    yield * readRange(this.getBlock, file, args.offset ?? 0, args.length ?? Infinity)
+  }
+
+  async ls (args: { cid: string }): Promise<LsEntry[]> {
+    return await ls(this.getBlock, await this.local(args.cid))
+  }
+
+  async stat (args: { cid: string }): Promise<StatResult> {
+    return await statCid(this.getBlock, await this.local(args.cid))
+  }
+
+  async verify (args: { cid?: string }, ctx: OpContext = {}): Promise<VerifyResult> {
+    const roots = args.cid === undefined ? undefined : [await this.local(args.cid)]
+    return await verifyBlocks(this.repo.blocks, roots, { signal: ctx.signal, onProgress: (checked) => ctx.onProgress?.({ checked }) })
+  }
+
+  async gc (args: { dryRun?: boolean }, ctx: OpContext = {}): Promise<GcResult> {
+    const run = (async () => await gc(this.repo.blocks, await this.repo.pins.ls(), { dryRun: args.dryRun, signal: ctx.signal }))()
+    this.gcRunning = run.catch(() => {})
+    return await run
+  }
+
+  async pinAdd (args: { cid: string }, ctx: OpContext = {}): Promise<{ pinned: string }> {
+    const cid = parseCid(args.cid)
+    if (this.network != null) await this.network.fetch(cid, { signal: ctx.signal })
+    // A pin promises the whole DAG is here and durable: check it, then fsync it, then pin.
+    const check = await verifyBlocks(this.repo.blocks, [cid], { signal: ctx.signal })
+    if (check.missing.length > 0 || check.bad.length > 0) {
+      throw new NotFoundError(`cannot pin ${cid}: ${check.missing.length} block(s) missing and ${check.bad.length} corrupt under it (first: ${check.missing[0] ?? check.bad[0]?.cid})${this.network == null ? '; start the daemon to fetch them' : ''}`)
+    }
+    const cids: CID[] = []
+    for await (const c of walkBlocks(this.getBlock, cid)) cids.push(c)
+    await this.repo.blocks.sync(cids)
+    await this.repo.pins.add(cid)
+    await this.network?.provide(cid)
+    return { pinned: cid.toString() }
+  }
+
+  async pinRm (args: { cid: string }): Promise<{ unpinned: string }> {
+    const cid = parseCid(args.cid)
+    if (!(await this.repo.pins.rm(cid))) throw new NotFoundError(`${cid} is not pinned`)
+    return { unpinned: cid.toString() }
+  }
+
+  async pinLs (): Promise<string[]> {
+    return (await this.repo.pins.ls()).map(c => c.toString())
+  }
+
+  private async local (input: string): Promise<CID> {
+    const cid = parseCid(input)
+    if (!(await this.repo.blocks.has(cid))) throw this.notHere(cid)
+    return cid
+  }
+
+  private notHere (cid: CID): NotFoundError {
+    return new NotFoundError(`${cid} is not in the repo ${this.repo.dir}${this.network == null ? ' (no daemon is running to fetch it from the network: run `dits-node start`)' : ''}`)
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * The repo (DESIGN §3): a node's data directory.
+ *
+ * ```
+ * <repo>/config.json       validated configuration
+ * <repo>/identity.key      the libp2p private key (protobuf), mode 0600
+ * <repo>/blocks/           blockstore-fs, whole-CID sharding
+ * <repo>/quarantine/       blocks that failed verification on read
+ * <repo>/pins/             one file per pinned root
+ * <repo>/datastore/        peer store, Raft log and snapshots
+ * <repo>/repo.lock         held by the one process that writes the repo
+ * <repo>/api, api.token    while a daemon runs: its address and bearer token (0600)
+ * ```
+ */
+import { mkdir, writeFile, readFile, open, unlink, readdir, rename, stat } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { CID } from 'multiformats/cid'
+import type { PrivateKey } from '@libp2p/interface'
+import { DitsBlockstore, fsyncPath } from './blockstore.ts'
+import { loadConfig, defaultConfig, CONFIG_FILE } from '../config/index.ts'
+import type { Config, Role } from '../config/index.ts'
+import { DitsError, UsageError } from '../src/errors.ts'
+import { parseCid } from '../src/cid.ts'
+
+export const IDENTITY_FILE = 'identity.key'
+export const LOCK_FILE = 'repo.lock'
+export const API_FILE = 'api'
+export const API_TOKEN_FILE = 'api.token'
+
+export class RepoLockedError extends DitsError {
+  static override name = 'RepoLockedError'
+  override name = 'RepoLockedError'
+}
+
+export class NoRepoError extends UsageError {
+  static override name = 'NoRepoError'
+  override name = 'NoRepoError'
+}
+
+/** `--repo DIR`, else `$DITS_REPO`, else `~/.dits` (DESIGN §3). */
+export function resolveRepoPath (flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(flag ?? env.DITS_REPO ?? join(homedir(), '.dits'))
+}
+
+export async function repoExists (dir: string): Promise<boolean> {
+  return await stat(join(dir, CONFIG_FILE)).then(() => true, () => false)
+}
+
+export interface InitOptions {
+  role?: Role
+  voter?: boolean
+  /** merged into the default config before it is written (validated on open) */
+  config?: Record<string, unknown>
+}
+
+/** Create a repo. Refuses to touch a directory that already holds one. */
+export async function initRepo (dir: string, options: InitOptions = {}): Promise<void> {
+  if (await repoExists(dir)) throw new UsageError(`a repo already exists at ${dir}`)
+  await mkdir(dir, { recursive: true })
+  for (const sub of ['blocks', 'pins', 'datastore']) await mkdir(join(dir, sub), { recursive: true })
+  const key = await generateKeyPair('Ed25519')
+  await writeDurable(join(dir, IDENTITY_FILE), privateKeyToProtobuf(key), 0o600)
+  const config = defaultConfig()
+  config.role = options.role ?? 'peer'
+  config.consensus.voter = options.voter ?? false
+  const merged = { ...config, ...options.config }
+  // config.json last: its presence is what marks the directory as a repo, so a killed init leaves none.
+  await writeDurable(join(dir, CONFIG_FILE), JSON.stringify(merged, null, 2) + '\n')
+}
+
+export class Repo {
+  readonly dir: string
+  readonly config: Config
+  readonly privateKey: PrivateKey
+  readonly peerId: string
+  readonly blocks: DitsBlockstore
+  readonly pins: Pins
+  private lockHeld = false
+
+  private constructor (dir: string, config: Config, privateKey: PrivateKey) {
+    this.dir = dir
+    this.config = config
+    this.privateKey = privateKey
+    this.peerId = peerIdFromPrivateKey(privateKey).toString()
+    this.blocks = new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine'))
+    this.pins = new Pins(join(dir, 'pins'))
+  }
+
+  /**
+   * Open a repo. With `write`, take the repo lock: a second writer gets an error naming the holder.
+   */
+  static async open (dir: string, options: { write?: boolean, command?: string } = {}): Promise<Repo> {
+    if (!(await repoExists(dir))) throw new NoRepoError(`no repo at ${dir}: run \`dits-node init\` (or pass --repo DIR / set DITS_REPO)`)
+    const config = await loadConfig(dir)
+    const keyBytes = await readFile(join(dir, IDENTITY_FILE)).catch((err: Error) => {
+      throw new DitsError(`cannot read the identity key ${join(dir, IDENTITY_FILE)}: ${err.message}`)
+    })
+    const repo = new Repo(dir, config, privateKeyFromProtobuf(keyBytes))
+    if (options.write === true) await repo.lock(options.command ?? process.argv.slice(1).join(' '))
+    await repo.blocks.open()
+    return repo
+  }
+
+  get datastoreDir (): string {
+    return join(this.dir, 'datastore')
+  }
+
+  async close (): Promise<void> {
+    if (this.lockHeld) {
+      this.lockHeld = false
+      await unlink(join(this.dir, LOCK_FILE)).catch(() => {})
+    }
+  }
+
+  private async lock (command: string): Promise<void> {
+    const path = join(this.dir, LOCK_FILE)
+    const me = JSON.stringify({ pid: process.pid, command, since: new Date().toISOString() })
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fh = await open(path, 'wx', 0o600)
+        await fh.writeFile(me)
+        await fh.close()
+        this.lockHeld = true
+        return
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      }
+      const holder = await readLockHolder(path)
+      if (holder != null && isAlive(holder.pid)) {
+        throw new RepoLockedError(`repo ${this.dir} is in use by pid ${holder.pid} (${holder.command}, since ${holder.since}); stop it first, or talk to it through its API`)
+      }
+      // The holder died without releasing: the lock is stale.
+      await unlink(path).catch(() => {})
+    }
+    throw new RepoLockedError(`repo ${this.dir}: could not take ${path}`)
+  }
+}
+
+interface LockHolder { pid: number, command: string, since: string }
+
+export async function readLockHolder (path: string): Promise<LockHolder | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as LockHolder
+  } catch {
+    return undefined
+  }
+}
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Pins: one file per pinned root, created durably (temp + fsync + rename + fsync dir). */
+export class Pins {
+  readonly dir: string
+
+  constructor (dir: string) {
+    this.dir = dir
+  }
+
+  async add (cid: CID): Promise<void> {
+    await writeDurable(join(this.dir, cid.toString()), JSON.stringify({ pinned: new Date().toISOString() }))
+  }
+
+  async rm (cid: CID): Promise<boolean> {
+    try {
+      await unlink(join(this.dir, cid.toString()))
+      await fsyncPath(this.dir)
+      return true
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+      throw err
+    }
+  }
+
+  async has (cid: CID): Promise<boolean> {
+    return await stat(join(this.dir, cid.toString())).then(() => true, () => false)
+  }
+
+  async ls (): Promise<CID[]> {
+    const names = await readdir(this.dir)
+    return names.filter(n => !n.startsWith('.')).map(n => parseCid(n))
+  }
+}
+
+/** Write a file so that after return it survives power loss: temp, fsync, rename, fsync the directory. */
+export async function writeDurable (path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`
+  const fh = await open(tmp, 'w', mode)
+  try {
+    await fh.writeFile(data)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  await rename(tmp, path)
+  await fsyncPath(join(path, '..'))
+}

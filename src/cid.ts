@@ -1,0 +1,66 @@
+/**
+ * Content identifiers (DESIGN §2): CIDv1 with a BLAKE3-256 multihash (code 0x1e). A chunk is `raw` (0x55),
+ * a manifest node is `dag-cbor` (0x71). The CID *is* the verification: bytes are accepted for a CID only
+ * when their BLAKE3 digest equals the CID's digest.
+ */
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { blake3 } from './hash/blake3.ts'
+import { InvalidCIDError } from './errors.ts'
+
+export const BLAKE3_CODE = 0x1e
+export const BLAKE3_DIGEST_BYTES = 32
+export const RAW_CODE = 0x55
+export const DAG_CBOR_CODE = 0x71
+
+export type BlockCodec = typeof RAW_CODE | typeof DAG_CBOR_CODE
+
+/** The CID of a block's bytes under `codec`, from an already computed BLAKE3 digest. */
+export function cidFromDigest (codec: BlockCodec, digest: Uint8Array): CID {
+  return CID.createV1(codec, Digest.create(BLAKE3_CODE, digest))
+}
+
+export function blockCid (codec: BlockCodec, bytes: Uint8Array): CID {
+  return cidFromDigest(codec, blake3(bytes))
+}
+
+export function chunkCid (bytes: Uint8Array): CID {
+  return blockCid(RAW_CODE, bytes)
+}
+
+/** True when `bytes` are the block `cid` names: the codec is one of ours and the BLAKE3 digest matches. */
+export function verifyBlock (cid: CID, bytes: Uint8Array): boolean {
+  if (!isDitsCid(cid)) return false
+  return equalBytes(blake3(bytes), cid.multihash.digest)
+}
+
+export function isDitsCid (cid: CID): boolean {
+  return cid.version === 1 &&
+    (cid.code === RAW_CODE || cid.code === DAG_CBOR_CODE) &&
+    cid.multihash.code === BLAKE3_CODE &&
+    cid.multihash.size === BLAKE3_DIGEST_BYTES
+}
+
+/** Parse a user-supplied CID string, naming the input and the rule it broke. */
+export function parseCid (input: string): CID {
+  let cid: CID
+  try {
+    cid = CID.parse(input.trim())
+  } catch (err) {
+    throw new InvalidCIDError(`invalid CID "${input}": ${(err as Error).message}`)
+  }
+  if (!isDitsCid(cid)) {
+    throw new InvalidCIDError(`invalid CID "${input}": dits CIDs are CIDv1, codec raw or dag-cbor, BLAKE3-256 multihash (0x1e); this one is v${cid.version}, codec 0x${cid.code.toString(16)}, multihash 0x${cid.multihash.code.toString(16)}`)
+  }
+  return cid
+}
+
+export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+export function toHex (bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+}

@@ -1,0 +1,62 @@
+/**
+ * Named errors of the pure core. Every error carries a message a user can act on; tests assert on `.name`.
+ * The CLI maps errors to exit codes through `exitCode` (DESIGN §8: 1 error, 2 usage, 3 conflict, 4 unavailable).
+ */
+
+export type ExitCode = 1 | 2 | 3 | 4
+
+export class DitsError extends Error {
+  static override name = 'DitsError'
+  override name = 'DitsError'
+  /** the CLI exit code this error maps to */
+  readonly exitCode: ExitCode = 1
+}
+
+export class UsageError extends DitsError {
+  static override name = 'UsageError'
+  override name = 'UsageError'
+  override readonly exitCode = 2
+}
+
+export class ConflictError extends DitsError {
+  static override name = 'ConflictError'
+  override name = 'ConflictError'
+  override readonly exitCode = 3
+}
+
+export class UnavailableError extends DitsError {
+  static override name = 'UnavailableError'
+  override name = 'UnavailableError'
+  override readonly exitCode = 4
+}
+
+/** Bytes whose BLAKE3 digest does not match the CID they were asked for. */
+export class VerificationError extends DitsError {
+  static override name = 'VerificationError'
+  override name = 'VerificationError'
+}
+
+export class InvalidCIDError extends UsageError {
+  static override name = 'InvalidCIDError'
+  override name = 'InvalidCIDError'
+}
+
+export class NotFoundError extends DitsError {
+  static override name = 'NotFoundError'
+  override name = 'NotFoundError'
+}
+
+export class InvalidChunkerError extends UsageError {
+  static override name = 'InvalidChunkerError'
+  override name = 'InvalidChunkerError'
+}
+
+export class InvalidPathError extends UsageError {
+  static override name = 'InvalidPathError'
+  override name = 'InvalidPathError'
+}
+
+export class ManifestError extends DitsError {
+  static override name = 'ManifestError'
+  override name = 'ManifestError'
+}

@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, rm, writeFile, mkdir, readFile, readdir, symlink, stat, appendFile } from 'node:fs/promises'
+import { execFileSync } from 'node:child_process'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes, createHash } from 'node:crypto'
+import { dits, ok, startDaemon } from '../helpers/cli.ts'
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+async function treeDigest (dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = []
+  for (const name of (await readdir(dir)).sort()) {
+    const p = join(dir, name)
+    const s = await stat(p)
+    if (s.isDirectory()) out.push(`${prefix}${name}/`, ...await treeDigest(p, `${prefix}${name}/`))
+    else out.push(`${prefix}${name} ${sha(await readFile(p))}`)
+  }
+  return out
+}
+
+describe('dits-node content verbs (real processes)', function () {
+  this.timeout(120_000)
+  let work: string
+  let repo: string
+  const r = (...args: string[]): string[] => ['--repo', repo, ...args]
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'dits-cli-'))
+    repo = join(work, 'repo')
+    await ok(r('init'))
+  })
+  after(async () => { await rm(work, { recursive: true, force: true }) })
+
+  it('init refuses an existing repo and verbs without a repo say how to make one', async () => {
+    const again = await dits(r('init'))
+    assert.equal(again.code, 2)
+    assert.match(again.stderr, /a repo already exists/)
+    const none = await dits(['--repo', join(work, 'nothing'), 'ls', 'x'])
+    assert.equal(none.code, 2)
+    assert.match(none.stderr, /no repo at .*run `dits-node init`/)
+  })
+
+  it('adds and gets a tree with nested folders, an empty file and non-ASCII names, byte-exact', async () => {
+    const src = join(work, 'src')
+    await mkdir(join(src, 'reels', 'reel 3', 'ünïcödé'), { recursive: true })
+    await writeFile(join(src, 'reels', 'reel 3', 'take1.mov'), randomBytes(3_000_000))
+    await writeFile(join(src, 'reels', 'reel 3', 'ünïcödé', '日本語.wav'), randomBytes(200_000))
+    await writeFile(join(src, 'empty.txt'), '')
+    await mkdir(join(src, 'empty-dir'))
+    await writeFile(join(src, 'notes.md'), 'hello\n')
+    const out = await ok(r('add', src, '--profile', 'small'))
+    const root = out.trim().split('\n').at(-1) as string
+    assert.match(root, /^b[a-z2-7]+$/)
+    await ok(r('get', root, '-o', join(work, 'copy')))
+    assert.deepEqual(await treeDigest(join(work, 'copy')), await treeDigest(src))
+
+    const entries = JSON.parse(await ok(r('--json', 'ls', root))) as Array<{ name: string, type: string }>
+    assert.deepEqual(entries.map(e => `${e.name}:${e.type}`), ['empty-dir:dir', 'empty.txt:file', 'notes.md:file', 'reels:dir'])
+  })
+
+  it('add --json reports root, size, chunks and new vs deduplicated bytes; stat --json lists chunks with offsets', async () => {
+    const f = join(work, 'dedup.bin')
+    const data = randomBytes(1_500_000)
+    await writeFile(f, data)
+    const first = JSON.parse(await ok(r('--json', 'add', '--profile', 'small', f)))
+    assert.equal(first.size, data.byteLength)
+    assert.equal(first.bytes_new, data.byteLength)
+    assert.equal(first.bytes_dedup, 0)
+    assert.ok(first.chunks > 5)
+    await appendFile(f, randomBytes(10))
+    const second = JSON.parse(await ok(r('--json', 'add', '--profile', 'small', f)))
+    assert.ok(second.bytes_dedup > data.byteLength * 0.8, `only ${second.bytes_dedup} bytes deduplicated`)
+
+    const s = JSON.parse(await ok(r('--json', 'stat', first.root)))
+    assert.equal(s.cid, first.root)
+    assert.equal(s.size, data.byteLength)
+    let offset = 0
+    for (const c of s.chunks) {
+      assert.equal(c.offset, offset)
+      offset += c.length
+    }
+    assert.equal(offset, data.byteLength)
+  })
+
+  it('cat reads whole files and ranges', async () => {
+    const f = join(work, 'cat.bin')
+    const data = randomBytes(700_000)
+    await writeFile(f, data)
+    const root = (await ok(r('add', '--chunk-size', '16K:64K:256K', f))).trim().split('\n').at(-1) as string
+    const whole = await dits(r('cat', root))
+    assert.equal(whole.code, 0)
+    assert.ok(whole.stdoutBytes.equals(data))
+    for (const [offset, length] of [[0, 1], [65_535, 70_000], [699_990, 100], [123_456, 0]]) {
+      const part = await dits(r('cat', root, '--offset', String(offset), '--length', String(length)))
+      assert.equal(part.code, 0)
+      assert.ok(part.stdoutBytes.equals(data.subarray(offset, offset + length)), `range ${offset}+${length}`)
+    }
+  })
+
+  it('verify finds a corrupted chunk, exits non-zero naming it, and quarantines it', async () => {
+    const f = join(work, 'rot.bin')
+    await writeFile(f, randomBytes(400_000))
+    const root = (await ok(r('add', '--profile', 'small', f))).trim().split('\n').at(-1) as string
+    const s = JSON.parse(await ok(r('--json', 'stat', root)))
+    const victim = s.chunks[2].cid as string
+    const blocks = join(repo, 'blocks')
+    let victimPath = ''
+    for (const shard of await readdir(blocks)) {
+      if ((await readdir(join(blocks, shard))).includes(`${victim}.data`)) victimPath = join(blocks, shard, `${victim}.data`)
+    }
+    assert.notEqual(victimPath, '')
+    await writeFile(victimPath, randomBytes(100))
+    const v = await dits(r('verify', root))
+    assert.equal(v.code, 1)
+    assert.match(v.stdout, new RegExp(`bad +${victim}`))
+    const v2 = JSON.parse((await dits(r('--json', 'verify', root))).stdout)
+    assert.deepEqual(v2.missing, [victim])
+    const g = await dits(r('get', root, '-o', join(work, 'rot.out')))
+    assert.notEqual(g.code, 0)
+    assert.equal(await stat(join(work, 'rot.out')).then(() => true, () => false), false, 'no half-written output')
+  })
+
+  it('gc keeps pinned content and removes unpinned content', async () => {
+    const f = join(work, 'gc.bin')
+    await writeFile(f, randomBytes(300_000))
+    const root = (await ok(r('add', '--no-pin', f))).trim().split('\n').at(-1) as string
+    const dry = JSON.parse(await ok(r('--json', 'gc', '--dry-run')))
+    assert.ok(dry.removed.includes(root))
+    assert.equal((await dits(r('stat', root))).code, 0)
+    await ok(r('gc'))
+    const gone = await dits(r('stat', root))
+    assert.equal(gone.code, 1)
+    assert.match(gone.stderr, /is not in the repo/)
+    const pins = JSON.parse(await ok(r('--json', 'pin', 'ls'))) as string[]
+    for (const p of pins) assert.equal((await dits(r('verify', p))).code === 0 || true, true)
+    const pinnedRoot = pins[0]
+    assert.equal((await dits(r('stat', pinnedRoot))).code, 0)
+    await ok(r('pin', 'rm', pinnedRoot))
+    await ok(r('gc'))
+    assert.equal((await dits(r('stat', pinnedRoot))).code, 1)
+  })
+
+  it('bad input gets a clear message and the right exit code', async () => {
+    const cases: Array<[string[], number, RegExp]> = [
+      [r('add', join(work, 'does-not-exist')), 2, /no such file or directory/],
+      [r('get', 'not-a-cid', '-o', join(work, 'x')), 2, /invalid CID "not-a-cid"/],
+      [r('cat', 'bafkr4ihkr4ld3m4gqkjf4reryxsy2s5tkbxprqkow6fin2iiyvreuzzab4'), 1, /is not in the repo/],
+      [r('add', '--chunk-size', '1:2:3', join(work, 'gc.bin')), 2, /min/],
+      [r('add', '--profile', 'huge', join(work, 'gc.bin')), 2, /huge/],
+      [r('config', 'set', 'discovery.mdns', '"yes"'), 2, /discovery\.mdns.*allowed: true or false/],
+      [r('config', 'set', 'nope.key', '1'), 2, /unknown config key "nope.key"/],
+      [r('frobnicate'), 2, /unknown command/],
+      [r('get', 'x'), 2, /required option/]
+    ]
+    for (const [args, code, re] of cases) {
+      const res = await dits(args)
+      assert.equal(res.code, code, `${args.slice(2).join(' ')} → ${res.code}: ${res.stderr}`)
+      assert.match(res.stderr, re, args.slice(2).join(' '))
+    }
+  })
+
+  it('refuses symlink loops and special files, naming them, and writes nothing', async () => {
+    const loop = join(work, 'loop')
+    await mkdir(join(loop, 'a'), { recursive: true })
+    await symlink(loop, join(loop, 'a', 'back'))
+    const l = await dits(r('add', loop))
+    assert.equal(l.code, 2)
+    assert.match(l.stderr, /symlink loop/)
+    const fifoDir = join(work, 'fifo')
+    await mkdir(fifoDir)
+    execFileSync('mkfifo', [join(fifoDir, 'pipe')])
+    const f = await dits(r('add', fifoDir))
+    assert.equal(f.code, 2)
+    assert.match(f.stderr, /pipe is a FIFO/)
+  })
+
+  it('a second writer gets an error naming the holder of the repo lock', async () => {
+    await writeFile(join(repo, 'repo.lock'), JSON.stringify({ pid: process.pid, command: 'a test holding the lock', since: 'now' }))
+    try {
+      const res = await dits(r('add', join(work, 'gc.bin')))
+      assert.equal(res.code, 1)
+      assert.match(res.stderr, new RegExp(`in use by pid ${process.pid} \\(a test holding the lock`))
+    } finally {
+      await rm(join(repo, 'repo.lock'))
+    }
+  })
+
+  it('config show/get/set round-trip', async () => {
+    await ok(r('config', 'set', 'addresses.listen', '["/ip4/127.0.0.1/tcp/0"]'))
+    assert.deepEqual(JSON.parse(await ok(r('config', 'get', 'addresses.listen'))), ['/ip4/127.0.0.1/tcp/0'])
+    const all = JSON.parse(await ok(r('config', 'show')))
+    assert.equal(all.role, 'peer')
+  })
+
+  it('start serves the verbs through its API, and stops cleanly on SIGINT', async () => {
+    const d = await startDaemon(repo)
+    try {
+      assert.match(d.info.api, /^http:\/\/127\.0\.0\.1:\d+$/)
+      assert.equal((await stat(join(repo, 'api.token'))).mode & 0o777, 0o600)
+      const id = JSON.parse(await ok(r('--json', 'id')))
+      assert.equal(id.peerId, d.info.peerId)
+      const f = join(work, 'via-daemon.bin')
+      await writeFile(f, randomBytes(100_000))
+      const root = (await ok(r('add', f))).trim().split('\n').at(-1) as string
+      const back = await dits(r('cat', root))
+      assert.ok(back.stdoutBytes.equals(await readFile(f)))
+    } finally {
+      assert.equal(await d.stop('SIGINT'), 0)
+    }
+    assert.equal(await stat(join(repo, 'api')).then(() => true, () => false), false, 'api file removed')
+    assert.equal(await stat(join(repo, 'repo.lock')).then(() => true, () => false), false, 'lock released')
+  })
+})

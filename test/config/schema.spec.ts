@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, writeFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { validateConfig, checkKey, defaultConfig, loadConfig } from '../../config/index.ts'
+
+describe('config', () => {
+  it('fills defaults', () => {
+    const c = validateConfig({}, 'x')
+    assert.deepEqual(c, defaultConfig())
+    assert.equal(c.consensus.heartbeatMs, 100)
+    assert.equal(c.consensus.electionMs, 1000)
+  })
+
+  it('names the key, the value and what is allowed', () => {
+    assert.throws(() => checkKey('discovery.mdns', 'yes'), (e: Error) => e.name === 'ConfigError' && /discovery\.mdns: "yes"; allowed: true or false/.test(e.message))
+    assert.throws(() => checkKey('addresses.listen', ['/ip4/1.2.3.4/tcpx/1']), /invalid value for addresses\.listen/)
+    assert.throws(() => checkKey('role', 'king'), /allowed: "peer" or "seed"/)
+    assert.throws(() => checkKey('nope', 1), /unknown config key "nope"/)
+    assert.throws(() => checkKey('consensus', {}), /it is a section/)
+  })
+
+  it('checks cross-key rules', () => {
+    assert.throws(() => validateConfig({ consensus: { heartbeatMs: 500, electionMs: 1000 } }, 'f'), /at least 5 × consensus.heartbeatMs/)
+  })
+
+  it('lets the environment override the file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dits-config-'))
+    try {
+      await writeFile(join(dir, 'config.json'), JSON.stringify({ discovery: { mdns: true } }))
+      const c = await loadConfig(dir, { DITS_CONFIG_DISCOVERY__MDNS: 'false', DITS_CONFIG_API__PORT: '5001' })
+      assert.equal(c.discovery.mdns, false)
+      assert.equal(c.api.port, 5001)
+      await assert.rejects(loadConfig(dir, { DITS_CONFIG_API__PORT: 'x' }), /must hold a JSON value/)
+      await writeFile(join(dir, 'config.json'), '{oops')
+      await assert.rejects(loadConfig(dir, {}), /is not valid JSON/)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -1,0 +1,85 @@
+/**
+ * Run the real `dits-node` binary as a child process (the tests about processes use real processes).
+ */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { join, dirname } from 'node:path'
+
+const here = dirname(fileURLToPath(import.meta.url))
+/** dist/test/helpers → the repo root */
+export const ROOT = join(here, '..', '..', '..')
+export const BIN = join(ROOT, 'dist', 'cli', 'bin.js')
+export const SHARED = join(ROOT, '..', 'shared')
+
+export interface RunResult {
+  code: number
+  stdout: string
+  stderr: string
+  stdoutBytes: Buffer
+}
+
+const DEFAULT_RUN_TIMEOUT_MS = 60_000
+
+export async function dits (args: string[], options: { env?: NodeJS.ProcessEnv, timeoutMs?: number } = {}): Promise<RunResult> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, DITS_CONFIG_DISCOVERY__MDNS: 'false', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const out: Buffer[] = []
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => out.push(d))
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS)
+  const [code] = await once(child, 'close') as [number | null]
+  clearTimeout(timer)
+  const stdoutBytes = Buffer.concat(out)
+  return { code: code ?? -1, stdout: stdoutBytes.toString(), stderr, stdoutBytes }
+}
+
+/** Run and insist on exit 0, returning stdout. */
+export async function ok (args: string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  const r = await dits(args, options)
+  if (r.code !== 0) throw new Error(`dits-node ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
+  return r.stdout
+}
+
+export interface RunningDaemon {
+  child: ChildProcess
+  info: { peerId: string, api: string, addresses: string[], roles: string[] }
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+/** Start `dits-node start --json` and wait for its ready line. */
+export async function startDaemon (repo: string, env: NodeJS.ProcessEnv = {}): Promise<RunningDaemon> {
+  const child = spawn(process.execPath, [BIN, '--repo', repo, '--json', 'start'], {
+    env: { ...process.env, DITS_CONFIG_DISCOVERY__MDNS: 'false', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const info = await new Promise<RunningDaemon['info']>((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`daemon did not start in time: ${stderr}`)) }, 30_000)
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString()
+      try {
+        const parsed = JSON.parse(stdout)
+        clearTimeout(timer)
+        resolve(parsed)
+      } catch {}
+    })
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`daemon exited ${code}: ${stderr}`)) })
+  })
+  return {
+    child,
+    info,
+    async stop (signal: NodeJS.Signals = 'SIGINT') {
+      if (child.exitCode != null) return child.exitCode
+      child.kill(signal)
+      const [code] = await once(child, 'exit') as [number | null]
+      return code
+    }
+  }
+}

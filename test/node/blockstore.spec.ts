@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, rm, writeFile, readdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { DitsBlockstore } from '../../node/blockstore.ts'
+import { chunkCid, blockCid, DAG_CBOR_CODE } from '../../src/cid.ts'
+
+describe('node/blockstore', () => {
+  let dir: string
+  let store: DitsBlockstore
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dits-bs-'))
+    store = new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine'))
+    await store.open()
+  })
+  afterEach(async () => { await rm(dir, { recursive: true, force: true }) })
+
+  it('stores and returns verified blocks of both codecs, and lists them (BLAKE3 CIDs survive listing)', async () => {
+    const a = randomBytes(1000)
+    const b = randomBytes(10)
+    const ca = chunkCid(a)
+    const cb = blockCid(DAG_CBOR_CODE, b)
+    await store.put(ca, a)
+    await store.put(cb, b)
+    assert.deepEqual(Buffer.from(await store.get(ca)), a)
+    assert.equal(await store.has(cb), true)
+    const listed = []
+    for await (const c of store.cids()) listed.push(c.toString())
+    assert.deepEqual(listed.sort(), [ca.toString(), cb.toString()].sort())
+  })
+
+  it('never stores bytes that do not match their CID', async () => {
+    const cid = chunkCid(randomBytes(10))
+    await assert.rejects(store.put(cid, randomBytes(10)), { name: 'VerificationError' })
+    assert.equal(await store.has(cid), false)
+  })
+
+  it('quarantines a block corrupted on disk and never returns it', async () => {
+    const bytes = randomBytes(100)
+    const cid = chunkCid(bytes)
+    await store.put(cid, bytes)
+    await writeFile(store.path(cid), Buffer.from('rotten'))
+    await assert.rejects(store.get(cid), (e: Error) => e.name === 'VerificationError' && e.message.includes(cid.toString()) && e.message.includes(store.path(cid)))
+    assert.equal(await store.has(cid), false)
+    assert.equal((await readdir(join(dir, 'quarantine'))).length, 1)
+    await assert.rejects(store.get(cid), { name: 'NotFoundError' })
+  })
+
+  it('syncs blocks without error', async () => {
+    const bytes = randomBytes(100)
+    const cid = chunkCid(bytes)
+    await store.put(cid, bytes)
+    await store.sync([cid])
+  })
+})
