@@ -12,7 +12,7 @@
  * <repo>/api, api.token    while a daemon runs: its address and bearer token (0600)
  * ```
  */
-import { mkdir, writeFile, readFile, open, unlink, readdir, rename, stat } from 'node:fs/promises'
+import { mkdir, readFile, open, unlink, readdir, rename, stat, symlink, readlink } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -29,6 +29,8 @@ export const IDENTITY_FILE = 'identity.key'
 export const LOCK_FILE = 'repo.lock'
 export const API_FILE = 'api'
 export const API_TOKEN_FILE = 'api.token'
+/** ext4 keeps symlink targets under 60 bytes inside the inode */
+const MAX_LOCK_TARGET_BYTES = 59
 
 export class RepoLockedError extends DitsError {
   static override name = 'RepoLockedError'
@@ -99,7 +101,7 @@ export class Repo {
       throw new DitsError(`cannot read the identity key ${join(dir, IDENTITY_FILE)}: ${err.message}`)
     })
     const repo = new Repo(dir, config, privateKeyFromProtobuf(keyBytes))
-    if (options.write === true) await repo.lock(options.command ?? process.argv.slice(1).join(' '))
+    if (options.write === true) await repo.lock(options.command ?? commandLabel(process.argv.slice(2)))
     await repo.blocks.open()
     return repo
   }
@@ -115,14 +117,17 @@ export class Repo {
     }
   }
 
+  /**
+   * The lock is a symlink whose target holds the holder's pid, start time and command (as Emacs lock files
+   * do): creating it is atomic and exclusive, and a target this short lives in the inode (ext4 and tmpfs
+   * "fast symlinks"), needing no data block, so it can be taken on a full disk — where `gc` must still run.
+   */
   private async lock (command: string): Promise<void> {
     const path = join(this.dir, LOCK_FILE)
-    const me = JSON.stringify({ pid: process.pid, command, since: new Date().toISOString() })
+    const me = `${process.pid} ${new Date().toISOString().slice(0, 19)}Z ${command}`.slice(0, MAX_LOCK_TARGET_BYTES)
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const fh = await open(path, 'wx', 0o600)
-        await fh.writeFile(me)
-        await fh.close()
+        await symlink(me, path)
         this.lockHeld = true
         return
       } catch (err) {
@@ -143,10 +148,17 @@ interface LockHolder { pid: number, command: string, since: string }
 
 export async function readLockHolder (path: string): Promise<LockHolder | undefined> {
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as LockHolder
+    const m = /^(\d+) (\S+) ?(.*)$/.exec(await readlink(path))
+    return m == null ? undefined : { pid: Number(m[1]), since: m[2], command: m[3] }
   } catch {
     return undefined
   }
+}
+
+/** `dits-node <verb>` from the arguments, skipping global options and their values. */
+function commandLabel (args: string[]): string {
+  const words = args.filter((a, i) => !a.startsWith('-') && args[i - 1] !== '--repo')
+  return ['dits-node', ...words.slice(0, 2)].join(' ')
 }
 
 function isAlive (pid: number): boolean {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile, mkdir, readFile, readdir, symlink, stat, appendFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile, mkdir, readFile, readdir, symlink, stat, lstat, appendFile } from 'node:fs/promises'
 import { execFileSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -176,11 +176,11 @@ describe('dits-node content verbs (real processes)', function () {
   })
 
   it('a second writer gets an error naming the holder of the repo lock', async () => {
-    await writeFile(join(repo, 'repo.lock'), JSON.stringify({ pid: process.pid, command: 'a test holding the lock', since: 'now' }))
+    await symlink(`${process.pid} 2026-01-01T00:00:00Z a test`, join(repo, 'repo.lock'))
     try {
       const res = await dits(r('add', join(work, 'gc.bin')))
       assert.equal(res.code, 1)
-      assert.match(res.stderr, new RegExp(`in use by pid ${process.pid} \\(a test holding the lock`))
+      assert.match(res.stderr, new RegExp(`in use by pid ${process.pid} \\(a test, since 2026-01-01`))
     } finally {
       await rm(join(repo, 'repo.lock'))
     }
@@ -209,6 +209,6 @@ describe('dits-node content verbs (real processes)', function () {
       assert.equal(await d.stop('SIGINT'), 0)
     }
     assert.equal(await stat(join(repo, 'api')).then(() => true, () => false), false, 'api file removed')
-    assert.equal(await stat(join(repo, 'repo.lock')).then(() => true, () => false), false, 'lock released')
+    assert.equal(await lstat(join(repo, 'repo.lock')).then(() => true, () => false), false, 'lock released')
   })
 })
