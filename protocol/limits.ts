@@ -24,3 +24,23 @@ export const MAX_STRING_CHARS = 1024
 export const DEFAULT_MAX_OUTSTANDING_WANTS = 1024
 /** Block bytes a requester may have asked one peer for and not yet received (advertised in Hello). */
 export const DEFAULT_MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024
+
+/**
+ * The largest /dits/raft message body. An append carries at most ~1 MiB of entries (the Raft core's
+ * DEFAULT_MAX_SIZE_PER_MSG_BYTES) plus one entry of up to MAX_CONSENSUS_PAYLOAD_BYTES; a snapshot of the
+ * refs+locks state machine is the one large message, and a group whose snapshot outgrows this cannot bring a
+ * lagging voter back (CONSENSUS.md, "Limits").
+ */
+export const MAX_RAFT_MESSAGE_BYTES = 64 * 1024 * 1024
+/** Entries one /dits/raft append may carry (a 1 MiB batch of the smallest entries stays below this). */
+export const MAX_RAFT_ENTRIES_PER_MESSAGE = 65_536
+/** Voters named in one /dits/raft snapshot. */
+export const MAX_RAFT_VOTERS = 16
+/** A /dits/consensus request or response `payload` (a command is at most 64 KiB; replies to reads are bigger). */
+export const MAX_CONSENSUS_PAYLOAD_BYTES = 16 * 1024 * 1024
+/** The largest /dits/consensus message body: a payload plus its envelope. */
+export const MAX_CONSENSUS_MESSAGE_BYTES = MAX_CONSENSUS_PAYLOAD_BYTES + 64 * 1024
+/** Requests a voter works on at once for one client stream; it stops reading the stream beyond this. */
+export const MAX_CONSENSUS_INFLIGHT_REQUESTS = 256
+/** Multiaddrs in one ADD_VOTER request or Redirect. */
+export const MAX_CONSENSUS_ADDRS = 32

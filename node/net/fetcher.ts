@@ -1,0 +1,549 @@
+/**
+ * One download (DESIGN §6): walks the manifest tree of a root, skipping every block already held
+ * (resumable), finds sources — connected peers, the configured seeds and DHT providers of the root, each
+ * probed with a HAVE want — and drives the pure Scheduler: it turns the scheduler's actions into wants and
+ * cancels on one ChunkSession per source, and reports every block, DONT_HAVE, stall and disconnect back.
+ * Every block is verified against its CID before it is stored; a peer that sends bytes that fail is
+ * disconnected, penalized and never asked again in this download.
+ */
+import { Scheduler } from '../../src/exchange/scheduler.ts'
+import { DAG_CBOR_CODE, verifyBlock } from '../../src/cid.ts'
+import { decodeNode } from '../../src/manifest/format.ts'
+import { FetchFailedError } from './errors.ts'
+import { deferred } from './deferred.ts'
+import type { CID } from 'multiformats/cid'
+import type { AbortOptions, PeerId, Logger } from '@libp2p/interface'
+import type { ItemInit, Order, SchedulerAction } from '../../src/exchange/scheduler.ts'
+import type { ManifestNode } from '../../src/manifest/format.ts'
+import type { Deferred } from './deferred.ts'
+import type { ChunkExchange, ChunkSession, NetworkBlockstore } from './chunk-exchange.ts'
+import type { PeerHello } from './hello.ts'
+
+/** A probe (HAVE want for the root) must be answered within this. */
+export const DEFAULT_PROBE_TIMEOUT_MS = 10_000
+/** DHT provider search per discovery round. */
+export const DEFAULT_DISCOVERY_TIMEOUT_MS = 30_000
+/** Discovery rounds before a download with no usable source fails. */
+export const DEFAULT_MAX_DISCOVERY_ROUNDS = 3
+/** Pause between discovery rounds. */
+export const DEFAULT_REDISCOVERY_DELAY_MS = 500
+/** Scheduler charge for a manifest node not yet fetched (its size is unknown until it arrives). */
+export const MANIFEST_ESTIMATE_BYTES = 64 * 1024
+/** Minimum interval between progress callbacks. */
+export const DEFAULT_PROGRESS_INTERVAL_MS = 200
+/** Rate and ETA are measured over this trailing window. */
+export const RATE_WINDOW_MS = 3_000
+/**
+ * A seed that has the root waits this long at most for the probes of other peers, so that they — not the
+ * seed, the fallback — get the first wants.
+ */
+export const DEFAULT_SEED_GRACE_MS = 2_000
+/** Local `has` checks run this many at once while walking a manifest. */
+const HAS_CONCURRENCY = 32
+
+export interface FetchOptions extends AbortOptions {
+  /** Cap on the download rate, bytes per second, across all sources. */
+  maxRateBytesPerSec?: number
+  onProgress?(progress: FetchProgress): void
+}
+
+export interface FetchProgress {
+  /** content bytes of the root held now (fetched + local): the shape of the CLI's other progress reports */
+  bytes: number
+  /** = bytes_total */
+  total: number
+  root: string
+  /** content bytes of the root (0 until its manifest is known) */
+  bytes_total: number
+  /** chunk bytes received over the network */
+  bytes_fetched: number
+  /** chunk bytes already held when the download started */
+  bytes_local: number
+  blocks_fetched: number
+  blocks_local: number
+  /** over the last few seconds */
+  rate_bytes_per_sec: number
+  /** seconds left at the current rate; undefined while the rate is 0 */
+  eta_sec?: number
+  /** chunk bytes received from each peer */
+  sources: Record<string, number>
+  /** sources that said they have the root and are not excluded */
+  peers: number
+  in_flight: number
+}
+
+export interface FetchReport {
+  root: string
+  bytes_total: number
+  bytes_fetched: number
+  bytes_local: number
+  blocks_fetched: number
+  blocks_local: number
+  /** manifest node bytes received over the network (not part of bytes_total) */
+  manifest_bytes_fetched: number
+  duration_ms: number
+  sources: Record<string, number>
+  /** peers dropped from this download, with the reason */
+  excluded: Record<string, string>
+}
+
+export interface ProviderInfo {
+  id: PeerId
+  seed?: boolean
+}
+
+/** What a download needs from the node around it. */
+export interface DownloadContext {
+  self: PeerId
+  blockstore: NetworkBlockstore
+  exchange: ChunkExchange
+  /** peers connected now with a successful hello */
+  connected(): Array<{ peer: PeerId, hello: PeerHello }>
+  /** the configured seeds, dialed; failures are reported through `onError` */
+  seeds(options: AbortOptions): AsyncIterable<ProviderInfo>
+  /** DHT providers of `cid`, addresses already in the peer store */
+  providers(cid: CID, options: AbortOptions): AsyncIterable<ProviderInfo>
+  /** connect (if needed) and wait for the hello exchange */
+  ready(peer: PeerId, options: AbortOptions): Promise<PeerHello>
+  isLan(peer: PeerId): boolean
+  /** count `points` against the peer (bytes that failed verification: enough to ban it) */
+  punish(peer: PeerId, reason: string, points: 'violation' | 'ban'): void
+  log: Logger
+}
+
+interface Source {
+  peer: PeerId
+  session?: ChunkSession
+  probe?: Deferred<boolean>
+  state: 'probing' | 'active' | 'closed'
+}
+
+export class Download {
+  private readonly ctx: DownloadContext
+  private readonly root: CID
+  private readonly options: FetchOptions
+  private readonly scheduler: Scheduler
+  private readonly cids = new Map<string, CID>()
+  /** position of each manifest node not yet fetched, for its children's order */
+  private readonly orders = new Map<string, Order>()
+  private readonly sources = new Map<string, Source>()
+  private readonly errors: Error[] = []
+  private readonly excluded: Record<string, string> = {}
+  private readonly finished = deferred<void>()
+  private readonly stop = new AbortController()
+  private readonly rateSamples: Array<{ at: number, bytes: number }> = []
+  private readonly started = performance.now()
+  private bytesTotal = 0
+  private bytesFetched = 0
+  private bytesLocal = 0
+  private blocksFetched = 0
+  private blocksLocal = 0
+  private manifestBytesFetched = 0
+  private readonly perSource: Record<string, number> = {}
+  private manifestsOutstanding = 0
+  /** block handlers between "accepted by the scheduler" and "stored and expanded" */
+  private busy = 0
+  private probing = 0
+  /** probes of sources not known to be seeds */
+  private peerProbing = 0
+  private peerProbesSettled = deferred<void>()
+  private discovering = false
+  private discoveryRounds = 0
+  private timer?: ReturnType<typeof setTimeout>
+  private pumpQueued = false
+  private lastProgressAt = -Infinity
+  private settled = false
+
+  constructor (ctx: DownloadContext, root: CID, options: FetchOptions = {}) {
+    this.ctx = ctx
+    this.root = root
+    this.options = options
+    this.scheduler = new Scheduler({ maxRateBytesPerSec: options.maxRateBytesPerSec })
+  }
+
+  async run (): Promise<FetchReport> {
+    const onAbort = (): void => {
+      const reason = this.options.signal?.reason ?? new Error('aborted')
+      this.fail(reason)
+      this.stop.abort(reason)
+    }
+    this.options.signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      this.options.signal?.throwIfAborted()
+      await this.expand([{ cid: this.root, order: [], bytes: undefined }])
+      this.checkAllKnown()
+      if (!this.scheduler.done) {
+        this.discover()
+        this.schedulePump()
+        await this.finished.promise
+      }
+      this.emitProgress(true)
+      return this.report()
+    } finally {
+      this.settled = true
+      this.options.signal?.removeEventListener('abort', onAbort)
+      this.stop.abort()
+      clearTimeout(this.timer)
+      for (const source of this.sources.values()) source.session?.close()
+    }
+  }
+
+  private report (): FetchReport {
+    return {
+      root: this.root.toString(),
+      bytes_total: this.bytesTotal,
+      bytes_fetched: this.bytesFetched,
+      bytes_local: this.bytesLocal,
+      blocks_fetched: this.blocksFetched,
+      blocks_local: this.blocksLocal,
+      manifest_bytes_fetched: this.manifestBytesFetched,
+      duration_ms: Math.round(performance.now() - this.started),
+      sources: { ...this.perSource },
+      excluded: { ...this.excluded }
+    }
+  }
+
+  /**
+   * Walk blocks: those held are counted (manifests are read and their links walked), the rest go to the
+   * scheduler. `bytes` is a chunk's length from its parent manifest.
+   */
+  private async expand (links: Array<{ cid: CID, order: Order, bytes?: number }>): Promise<void> {
+    for (let i = 0; i < links.length; i += HAS_CONCURRENCY) {
+      const batch = links.slice(i, i + HAS_CONCURRENCY)
+      const held = await Promise.all(batch.map(async l => await this.ctx.blockstore.has(l.cid, { signal: this.stop.signal })))
+      const missing: ItemInit[] = []
+      for (let j = 0; j < batch.length; j++) {
+        const { cid, order, bytes } = batch[j]
+        if (held[j]) {
+          if (cid.code === DAG_CBOR_CODE) {
+            const block = await this.ctx.blockstore.get(cid, { signal: this.stop.signal }).catch((err: Error) => {
+              // quarantined by the blockstore: fetch it again (self-healing)
+              if (err.name === 'VerificationError' || err.name === 'NotFoundError') return undefined
+              throw err
+            })
+            if (block != null) {
+              await this.expandNode(cid, block, order)
+              continue
+            }
+          } else {
+            this.blocksLocal++
+            this.bytesLocal += bytes ?? 0
+            if (order.length === 0) this.bytesTotal = bytes ?? 0
+            continue
+          }
+        }
+        const key = cid.toString()
+        if (this.cids.has(key)) continue
+        this.cids.set(key, cid)
+        if (cid.code === DAG_CBOR_CODE) {
+          this.manifestsOutstanding++
+          this.orders.set(key, order)
+        }
+        missing.push({ key, bytes: bytes ?? MANIFEST_ESTIMATE_BYTES, order })
+      }
+      this.scheduler.add(missing)
+    }
+  }
+
+  private async expandNode (cid: CID, bytes: Uint8Array, order: Order): Promise<void> {
+    const node = decodeNode(cid, bytes)
+    if (order.length === 0 && (node.type === 'file' || node.type === 'dir')) this.bytesTotal = node.size
+    await this.expand(childLinks(node).map((l, i) => ({ cid: l.cid, bytes: l.bytes, order: [...order, i] })))
+  }
+
+  private checkAllKnown (): void {
+    this.scheduler.setAllKnown(this.manifestsOutstanding === 0)
+  }
+
+  private discover (): void {
+    if (this.discovering || this.settled) return
+    this.discovering = true
+    this.discoveryRounds++
+    const signal = AbortSignal.any([this.stop.signal, AbortSignal.timeout(DEFAULT_DISCOVERY_TIMEOUT_MS)])
+    const round = async (): Promise<void> => {
+      for (const { peer, hello } of this.ctx.connected()) this.addSource({ id: peer, seed: hello.roles.includes('seed') })
+      await Promise.allSettled([
+        (async () => { for await (const p of this.ctx.seeds({ signal })) this.addSource({ ...p, seed: true }) })(),
+        (async () => { for await (const p of this.ctx.providers(this.root, { signal })) this.addSource(p) })()
+      ]).then(results => {
+        for (const r of results) if (r.status === 'rejected' && !this.stop.signal.aborted) this.errors.push(r.reason as Error)
+      })
+    }
+    round().finally(() => {
+      this.discovering = false
+      this.schedulePump()
+    }).catch(() => {})
+  }
+
+  private addSource (info: ProviderInfo): void {
+    const key = info.id.toString()
+    if (this.settled || info.id.equals(this.ctx.self)) return
+    const known = this.sources.get(key)
+    if (known != null && known.state !== 'closed') return
+    if (this.excluded[key] != null) return
+    const source: Source = { peer: info.id, state: 'probing' }
+    this.sources.set(key, source)
+    this.probing++
+    const counted = { peer: info.seed !== true }
+    if (counted.peer) this.peerProbing++
+    this.probeSource(source, info, counted).catch((err: Error) => {
+      source.state = 'closed'
+      source.session?.close()
+      if (!this.stop.signal.aborted) this.errors.push(new Error(`${key}: ${err.message}`))
+    }).finally(() => {
+      this.probing--
+      this.peerProbeDone(counted)
+      this.schedulePump()
+    })
+  }
+
+  private peerProbeDone (counted: { peer: boolean }): void {
+    if (!counted.peer) return
+    counted.peer = false
+    if (--this.peerProbing === 0) {
+      this.peerProbesSettled.resolve()
+      this.peerProbesSettled = deferred<void>()
+    }
+  }
+
+  /** Seeds are the fallback: let the probes of other peers finish first (bounded by DEFAULT_SEED_GRACE_MS). */
+  private async seedGrace (): Promise<void> {
+    if (this.peerProbing === 0) return
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([
+      this.peerProbesSettled.promise,
+      new Promise<void>(resolve => { timer = setTimeout(resolve, DEFAULT_SEED_GRACE_MS) })
+    ])
+    clearTimeout(timer)
+  }
+
+  private async probeSource (source: Source, info: ProviderInfo, counted: { peer: boolean }): Promise<void> {
+    const key = source.peer.toString()
+    const signal = AbortSignal.any([this.stop.signal, AbortSignal.timeout(DEFAULT_PROBE_TIMEOUT_MS)])
+    const hello = await this.ctx.ready(source.peer, { signal })
+    const seed = info.seed === true || hello.roles.includes('seed')
+    if (seed) this.peerProbeDone(counted)
+    source.probe = deferred<boolean>()
+    source.session = await this.ctx.exchange.openSession(source.peer, {
+      onBlock: async (cid, bytes) => { await this.onBlock(source, cid, bytes) },
+      onPresence: (cid, have) => { this.onPresence(source, cid, have) },
+      onClose: (err) => { this.onSessionClose(source, err) }
+    }, { signal })
+    source.session.want([this.root], 'have')
+    const onAbort = (): void => { source.probe?.reject(new Error(`no answer to the probe for ${this.root.toString()} in time`)) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    let have: boolean
+    try {
+      have = await source.probe.promise
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+    }
+    if (have && seed) await this.seedGrace()
+    if (!have || this.settled || source.session.isClosed) {
+      source.state = 'closed'
+      source.session.close()
+      return
+    }
+    const added = this.scheduler.addPeer(key, {
+      lan: this.ctx.isLan(source.peer),
+      seed,
+      maxOutstandingWants: hello.limits.maxOutstandingWants,
+      maxInFlightBytes: hello.limits.maxInFlightBytes
+    }, performance.now())
+    source.state = added ? 'active' : 'closed'
+    if (!added) source.session.close()
+  }
+
+  private onPresence (source: Source, cid: CID, have: boolean): void {
+    if (source.probe != null && cid.equals(this.root) && source.state === 'probing') {
+      source.probe.resolve(have)
+      return
+    }
+    if (!have) {
+      this.scheduler.dontHave(source.peer.toString(), cid.toString())
+      this.schedulePump()
+    }
+  }
+
+  private onSessionClose (source: Source, err?: Error): void {
+    const key = source.peer.toString()
+    source.probe?.reject(err ?? new Error('stream closed'))
+    const wasActive = source.state === 'active'
+    source.state = 'closed'
+    if (err != null && !this.settled) {
+      this.ctx.log('source %p of %c failed: %s', source.peer, this.root, err.message)
+      this.errors.push(new Error(`${key}: ${err.message}`))
+    }
+    if (wasActive) {
+      this.scheduler.removePeer(key)
+      this.schedulePump()
+    }
+  }
+
+  private async onBlock (source: Source, cid: CID, bytes: Uint8Array): Promise<void> {
+    const key = source.peer.toString()
+    const cidKey = cid.toString()
+    if (this.settled) return
+    if (!this.cids.has(cidKey)) {
+      this.reject(source, `sent block ${cidKey}, which this download never asked for`, 'violation')
+      return
+    }
+    if (!verifyBlock(cid, bytes)) {
+      this.reject(source, `sent bytes for ${cidKey} that fail BLAKE3 verification`, 'ban')
+      return
+    }
+    if (!this.scheduler.received(key, cidKey, bytes.byteLength, performance.now())) return
+    this.busy++
+    try {
+      await this.ctx.blockstore.put(cid, bytes, { trusted: true, signal: this.stop.signal })
+      if (cid.code === DAG_CBOR_CODE) {
+        this.manifestBytesFetched += bytes.byteLength
+        await this.expandNode(cid, bytes, this.orderOf(cidKey))
+        this.manifestsOutstanding--
+        this.checkAllKnown()
+      } else {
+        this.blocksFetched++
+        this.bytesFetched += bytes.byteLength
+        this.perSource[key] = (this.perSource[key] ?? 0) + bytes.byteLength
+        if (cid.equals(this.root)) this.bytesTotal = bytes.byteLength
+      }
+    } catch (err) {
+      this.fail(err as Error)
+    } finally {
+      this.busy--
+    }
+    this.emitProgress(false)
+    this.schedulePump()
+  }
+
+  private orderOf (key: string): Order {
+    const order = this.orders.get(key) ?? []
+    this.orders.delete(key)
+    return order
+  }
+
+  private reject (source: Source, reason: string, penalty: 'violation' | 'ban'): void {
+    const key = source.peer.toString()
+    this.ctx.log('excluding %p from the download of %c: %s', source.peer, this.root, reason)
+    this.excluded[key] = reason
+    this.errors.push(new Error(`${key}: ${reason}`))
+    this.scheduler.invalid(key, reason)
+    source.state = 'closed'
+    source.session?.close()
+    this.ctx.punish(source.peer, reason, penalty)
+    this.schedulePump()
+  }
+
+  private schedulePump (): void {
+    if (this.pumpQueued || this.settled) return
+    this.pumpQueued = true
+    queueMicrotask(() => {
+      this.pumpQueued = false
+      this.pump()
+    })
+  }
+
+  private pump (): void {
+    if (this.settled) return
+    const now = performance.now()
+    for (const action of this.scheduler.poll(now)) this.apply(action)
+    if (this.scheduler.done && this.busy === 0) {
+      this.finished.resolve()
+      return
+    }
+    if (!this.discovering && this.probing === 0 && this.busy === 0) {
+      const noSource = this.scheduler.usablePeers().length === 0
+      const onlyStuck = this.scheduler.inFlight === 0 && this.scheduler.pendingItems === 0 && this.scheduler.stuck().length > 0
+      if (noSource || onlyStuck) {
+        if (this.discoveryRounds < DEFAULT_MAX_DISCOVERY_ROUNDS) {
+          clearTimeout(this.timer)
+          this.timer = setTimeout(() => { this.discover() }, DEFAULT_REDISCOVERY_DELAY_MS)
+          return
+        }
+        const stuck = this.scheduler.stuck()
+        const what = noSource
+          ? `no reachable source has ${this.root.toString()}`
+          : `no source has ${stuck.length} block(s) of ${this.root.toString()}, e.g. ${stuck[0]}`
+        const distinct = [...new Set(this.errors.map(e => e.message))]
+        const causes = distinct.length > 0 ? `; errors: ${distinct.slice(0, 3).join('; ')}` : ''
+        this.fail(new FetchFailedError(`${what} (asked ${this.sources.size} peer(s) over ${this.discoveryRounds} discovery round(s))${causes}`, this.errors))
+        return
+      }
+    }
+    clearTimeout(this.timer)
+    const deadline = this.scheduler.nextDeadline(now)
+    if (deadline != null) this.timer = setTimeout(() => { this.schedulePump() }, Math.max(0, deadline - now))
+  }
+
+  private apply (action: SchedulerAction): void {
+    const source = this.sources.get(action.peer)
+    if (action.type === 'drop') {
+      this.ctx.log('dropping %s from the download of %c: %s', action.peer, this.root, action.reason)
+      this.excluded[action.peer] ??= action.reason
+      if (source != null) {
+        source.state = 'closed'
+        source.session?.close()
+      }
+      return
+    }
+    const session = source?.session
+    if (session == null || session.isClosed) {
+      this.scheduler.removePeer(action.peer)
+      this.schedulePump()
+      return
+    }
+    const cids = action.keys.map(k => this.cids.get(k)).filter((c): c is CID => c != null)
+    if (action.type === 'want') session.want(cids, 'block')
+    else session.cancel(cids)
+  }
+
+  private fail (err: Error): void {
+    if (this.settled) return
+    this.finished.reject(err)
+    // unhandled-rejection guard: run() awaits the promise when it gets there
+    this.finished.promise.catch(() => {})
+  }
+
+  private emitProgress (final: boolean): void {
+    const onProgress = this.options.onProgress
+    if (onProgress == null) return
+    const now = performance.now()
+    if (!final && now - this.lastProgressAt < DEFAULT_PROGRESS_INTERVAL_MS) return
+    this.lastProgressAt = now
+    this.rateSamples.push({ at: now, bytes: this.bytesFetched })
+    while (this.rateSamples.length > 2 && now - this.rateSamples[0].at > RATE_WINDOW_MS) this.rateSamples.shift()
+    const first = this.rateSamples[0]
+    const rate = now > first.at ? (this.bytesFetched - first.bytes) / ((now - first.at) / 1000) : 0
+    const left = Math.max(0, this.bytesTotal - this.bytesFetched - this.bytesLocal)
+    onProgress({
+      bytes: this.bytesFetched + this.bytesLocal,
+      total: this.bytesTotal,
+      root: this.root.toString(),
+      bytes_total: this.bytesTotal,
+      bytes_fetched: this.bytesFetched,
+      bytes_local: this.bytesLocal,
+      blocks_fetched: this.blocksFetched,
+      blocks_local: this.blocksLocal,
+      rate_bytes_per_sec: Math.round(rate),
+      eta_sec: rate > 0 ? left / rate : undefined,
+      sources: { ...this.perSource },
+      peers: this.scheduler.usablePeers().length,
+      in_flight: this.scheduler.inFlight
+    })
+  }
+}
+
+/** The blocks a manifest node links to, in order, with a chunk's length where the node states it. */
+export function childLinks (node: ManifestNode): Array<{ cid: CID, bytes?: number }> {
+  switch (node.type) {
+    case 'file':
+    case 'part':
+      if (node.chunks != null) return node.chunks.map(([cid, length]) => ({ cid, bytes: length }))
+      return (node.parts ?? []).map(([cid]) => ({ cid }))
+    case 'dir':
+      if (node.entries != null) return node.entries.map(e => ({ cid: e[1] }))
+      return (node.parts ?? []).map(p => ({ cid: p[0] }))
+    case 'dirpart':
+      return node.entries.map(e => ({ cid: e[1] }))
+  }
+}

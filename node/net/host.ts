@@ -1,0 +1,86 @@
+/**
+ * libp2p 3 host assembly (DESIGN §1, §4): TCP (the fast path) and WebRTC-direct (the reachability path),
+ * noise, yamux, identify, ping, the private kad-dht on `/dits/kad/1.0.0` in server mode with every address
+ * kept (`passthroughMapper`: LAN and loopback addresses are the point here), mDNS under a dits service tag,
+ * bootstrap peers, and the dits hello and chunks services.
+ */
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { webRTCDirect } from '@libp2p/webrtc'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { bootstrap } from '@libp2p/bootstrap'
+import { KAD_PROTOCOL } from '../../protocol/index.ts'
+import { hello } from './hello.ts'
+import { chunkExchange } from './chunk-exchange.ts'
+import { MAX_STREAM_WINDOW_BYTES } from './framing.ts'
+import type { Libp2p, PeerDiscovery, PrivateKey } from '@libp2p/interface'
+import type { Identify } from '@libp2p/identify'
+import type { Ping } from '@libp2p/ping'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Datastore } from 'interface-datastore'
+import type { HelloInit, HelloService } from './hello.ts'
+import type { ChunkExchange, ChunkExchangeInit } from './chunk-exchange.ts'
+import type { PeerPenalties } from './penalties.ts'
+
+/** The mDNS service tag of dits nodes: other libp2p software on the LAN is not discovered. */
+export const MDNS_SERVICE_TAG = '_dits._udp.local'
+/** How often mDNS queries the LAN. */
+export const DEFAULT_MDNS_INTERVAL_MS = 10_000
+
+export interface DitsServices extends Record<string, unknown> {
+  identify: Identify
+  ping: Ping
+  dht: KadDHT
+  hello: HelloService
+  chunks: ChunkExchange
+}
+
+export type DitsLibp2p = Libp2p<DitsServices>
+
+export interface HostInit {
+  privateKey: PrivateKey
+  listen: string[]
+  bootstrap: string[]
+  mdns: boolean
+  penalties: PeerPenalties
+  hello: HelloInit
+  chunks: ChunkExchangeInit
+  datastore?: Datastore
+}
+
+export async function createHost (init: HostInit): Promise<DitsLibp2p> {
+  const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
+  if (init.mdns) peerDiscovery.push(mdns({ serviceTag: MDNS_SERVICE_TAG, interval: DEFAULT_MDNS_INTERVAL_MS }))
+  if (init.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: init.bootstrap }))
+  return await createLibp2p<DitsServices>({
+    start: false,
+    privateKey: init.privateKey,
+    ...(init.datastore != null ? { datastore: init.datastore } : {}),
+    addresses: { listen: init.listen },
+    transports: [tcp(), webRTCDirect()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES } })],
+    connectionGater: init.penalties.gater(),
+    peerDiscovery,
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: KAD_PROTOCOL,
+        clientMode: false,
+        peerInfoMapper: passthroughMapper,
+        logPrefix: 'dits:kad',
+        datastorePrefix: '/dits/dht',
+        metricsPrefix: 'dits_kad'
+      }),
+      hello: hello(init.hello),
+      chunks: chunkExchange(init.chunks)
+    }
+  })
+}
+

@@ -1,0 +1,311 @@
+/**
+ * The network node (issue 3): a libp2p 3 host on the private dits DHT that discovers the studio's other
+ * nodes (mDNS, bootstrap, DHT), negotiates capabilities with each (`/dits/hello/1.0.0`), serves the blocks
+ * it holds and fetches what it lacks from several peers at once over `/dits/chunks/1.0.0`, verifying every
+ * byte, with the seed as the fallback. `libp2p` is exposed so the consensus layer can register its own
+ * protocols on the same host.
+ *
+ * @example
+ * ```ts
+ * const net = await createNetwork({
+ *   privateKey, blockstore, role: 'peer', listen: ['/ip4/0.0.0.0/tcp/4101'],
+ *   bootstrap: [], mdns: true, seeds: ['/ip4/10.0.0.2/tcp/4101/p2p/12D3KooW...']
+ * })
+ * await net.start()
+ * await net.provide(root)                       // after `add`
+ * const report = await net.fetch(root, { onProgress: p => console.log(p.bytes_fetched) })
+ * await net.stop()
+ * ```
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { isPrivate, isLoopback, isLinkLocal } from '@libp2p/utils'
+import { createHost } from './host.ts'
+import { PeerPenalties } from './penalties.ts'
+import { Advertiser } from './advertiser.ts'
+import { Download } from './fetcher.ts'
+import { NotStartedError } from './errors.ts'
+import type { AbortOptions, Connection, PeerId, PrivateKey, Logger } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Datastore } from 'interface-datastore'
+import type { CID } from 'multiformats/cid'
+import type { DitsLibp2p } from './host.ts'
+import type { AdvertiserStats } from './advertiser.ts'
+import type { FetchOptions, FetchProgress, FetchReport, ProviderInfo } from './fetcher.ts'
+import type { NetworkBlockstore, ServeStats } from './chunk-exchange.ts'
+import type { PeerHello } from './hello.ts'
+
+export type { FetchOptions, FetchProgress, FetchReport, NetworkBlockstore, PeerHello, DitsLibp2p }
+export { IncompatiblePeerError, FetchFailedError, ProtocolViolationError, RemoteProtocolError, PeerTimeoutError, NotStartedError } from './errors.ts'
+
+export type Role = 'peer' | 'seed'
+
+export interface NetworkInit {
+  /** the repo's persistent identity */
+  privateKey: PrivateKey
+  blockstore: NetworkBlockstore
+  role: Role
+  /** also announce the 'voter' role in hello (a member of the Raft group) */
+  voter?: boolean
+  /** multiaddrs to listen on (config `addresses.listen`) */
+  listen: string[]
+  /** multiaddrs ending in /p2p/<peer id> (config `bootstrap`) */
+  bootstrap: string[]
+  /** LAN discovery (config `discovery.mdns`) */
+  mdns: boolean
+  /** announce every block, not only manifest roots (config `dht.announceChunks`) @default false */
+  announceChunks?: boolean
+  /** seeds, the fallback of last resort: peer ids or multiaddrs ending in /p2p/<peer id> */
+  seeds?: string[]
+  /** keeps the peer store and DHT records across restarts; in memory when absent */
+  datastore?: Datastore
+  /** cap on the bytes per second this node serves to all peers together; unlimited when absent */
+  maxServeRateBytesPerSec?: number
+  /** protocols of other layers announced in hello (e.g. '/dits/raft/1.0.0') */
+  extraProtocols?: string[]
+  /** @default DEFAULT_REANNOUNCE_INTERVAL_MS (advertiser.ts) */
+  reannounceIntervalMs?: number
+}
+
+export interface PeerInfo {
+  id: string
+  /** remote addresses of the open connections */
+  addrs: string[]
+  direction: 'inbound' | 'outbound'
+  /** 'tcp', 'webrtc-direct', … of the first open connection */
+  transport: string
+  /** from hello; empty until (or if) hello succeeds */
+  roles: string[]
+  /** the peer is on a private, loopback or link-local address */
+  lan: boolean
+  /** 'ok' once hello succeeded, 'pending' before, 'rejected' when incompatible */
+  hello: 'ok' | 'pending' | 'rejected'
+  agent?: string
+}
+
+export interface NetworkStatus {
+  peerId: string
+  roles: string[]
+  addresses: string[]
+  peers: number
+  dht: { mode: 'client' | 'server', routingTableSize: number } & AdvertiserStats
+  transfers: { downloads: number, uploads: number }
+  served: Omit<ServeStats, 'streams'>
+}
+
+export interface DitsNetwork {
+  readonly peerId: string
+  readonly libp2p: DitsLibp2p
+  addresses(): string[]
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** announce a manifest root (and its blocks with announceChunks); re-announced before expiry */
+  provide(root: CID, options?: AbortOptions): Promise<void>
+  /** fill the blockstore with every block of `root` not held yet, verified; see FetchReport */
+  fetch(root: CID, options?: FetchOptions): Promise<FetchReport>
+  peers(): PeerInfo[]
+  /** dial `ma` and complete hello; IncompatiblePeerError (with the reason) when it fails */
+  connect(ma: string, options?: AbortOptions): Promise<PeerInfo>
+  status(): NetworkStatus
+}
+
+export async function createNetwork (init: NetworkInit): Promise<DitsNetwork> {
+  const penalties = new PeerPenalties()
+  const roles: string[] = [init.role, ...(init.voter === true ? ['voter'] : [])]
+  const libp2p = await createHost({
+    privateKey: init.privateKey,
+    listen: init.listen,
+    bootstrap: init.bootstrap,
+    mdns: init.mdns,
+    penalties,
+    datastore: init.datastore,
+    hello: { roles, extraProtocols: init.extraProtocols },
+    chunks: { blockstore: init.blockstore, penalties, maxServeRateBytesPerSec: init.maxServeRateBytesPerSec }
+  })
+  penalties.hangUp = async (peer) => { await libp2p.hangUp(peer) }
+  return new Network(libp2p, init, penalties, roles)
+}
+
+class Network implements DitsNetwork {
+  readonly libp2p: DitsLibp2p
+  private readonly init: NetworkInit
+  private readonly penalties: PeerPenalties
+  private readonly roles: string[]
+  private readonly advertiser: Advertiser
+  private readonly downloads = new Set<Download>()
+  private readonly log: Logger
+  /** aborts in-flight downloads when the node stops */
+  private stopping = new AbortController()
+  private running = false
+
+  constructor (libp2p: DitsLibp2p, init: NetworkInit, penalties: PeerPenalties, roles: string[]) {
+    this.libp2p = libp2p
+    this.init = init
+    this.penalties = penalties
+    this.roles = roles
+    this.log = libp2p.logger.forComponent('dits:net')
+    this.advertiser = new Advertiser({
+      dht: libp2p.services.dht,
+      routingTableSize: () => routingTableSize(libp2p),
+      peerStore: libp2p.peerStore,
+      events: libp2p,
+      blockstore: init.blockstore,
+      logger: libp2p.logger
+    }, { announceChunks: init.announceChunks, reannounceIntervalMs: init.reannounceIntervalMs })
+  }
+
+  get peerId (): string {
+    return this.libp2p.peerId.toString()
+  }
+
+  addresses (): string[] {
+    return this.libp2p.getMultiaddrs().map(String)
+  }
+
+  async start (): Promise<void> {
+    if (this.running) return
+    await this.libp2p.start()
+    this.stopping = new AbortController()
+    this.libp2p.addEventListener('peer:discovery', this.onDiscovery)
+    this.advertiser.start()
+    this.running = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    this.stopping.abort(new NotStartedError('the node is stopping'))
+    this.libp2p.removeEventListener('peer:discovery', this.onDiscovery)
+    this.advertiser.stop()
+    await this.libp2p.stop()
+  }
+
+  async provide (root: CID, options: AbortOptions = {}): Promise<void> {
+    this.assertRunning()
+    await this.advertiser.provide(root, options)
+  }
+
+  async fetch (root: CID, options: FetchOptions = {}): Promise<FetchReport> {
+    this.assertRunning()
+    const download = new Download({
+      self: this.libp2p.peerId,
+      blockstore: this.init.blockstore,
+      exchange: this.libp2p.services.chunks,
+      connected: () => this.libp2p.services.hello.peers().map(p => ({ peer: peerIdFromString(p.peer), hello: p.hello })),
+      seeds: (opts) => this.dialSeeds(opts),
+      providers: (cid, opts) => this.advertiser.findProviders(cid, opts),
+      ready: async (peer, opts) => await this.ready(peer, opts),
+      isLan: (peer) => this.libp2p.getConnections(peer).some(c => isLanAddr(c.remoteAddr)),
+      punish: (peer, reason, penalty) => { this.penalties.penalize(peer, reason, penalty === 'ban' ? this.penalties.threshold : 1) },
+      log: this.log
+    }, root, { ...options, signal: options.signal != null ? AbortSignal.any([options.signal, this.stopping.signal]) : this.stopping.signal })
+    this.downloads.add(download)
+    try {
+      const report = await download.run()
+      // a node that holds content serves it: announce it like Kubo does after a fetch
+      this.advertiser.provide(root).catch(err => { this.log.error('announcing %c failed - %e', root, err) })
+      return report
+    } finally {
+      this.downloads.delete(download)
+    }
+  }
+
+  peers (): PeerInfo[] {
+    const byPeer = new Map<string, Connection[]>()
+    for (const c of this.libp2p.getConnections()) {
+      const key = c.remotePeer.toString()
+      byPeer.set(key, [...(byPeer.get(key) ?? []), c])
+    }
+    return [...byPeer.values()].map(conns => this.peerInfo(conns))
+  }
+
+  async connect (ma: string, options: AbortOptions = {}): Promise<PeerInfo> {
+    this.assertRunning()
+    const signal = options.signal ?? AbortSignal.timeout(this.libp2p.services.hello.timeoutMs * 2)
+    const connection = await this.libp2p.dial(multiaddr(ma), { signal })
+    await this.libp2p.services.hello.waitFor(connection.remotePeer, { signal })
+    return this.peerInfo(this.libp2p.getConnections(connection.remotePeer))
+  }
+
+  status (): NetworkStatus {
+    const { streams, ...served } = this.libp2p.services.chunks.stats()
+    return {
+      peerId: this.peerId,
+      roles: this.roles,
+      addresses: this.addresses(),
+      peers: this.libp2p.getPeers().length,
+      dht: { mode: this.libp2p.services.dht.getMode(), routingTableSize: routingTableSize(this.libp2p), ...this.advertiser.stats() },
+      transfers: { downloads: this.downloads.size, uploads: streams },
+      served
+    }
+  }
+
+  private peerInfo (conns: Connection[]): PeerInfo {
+    const first = conns[0]
+    const hello = this.libp2p.services.hello.get(first.remotePeer)
+    return {
+      id: first.remotePeer.toString(),
+      addrs: conns.map(c => c.remoteAddr.toString()),
+      direction: first.direction,
+      transport: transportOf(first.remoteAddr),
+      roles: hello?.roles ?? [],
+      lan: conns.some(c => isLanAddr(c.remoteAddr)),
+      hello: hello != null ? 'ok' : (this.libp2p.services.hello.failure(first.remotePeer) != null ? 'rejected' : 'pending'),
+      agent: hello?.agent
+    }
+  }
+
+  /** Connected (dialing if needed) and through hello. */
+  private async ready (peer: PeerId, options: AbortOptions): Promise<PeerHello> {
+    if (this.libp2p.getConnections(peer).length === 0) await this.libp2p.dial(peer, options)
+    return await this.libp2p.services.hello.waitFor(peer, options)
+  }
+
+  private async * dialSeeds (options: AbortOptions): AsyncGenerator<ProviderInfo> {
+    const dialed = await Promise.allSettled((this.init.seeds ?? []).map(async (seed): Promise<PeerId> => {
+      const target: PeerId | Multiaddr = seed.startsWith('/') ? multiaddr(seed) : peerIdFromString(seed)
+      const connection = await this.libp2p.dial(target, options)
+      return connection.remotePeer
+    }))
+    for (const [i, r] of dialed.entries()) {
+      if (r.status === 'fulfilled') yield { id: r.value, seed: true }
+      else this.log('seed %s unreachable: %s', this.init.seeds?.[i], (r.reason as Error).message)
+    }
+    for (const { peer, hello } of this.libp2p.services.hello.peers()) {
+      if (hello.roles.includes('seed')) yield { id: peerIdFromString(peer), seed: true }
+    }
+  }
+
+  /** mDNS and bootstrap only add peers to the peer store: dial them so they become sources and DHT peers. */
+  private readonly onDiscovery = (evt: CustomEvent<{ id: PeerId }>): void => {
+    const peer = evt.detail.id
+    if (peer.equals(this.libp2p.peerId) || this.libp2p.getConnections(peer).length > 0 || this.penalties.isBanned(peer)) return
+    this.libp2p.dial(peer, { signal: AbortSignal.timeout(this.libp2p.services.hello.timeoutMs) })
+      .catch(err => { this.log('dialing discovered peer %p failed: %s', peer, (err as Error).message) })
+  }
+
+  private assertRunning (): void {
+    if (!this.running) throw new NotStartedError('the network is not started: call start() first')
+  }
+}
+
+function routingTableSize (libp2p: DitsLibp2p): number {
+  const dht = libp2p.services.dht as unknown as { routingTable?: { size: number } }
+  return dht.routingTable?.size ?? 0
+}
+
+export function isLanAddr (ma: Multiaddr): boolean {
+  try {
+    return isPrivate(ma) || isLoopback(ma) || isLinkLocal(ma)
+  } catch {
+    return false
+  }
+}
+
+function transportOf (ma: Multiaddr): string {
+  const names = ma.getComponents().map(c => c.name)
+  if (names.includes('webrtc-direct')) return 'webrtc-direct'
+  if (names.includes('tcp')) return 'tcp'
+  return names.filter(n => n !== 'p2p' && n !== 'ip4' && n !== 'ip6').join('/') || 'unknown'
+}
+

@@ -1,0 +1,609 @@
+/**
+ * The multi-source download scheduler (DESIGN §6) as a pure state machine: the shell reports what happened
+ * (a peer joined, a block arrived, a peer said DONT_HAVE, sent bad bytes, went away) with the current time,
+ * then calls `poll(now)` and carries out the actions it returns (send wants, send cancels, drop a peer).
+ * No timers, no clock, no randomness: `nextDeadline()` says when `poll` must run again if nothing happens.
+ *
+ * Policy:
+ * - Items (chunks and manifest nodes) are asked for in file order (`order`, compared lexicographically), from
+ *   a min-heap, so a chunk taken off a failing peer goes back in front.
+ * - Each peer has a window of requested-but-not-received bytes, sized from its measured throughput (an
+ *   exponentially weighted moving average) times `windowTargetMs`, so faster peers get more.
+ * - Among peers with room, an item goes to the one expected to deliver it first; a WAN peer's estimate is
+ *   multiplied by `wanCostFactor` (LAN preference). Seeds are the fallback: they get an item only when no
+ *   non-seed peer that may have it is usable (none known, all said DONT_HAVE, all backing off or excluded).
+ * - A peer that delivers nothing for its stall deadline has its wants moved to others and backs off
+ *   (exponentially); after `maxStrikes` stalls it is dropped for the download. A peer that sent bytes that
+ *   failed verification is excluded at once.
+ * - Endgame: once every item is known and none is pending, an in-flight item is hedged on a second peer when
+ *   that peer would deliver it in less than half the time its holder still needs (work stealing for
+ *   stragglers); the first copy to arrive wins and the other holder gets a cancel.
+ * - An optional global rate cap is a token bucket charged when wants are sent.
+ */
+import { MinHeap } from './heap.ts'
+
+/** Position of an item in the download: the path of link indices from the root, compared lexicographically. */
+export type Order = readonly number[]
+
+/** Window of a peer whose throughput is not measured yet. */
+export const DEFAULT_INITIAL_WINDOW_BYTES = 16 * 1024 * 1024
+/**
+ * Smallest window once throughput is measured. Throughput is itself limited by the window (window ÷ the
+ * peer's response latency), so a small floor would let one slow period shrink the window for good.
+ */
+export const DEFAULT_MIN_WINDOW_BYTES = 16 * 1024 * 1024
+/** Largest window of any peer. */
+export const DEFAULT_MAX_WINDOW_BYTES = 64 * 1024 * 1024
+/** A window holds this much time of a peer's measured throughput. */
+export const DEFAULT_WINDOW_TARGET_MS = 1000
+/** Weight of the newest throughput sample in the moving average. */
+export const DEFAULT_EWMA_ALPHA = 0.3
+/** Throughput is sampled over at least this long, so bursts of small blocks do not read as infinite speed. */
+export const DEFAULT_SAMPLE_MS = 25
+/** A busy peer that delivers nothing for this long (or 3× its expected time for its largest want) stalls. */
+export const DEFAULT_STALL_TIMEOUT_MS = 10_000
+/** Stalls before a peer is dropped from the download. */
+export const DEFAULT_MAX_STRIKES = 3
+/** Back-off after the first stall; doubles with each further stall. */
+export const DEFAULT_BACKOFF_MS = 2_000
+/** A WAN peer's expected delivery time is multiplied by this when choosing peers (LAN preference). */
+export const DEFAULT_WAN_COST_FACTOR = 2
+/** Assumed throughput of a peer not yet measured, when estimating delivery times (10 MB/s, in bytes/ms). */
+export const DEFAULT_PRIOR_BYTES_PER_MS = 10_000
+/** Extra holders an item may get in the endgame. */
+export const DEFAULT_ENDGAME_HEDGES = 1
+/** Burst allowance of the rate cap. */
+export const DEFAULT_RATE_BURST_MS = 100
+
+export interface SchedulerInit {
+  /** @default DEFAULT_INITIAL_WINDOW_BYTES */
+  initialWindowBytes?: number
+  /** @default DEFAULT_MIN_WINDOW_BYTES */
+  minWindowBytes?: number
+  /** @default DEFAULT_MAX_WINDOW_BYTES */
+  maxWindowBytes?: number
+  /** @default DEFAULT_WINDOW_TARGET_MS */
+  windowTargetMs?: number
+  /** @default DEFAULT_EWMA_ALPHA */
+  ewmaAlpha?: number
+  /** @default DEFAULT_SAMPLE_MS */
+  sampleMs?: number
+  /** @default DEFAULT_STALL_TIMEOUT_MS */
+  stallTimeoutMs?: number
+  /** @default DEFAULT_MAX_STRIKES */
+  maxStrikes?: number
+  /** @default DEFAULT_BACKOFF_MS */
+  backoffMs?: number
+  /** @default DEFAULT_WAN_COST_FACTOR */
+  wanCostFactor?: number
+  /** @default DEFAULT_PRIOR_BYTES_PER_MS */
+  priorBytesPerMs?: number
+  /** @default DEFAULT_ENDGAME_HEDGES */
+  endgameHedges?: number
+  /** Cap on the bytes asked for per second across all peers; unlimited when absent. */
+  maxRateBytesPerSec?: number
+  /** @default DEFAULT_RATE_BURST_MS */
+  rateBurstMs?: number
+}
+
+export interface ItemInit {
+  /** unique key, e.g. the CID string */
+  key: string
+  /** size in bytes (a chunk's length from its manifest); `estimateBytes` is charged when unknown */
+  bytes: number
+  order: Order
+}
+
+export interface PeerInit {
+  lan: boolean
+  seed: boolean
+  /** wants this peer accepts at once (from hello) */
+  maxOutstandingWants: number
+  /** block bytes this peer accepts in flight (from hello) */
+  maxInFlightBytes: number
+}
+
+export type SchedulerAction =
+  | { type: 'want', peer: string, keys: string[] }
+  | { type: 'cancel', peer: string, keys: string[] }
+  | { type: 'drop', peer: string, reason: string }
+
+export interface PeerStats {
+  id: string
+  lan: boolean
+  seed: boolean
+  /** measured throughput, bytes per second; undefined until measured */
+  bytesPerSec?: number
+  windowBytes: number
+  inFlight: number
+  inFlightBytes: number
+  receivedBytes: number
+  strikes: number
+  excluded: boolean
+  gone: boolean
+}
+
+export interface SchedulerStats {
+  pending: number
+  inFlight: number
+  done: number
+  stuck: number
+  peers: PeerStats[]
+}
+
+interface Item {
+  key: string
+  bytes: number
+  order: Order
+  state: 'pending' | 'inflight' | 'stuck' | 'done'
+  /** peer → time the want was sent */
+  holders: Map<string, number>
+}
+
+interface Peer {
+  id: string
+  lan: boolean
+  seed: boolean
+  maxWants: number
+  maxBytes: number
+  /** key → item, in the order the wants were sent (the order the peer answers them) */
+  inflight: Map<string, Item>
+  inflightBytes: number
+  /** bytes per ms */
+  rate?: number
+  sampleStart: number
+  sampleBytes: number
+  /** last delivery, or when the peer last went from idle to busy */
+  progressAt: number
+  dontHave: Set<string>
+  strikes: number
+  backoffUntil: number
+  excluded: boolean
+  gone: boolean
+  receivedBytes: number
+}
+
+export function compareOrder (a: Order, b: Order): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) return a[i] - b[i]
+  }
+  return a.length - b.length
+}
+
+export class Scheduler {
+  private readonly initialWindowBytes: number
+  private readonly minWindowBytes: number
+  private readonly maxWindowBytes: number
+  private readonly windowTargetMs: number
+  private readonly ewmaAlpha: number
+  private readonly sampleMs: number
+  private readonly stallTimeoutMs: number
+  private readonly maxStrikes: number
+  private readonly backoffMs: number
+  private readonly wanCostFactor: number
+  private readonly priorBytesPerMs: number
+  private readonly endgameHedges: number
+  private readonly ratePerMs?: number
+  private readonly rateBurstBytes: number
+
+  private readonly items = new Map<string, Item>()
+  private readonly pending = new MinHeap<Item>((a, b) => compareOrder(a.order, b.order) < 0)
+  private readonly stuckItems = new Set<Item>()
+  private readonly peers = new Map<string, Peer>()
+  private outbox: SchedulerAction[] = []
+  private pendingCount = 0
+  private inflightCount = 0
+  private doneCount = 0
+  private allKnown = false
+  private tokens: number
+  private tokensAt?: number
+  /** tokens the next want waits for, when the rate cap held it back */
+  private tokenNeed?: number
+
+  constructor (init: SchedulerInit = {}) {
+    this.initialWindowBytes = init.initialWindowBytes ?? DEFAULT_INITIAL_WINDOW_BYTES
+    this.minWindowBytes = init.minWindowBytes ?? DEFAULT_MIN_WINDOW_BYTES
+    this.maxWindowBytes = init.maxWindowBytes ?? DEFAULT_MAX_WINDOW_BYTES
+    this.windowTargetMs = init.windowTargetMs ?? DEFAULT_WINDOW_TARGET_MS
+    this.ewmaAlpha = init.ewmaAlpha ?? DEFAULT_EWMA_ALPHA
+    this.sampleMs = init.sampleMs ?? DEFAULT_SAMPLE_MS
+    this.stallTimeoutMs = init.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS
+    this.maxStrikes = init.maxStrikes ?? DEFAULT_MAX_STRIKES
+    this.backoffMs = init.backoffMs ?? DEFAULT_BACKOFF_MS
+    this.wanCostFactor = init.wanCostFactor ?? DEFAULT_WAN_COST_FACTOR
+    this.priorBytesPerMs = init.priorBytesPerMs ?? DEFAULT_PRIOR_BYTES_PER_MS
+    this.endgameHedges = init.endgameHedges ?? DEFAULT_ENDGAME_HEDGES
+    this.ratePerMs = init.maxRateBytesPerSec != null ? init.maxRateBytesPerSec / 1000 : undefined
+    this.rateBurstBytes = this.ratePerMs != null ? this.ratePerMs * (init.rateBurstMs ?? DEFAULT_RATE_BURST_MS) : 0
+    this.tokens = this.rateBurstBytes
+  }
+
+  /** Items to fetch. Keys already known are ignored. */
+  add (items: Iterable<ItemInit>): void {
+    for (const init of items) {
+      if (this.items.has(init.key)) continue
+      const item: Item = { key: init.key, bytes: init.bytes, order: init.order, state: 'pending', holders: new Map() }
+      this.items.set(item.key, item)
+      this.pendingCount++
+      this.pending.push(item)
+    }
+  }
+
+  /** Whether every item of the download has been added (no manifest node still to expand): enables the endgame. */
+  setAllKnown (allKnown: boolean): void {
+    this.allKnown = allKnown
+  }
+
+  /** A source that may serve the items. Returns false for a peer excluded earlier in this download. */
+  addPeer (id: string, init: PeerInit, now: number): boolean {
+    const known = this.peers.get(id)
+    if (known?.excluded === true) return false
+    if (known != null && !known.gone) {
+      known.lan = init.lan
+      known.seed = init.seed
+      known.maxWants = init.maxOutstandingWants
+      known.maxBytes = init.maxInFlightBytes
+      return true
+    }
+    this.peers.set(id, {
+      id,
+      lan: init.lan,
+      seed: init.seed,
+      maxWants: Math.max(1, init.maxOutstandingWants),
+      maxBytes: init.maxInFlightBytes,
+      inflight: new Map(),
+      inflightBytes: 0,
+      sampleStart: now,
+      sampleBytes: 0,
+      progressAt: now,
+      dontHave: known?.dontHave ?? new Set(),
+      strikes: known?.strikes ?? 0,
+      backoffUntil: 0,
+      excluded: false,
+      gone: false,
+      receivedBytes: known?.receivedBytes ?? 0
+    })
+    this.unstick()
+    return true
+  }
+
+  /** The peer went away (disconnect, stream error): its wants move to other peers. */
+  removePeer (id: string): void {
+    const peer = this.peers.get(id)
+    if (peer == null || peer.gone) return
+    peer.gone = true
+    this.releaseAll(peer, false)
+  }
+
+  /**
+   * A verified block arrived. Returns true when it completes an item (the caller stores it), false for a
+   * duplicate or unknown key (the caller drops it). Other holders of the item get a cancel.
+   */
+  received (peerId: string, key: string, bytes: number, now: number): boolean {
+    const item = this.items.get(key)
+    const peer = this.peers.get(peerId)
+    if (peer != null) {
+      peer.receivedBytes += bytes
+      if (item != null && peer.inflight.has(key)) {
+        this.release(peer, item)
+        peer.progressAt = now
+        peer.sampleBytes += bytes
+        const elapsed = now - peer.sampleStart
+        if (elapsed >= this.sampleMs) {
+          const sample = peer.sampleBytes / elapsed
+          peer.rate = peer.rate == null ? sample : peer.rate + this.ewmaAlpha * (sample - peer.rate)
+          peer.sampleStart = now
+          peer.sampleBytes = 0
+        }
+        // a delivery is evidence the peer recovered from an earlier stall
+        peer.strikes = Math.max(0, peer.strikes - 1)
+        if (peer.inflight.size === 0) peer.sampleBytes = 0
+      }
+    }
+    if (item == null || item.state === 'done') return false
+    for (const holder of [...item.holders.keys()]) {
+      const other = this.peers.get(holder)
+      if (other != null) {
+        this.release(other, item)
+        this.outbox.push({ type: 'cancel', peer: holder, keys: [key] })
+      }
+    }
+    this.setState(item, 'done')
+    return true
+  }
+
+  /** The peer does not have the item: it is not asked for it again and the item goes elsewhere. */
+  dontHave (peerId: string, key: string): void {
+    const peer = this.peers.get(peerId)
+    const item = this.items.get(key)
+    if (peer == null) return
+    peer.dontHave.add(key)
+    if (item != null && peer.inflight.has(key)) this.release(peer, item)
+  }
+
+  /** The peer sent bytes that failed verification: it is excluded from this download and its wants move. */
+  invalid (peerId: string, reason: string): void {
+    const peer = this.peers.get(peerId)
+    if (peer == null || peer.excluded) return
+    peer.excluded = true
+    peer.gone = true
+    this.releaseAll(peer, true)
+    this.outbox.push({ type: 'drop', peer: peerId, reason })
+  }
+
+  /** Assign work, detect stalls, hedge stragglers; returns the actions to carry out, in order. */
+  poll (now: number): SchedulerAction[] {
+    this.refill(now)
+    this.detectStalls(now)
+    const wants = new Map<string, string[]>()
+    this.assignPending(now, wants)
+    if (this.allKnown && this.pendingCount === 0) this.hedge(now, wants)
+    for (const [peer, keys] of wants) this.outbox.push({ type: 'want', peer, keys })
+    const out = this.outbox
+    this.outbox = []
+    return out
+  }
+
+  /** When `poll` must run again if no event arrives first; undefined when only an event can make progress. */
+  nextDeadline (now: number): number | undefined {
+    let next: number | undefined
+    const at = (t: number): void => { next = next == null ? t : Math.min(next, t) }
+    for (const peer of this.peers.values()) {
+      if (peer.gone) continue
+      if (peer.inflight.size > 0) at(peer.progressAt + this.stallDeadlineMs(peer))
+      if (peer.backoffUntil > now && (this.pendingCount > 0 || this.stuckItems.size > 0)) at(peer.backoffUntil)
+    }
+    if (this.ratePerMs != null && this.tokenNeed != null && this.tokenNeed > this.tokens) at(now + (this.tokenNeed - this.tokens) / this.ratePerMs)
+    return next
+  }
+
+  /** Every item is done. */
+  get done (): boolean {
+    return this.allKnown && this.doneCount === this.items.size
+  }
+
+  /** Items no current peer can serve (all said DONT_HAVE, excluded or gone). */
+  stuck (): string[] {
+    return [...this.stuckItems].map(i => i.key)
+  }
+
+  /** Items not yet asked for (including those waiting for a peer with room). */
+  get pendingItems (): number {
+    return this.pendingCount
+  }
+
+  /** Items asked for and not yet received. */
+  get inFlight (): number {
+    return this.inflightCount
+  }
+
+  /** Peers that can still be asked for something. */
+  usablePeers (): string[] {
+    return [...this.peers.values()].filter(p => !p.gone && !p.excluded).map(p => p.id)
+  }
+
+  stats (): SchedulerStats {
+    return {
+      pending: this.pendingCount,
+      inFlight: this.inflightCount,
+      done: this.doneCount,
+      stuck: this.stuckItems.size,
+      peers: [...this.peers.values()].map(p => ({
+        id: p.id,
+        lan: p.lan,
+        seed: p.seed,
+        bytesPerSec: p.rate != null ? p.rate * 1000 : undefined,
+        windowBytes: this.windowBytes(p),
+        inFlight: p.inflight.size,
+        inFlightBytes: p.inflightBytes,
+        receivedBytes: p.receivedBytes,
+        strikes: p.strikes,
+        excluded: p.excluded,
+        gone: p.gone
+      }))
+    }
+  }
+
+  private windowBytes (peer: Peer): number {
+    const target = peer.rate == null
+      ? this.initialWindowBytes
+      : Math.min(this.maxWindowBytes, Math.max(this.minWindowBytes, peer.rate * this.windowTargetMs))
+    return Math.min(target, peer.maxBytes)
+  }
+
+  private hasRoom (peer: Peer, item: Item): boolean {
+    if (peer.inflight.size >= peer.maxWants) return false
+    // a peer with nothing in flight always takes one item, however large, so a small window never starves it
+    return peer.inflight.size === 0 || peer.inflightBytes + item.bytes <= this.windowBytes(peer)
+  }
+
+  private rateOf (peer: Peer): number {
+    return peer.rate ?? this.priorBytesPerMs
+  }
+
+  /** Expected ms until `peer` would deliver `item` if it were asked now, with the LAN preference applied. */
+  private cost (peer: Peer, item: Item): number {
+    const ms = (peer.inflightBytes + item.bytes) / this.rateOf(peer)
+    return peer.lan ? ms : ms * this.wanCostFactor
+  }
+
+  private stallDeadlineMs (peer: Peer): number {
+    let largest = 0
+    for (const item of peer.inflight.values()) largest = Math.max(largest, item.bytes)
+    return Math.max(this.stallTimeoutMs, 3 * largest / this.rateOf(peer))
+  }
+
+  /** Peers that could serve the item, ignoring room: non-seeds first; seeds only when no non-seed is usable. */
+  private candidates (item: Item, now: number): { usable: Peer[], any: boolean } {
+    const peers: Peer[] = []
+    const seeds: Peer[] = []
+    let any = false
+    for (const peer of this.peers.values()) {
+      if (peer.gone || peer.excluded || peer.dontHave.has(item.key)) continue
+      any = true
+      if (peer.backoffUntil > now || item.holders.has(peer.id)) continue
+      if (peer.seed) seeds.push(peer)
+      else peers.push(peer)
+    }
+    return { usable: peers.length > 0 ? peers : seeds, any }
+  }
+
+  private assignPending (now: number, wants: Map<string, string[]>): void {
+    const deferred: Item[] = []
+    this.tokenNeed = undefined
+    while (this.pending.size > 0) {
+      const item = this.pending.peek() as Item
+      if (item.state !== 'pending') {
+        this.pending.pop()
+        continue
+      }
+      if (!this.hasTokens(item)) break
+      this.pending.pop()
+      const { usable, any } = this.candidates(item, now)
+      if (!any) {
+        this.setState(item, 'stuck')
+        continue
+      }
+      const best = this.cheapest(usable, item)
+      if (best == null) {
+        deferred.push(item)
+        // every usable peer is full (or backing off): later items would find the same peers full
+        if (usable.length === 0 || usable.every(p => p.inflight.size >= p.maxWants || p.inflightBytes >= this.windowBytes(p))) break
+        continue
+      }
+      this.assign(best, item, now, wants)
+    }
+    for (const item of deferred) this.pending.push(item)
+  }
+
+  /** The peer with room expected to deliver `item` first; ties go to a LAN peer. */
+  private cheapest (peers: Peer[], item: Item): Peer | undefined {
+    let best: Peer | undefined
+    let bestCost = Infinity
+    for (const peer of peers) {
+      if (!this.hasRoom(peer, item)) continue
+      const c = this.cost(peer, item)
+      if (c < bestCost || (c === bestCost && peer.lan && best?.lan === false)) {
+        best = peer
+        bestCost = c
+      }
+    }
+    return best
+  }
+
+  /** Whether the rate cap allows asking for `item` now; records what is missing when it does not. */
+  private hasTokens (item: Item): boolean {
+    if (this.ratePerMs == null) return true
+    const need = Math.min(item.bytes, this.rateBurstBytes)
+    if (this.tokens >= need) return true
+    this.tokenNeed = need
+    return false
+  }
+
+  private hedge (now: number, wants: Map<string, string[]>): void {
+    for (const holder of this.peers.values()) {
+      if (holder.gone || holder.inflight.size === 0) continue
+      const queue = [...holder.inflight.values()]
+      const ahead: number[] = []
+      let sum = 0
+      for (const item of queue) ahead.push(sum += item.bytes)
+      // steal from the tail: the items the holder would deliver last gain the most
+      for (let i = queue.length - 1; i >= 0; i--) {
+        const item = queue[i]
+        if (item.holders.size > this.endgameHedges) continue
+        if (!this.hasTokens(item)) return
+        // time the holder still needs for this item: everything queued before it, at its measured rate
+        const holderMs = Math.max(0, ahead[i] / this.rateOf(holder) - (now - holder.progressAt))
+        let best: Peer | undefined
+        let bestMs = Infinity
+        for (const peer of this.candidates(item, now).usable) {
+          if (!this.hasRoom(peer, item)) continue
+          const ms = (peer.inflightBytes + item.bytes) / this.rateOf(peer)
+          if (ms < bestMs) {
+            best = peer
+            bestMs = ms
+          }
+        }
+        if (best != null && bestMs * 2 < holderMs) this.assign(best, item, now, wants)
+      }
+    }
+  }
+
+  private assign (peer: Peer, item: Item, now: number, wants: Map<string, string[]>): void {
+    if (peer.inflight.size === 0) {
+      peer.progressAt = now
+      peer.sampleStart = now
+      peer.sampleBytes = 0
+    }
+    peer.inflight.set(item.key, item)
+    peer.inflightBytes += item.bytes
+    item.holders.set(peer.id, now)
+    if (item.state !== 'inflight') this.setState(item, 'inflight')
+    if (this.ratePerMs != null) this.tokens -= item.bytes
+    let list = wants.get(peer.id)
+    if (list == null) {
+      list = []
+      wants.set(peer.id, list)
+    }
+    list.push(item.key)
+  }
+
+  /** Take `item` off `peer`; back to pending when nobody else holds it. */
+  private release (peer: Peer, item: Item): void {
+    if (!peer.inflight.delete(item.key)) return
+    peer.inflightBytes -= item.bytes
+    item.holders.delete(peer.id)
+    if (item.holders.size === 0 && item.state === 'inflight') {
+      this.setState(item, 'pending')
+      this.pending.push(item)
+    }
+  }
+
+  private releaseAll (peer: Peer, cancel: boolean): void {
+    const keys = [...peer.inflight.keys()]
+    for (const item of [...peer.inflight.values()]) this.release(peer, item)
+    if (cancel && keys.length > 0) this.outbox.push({ type: 'cancel', peer: peer.id, keys })
+  }
+
+  private detectStalls (now: number): void {
+    for (const peer of this.peers.values()) {
+      if (peer.gone || peer.inflight.size === 0) continue
+      if (now - peer.progressAt < this.stallDeadlineMs(peer)) continue
+      peer.strikes++
+      if (peer.strikes >= this.maxStrikes) {
+        peer.excluded = true
+        peer.gone = true
+        this.releaseAll(peer, true)
+        this.outbox.push({ type: 'drop', peer: peer.id, reason: `stalled ${peer.strikes} times` })
+        continue
+      }
+      peer.backoffUntil = now + this.backoffMs * 2 ** (peer.strikes - 1)
+      this.releaseAll(peer, true)
+    }
+  }
+
+  private refill (now: number): void {
+    if (this.ratePerMs == null) return
+    if (this.tokensAt != null) this.tokens = Math.min(this.rateBurstBytes, this.tokens + (now - this.tokensAt) * this.ratePerMs)
+    this.tokensAt = now
+  }
+
+  private unstick (): void {
+    for (const item of this.stuckItems) {
+      this.setState(item, 'pending')
+      this.pending.push(item)
+    }
+  }
+
+  private setState (item: Item, state: Item['state']): void {
+    if (item.state === 'pending') this.pendingCount--
+    if (item.state === 'inflight') this.inflightCount--
+    if (item.state === 'stuck') this.stuckItems.delete(item)
+    if (state === 'pending') this.pendingCount++
+    if (state === 'inflight') this.inflightCount++
+    if (state === 'stuck') this.stuckItems.add(item)
+    if (state === 'done') this.doneCount++
+    item.state = state
+  }
+}

@@ -1,0 +1,401 @@
+/**
+ * Benchmarks of the network node (issue 3), each side in its own process like two daemons:
+ * - get-1g: fetch of 1 GiB from one peer into a blockstore-fs plus writing the file out in order (what
+ *   `dits-node get` does) vs a raw libp2p 3 stream (tcp + noise + yamux) moving the same bytes into a file;
+ *   also the fetcher's peak RSS.
+ * - get-4-peers: four peers each capped at the same serving rate vs one such peer.
+ * - get-vs-bitswap: the same fetch of 256 MiB vs two Helia nodes with bitswap (unixfs cat into a file).
+ * - dht-30: findProviders of a root on a DHT of 30 in-process nodes, p50 and p95.
+ *
+ * This file is also its own child process: `node net.bench.js serve|get|raw|helia-serve|helia-get ...`.
+ */
+import { spawn } from 'node:child_process'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { open, rm, mkdir, stat } from 'node:fs/promises'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { createInterface } from 'node:readline'
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { multiaddr } from '@multiformats/multiaddr'
+import { CID } from 'multiformats/cid'
+import { median, percentile, randomFile, result, timeCommand, MB, MiB } from './harness.ts'
+import { DitsBlockstore } from '../../node/blockstore.ts'
+import { chunkCid } from '../../src/cid.ts'
+import { createBlake3 } from '../../src/hash/blake3.ts'
+import { FileManifestBuilder } from '../../src/manifest/builder.ts'
+import { readFileNode, walkChunks } from '../../src/manifest/reader.ts'
+import { PROFILES } from '../../src/fastcdc/index.ts'
+import { provideKey } from '../../protocol/provide-key.ts'
+import { createNetwork } from '../../node/net/index.ts'
+import { startNode, stopAll, MemoryBlockstore, makeFile } from '../node/net/helpers.ts'
+import type { Bench, BenchContext, BenchResult } from './harness.ts'
+import type { DitsNetwork } from '../../node/net/index.ts'
+
+const GiB = 1024 * MiB
+const RAW_PROTOCOL = '/dits-bench/raw/1.0.0'
+const SELF = fileURLToPath(import.meta.url)
+/** Chunk size of the benchmark content: the media profile's average. */
+const CHUNK_BYTES = MiB
+/** Serving cap of each peer in get-4-peers. */
+const CAPPED_RATE_BYTES_PER_SEC = 15e6
+const DHT_NODES = 30
+const DHT_LOOKUPS = 29
+
+interface Child {
+  lines: AsyncIterator<string>
+  stop(): Promise<void>
+}
+
+/** Start `node net.bench.js ...args` and read its first line (its addresses). */
+async function startChild (args: string[]): Promise<{ child: Child, first: unknown }> {
+  const proc = spawn(process.execPath, [SELF, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]()
+  const first = await lines.next()
+  if (first.done === true) throw new Error(`child ${args[0]} exited before it was ready`)
+  return {
+    first: JSON.parse(first.value),
+    child: {
+      lines,
+      async stop () {
+        proc.stdin.end()
+        if (proc.exitCode == null) await once(proc, 'exit')
+      }
+    }
+  }
+}
+
+/** Run a child to completion under GNU time: its last stdout line is JSON with `ms` (and `fetchMs` for get). */
+async function runChild (args: string[]): Promise<{ ms: number, fetchMs: number, rssMiB: number }> {
+  const run = await timeCommand(process.execPath, [SELF, ...args])
+  const out = JSON.parse(run.stdout.trim().split('\n').at(-1) as string) as { ms: number, fetchMs?: number }
+  return { ms: out.ms, fetchMs: out.fetchMs ?? out.ms, rssMiB: run.maxRssKiB / 1024 }
+}
+
+/** Store `file` in a blockstore-fs as 1 MiB chunks plus a manifest; returns the root. */
+async function addFile (file: string, dir: string): Promise<CID> {
+  const store = new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine'))
+  await store.open()
+  const builder = new FileManifestBuilder(PROFILES.media)
+  const whole = createBlake3()
+  let size = 0
+  for await (const piece of createReadStream(file, { highWaterMark: CHUNK_BYTES })) {
+    const bytes = piece as Buffer
+    whole.update(bytes)
+    size += bytes.byteLength
+    const cid = chunkCid(bytes)
+    await store.put(cid, bytes, { trusted: true })
+    for (const b of builder.addChunk(cid, bytes.byteLength)) await store.put(b.cid, b.bytes, { trusted: true })
+  }
+  const { blocks, root } = builder.finish(size, whole.digest())
+  for (const b of [...blocks, root]) await store.put(b.cid, b.bytes, { trusted: true })
+  return root.cid
+}
+
+async function sameFile (a: string, b: string): Promise<boolean> {
+  return (await stat(a)).size === (await stat(b)).size
+}
+
+const get1g: Bench = {
+  name: 'get-1g',
+  description: 'get of 1 GiB from one peer (fetch + verify + store + write out) vs a raw libp2p stream (tcp+noise+yamux) into a file, separate processes',
+  async run (ctx) {
+    const file = join(ctx.tmpDir, 'random-1g.bin')
+    await randomFile(file, GiB)
+    const repo = join(ctx.tmpDir, 'source')
+    const root = await addFile(file, repo)
+    const { child: server, first } = await startChild(['serve', repo, file, '1', '0'])
+    const { addrs, raw } = first as { addrs: string[], raw: string }
+    const ours: number[] = []
+    const fetchOnly: number[] = []
+    const baseline: number[] = []
+    let rss = 0
+    try {
+      for (let i = 0; i < ctx.runs; i++) {
+        const out = join(ctx.tmpDir, 'out.bin')
+        const dest = join(ctx.tmpDir, 'dest')
+        const got = await runChild(['get', JSON.stringify(addrs), root.toString(), dest, out, '0'])
+        if (!await sameFile(file, out)) throw new Error('get wrote the wrong size')
+        ours.push(GiB / MB / (got.ms / 1000))
+        fetchOnly.push(GiB / MB / (got.fetchMs / 1000))
+        rss = Math.max(rss, got.rssMiB)
+        await rm(dest, { recursive: true, force: true })
+        await rm(out, { force: true })
+        const moved = await runChild(['raw', raw, out])
+        if (!await sameFile(file, out)) throw new Error('the raw stream wrote the wrong size')
+        baseline.push(GiB / MB / (moved.ms / 1000))
+        await rm(out, { force: true })
+        ctx.log(`run ${i + 1}: get ${ours.at(-1)?.toFixed(0)} MB/s (fetch alone ${fetchOnly.at(-1)?.toFixed(0)} MB/s, rss ${got.rssMiB.toFixed(0)} MiB), raw stream ${baseline.at(-1)?.toFixed(0)} MB/s`)
+      }
+    } finally {
+      await server.stop()
+    }
+    return [
+      result('get-1g', 'MB/s', median(ours), 'raw-libp2p-stream', median(baseline)),
+      result('fetch-1g', 'MB/s', median(fetchOnly), 'raw-libp2p-stream', median(baseline)),
+      result('get-1g-rss', 'MiB', rss, 'goal', 256, false)
+    ]
+  }
+}
+
+const get4peers: Bench = {
+  name: 'get-4-peers',
+  description: `get of 256 MiB from four peers each serving at most ${CAPPED_RATE_BYTES_PER_SEC / MB} MB/s vs from one such peer`,
+  async run (ctx) {
+    const file = join(ctx.tmpDir, 'random-256m.bin')
+    await randomFile(file, 256 * MiB)
+    const repo = join(ctx.tmpDir, 'source')
+    const root = await addFile(file, repo)
+    const { child: server, first } = await startChild(['serve', repo, file, '4', String(CAPPED_RATE_BYTES_PER_SEC)])
+    const { nodes } = first as { nodes: string[] }
+    const four: number[] = []
+    const one: number[] = []
+    try {
+      for (let i = 0; i < ctx.runs; i++) {
+        for (const [addrs, into] of [[nodes, four], [nodes.slice(0, 1), one]] as const) {
+          const out = join(ctx.tmpDir, 'out.bin')
+          const dest = join(ctx.tmpDir, 'dest')
+          const got = await runChild(['get', JSON.stringify(addrs), root.toString(), dest, out, '0'])
+          // the aggregate network rate: the local write-out after the fetch is the same either way
+          into.push(256 * MiB / MB / (got.fetchMs / 1000))
+          await rm(dest, { recursive: true, force: true })
+          await rm(out, { force: true })
+        }
+        ctx.log(`run ${i + 1}: four peers ${four.at(-1)?.toFixed(1)} MB/s, one peer ${one.at(-1)?.toFixed(1)} MB/s`)
+      }
+    } finally {
+      await server.stop()
+    }
+    return [result('get-4-peers', 'MB/s', median(four), 'one-capped-peer', median(one))]
+  }
+}
+
+const getVsBitswap: Bench = {
+  name: 'get-vs-bitswap',
+  description: 'get of 256 MiB from one peer vs two Helia nodes with bitswap (unixfs cat into a file), separate processes',
+  async run (ctx) {
+    const file = join(ctx.tmpDir, 'random-256m.bin')
+    await randomFile(file, 256 * MiB)
+    const repo = join(ctx.tmpDir, 'source')
+    const root = await addFile(file, repo)
+    const { child: server, first } = await startChild(['serve', repo, file, '1', '0'])
+    const { addrs } = first as { addrs: string[] }
+    const { child: helia, first: hf } = await startChild(['helia-serve', file, join(ctx.tmpDir, 'helia-source')])
+    const { addrs: heliaAddrs, cid } = hf as { addrs: string[], cid: string }
+    const ours: number[] = []
+    const theirs: number[] = []
+    try {
+      for (let i = 0; i < ctx.runs; i++) {
+        const out = join(ctx.tmpDir, 'out.bin')
+        const dest = join(ctx.tmpDir, 'dest')
+        const got = await runChild(['get', JSON.stringify(addrs), root.toString(), dest, out, '0'])
+        ours.push(256 * MiB / MB / (got.ms / 1000))
+        await rm(dest, { recursive: true, force: true })
+        await rm(out, { force: true })
+        const h = await runChild(['helia-get', JSON.stringify(heliaAddrs), cid, join(ctx.tmpDir, 'helia-dest'), out])
+        if (!await sameFile(file, out)) throw new Error('helia wrote the wrong size')
+        theirs.push(256 * MiB / MB / (h.ms / 1000))
+        await rm(join(ctx.tmpDir, 'helia-dest'), { recursive: true, force: true })
+        await rm(out, { force: true })
+        ctx.log(`run ${i + 1}: dits ${ours.at(-1)?.toFixed(0)} MB/s, helia bitswap ${theirs.at(-1)?.toFixed(0)} MB/s`)
+      }
+    } finally {
+      await server.stop()
+      await helia.stop()
+    }
+    return [result('get-vs-bitswap', 'MB/s', median(ours), 'helia-bitswap', median(theirs))]
+  }
+}
+
+const dht30: Bench = {
+  name: 'dht-30',
+  description: `findProviders of a root on a DHT of ${DHT_NODES} in-process nodes (each bootstrapped to 3 others): p50 and p95`,
+  async run (ctx: BenchContext): Promise<BenchResult[]> {
+    const times: number[] = []
+    for (let run = 0; run < ctx.runs; run++) {
+      const nodes = await Promise.all(Array.from({ length: DHT_NODES }, async () => await startNode({ store: new MemoryBlockstore() })))
+      try {
+        for (let i = 1; i < nodes.length; i++) {
+          for (const j of new Set([0, Math.floor(i / 2), i - 1])) {
+            if (j !== i) await nodes[i].net.connect(nodes[j].addr).catch(() => {})
+          }
+        }
+        await new Promise(resolve => setTimeout(resolve, 2000))
+        const file = makeFile(1024, 1024)
+        const provider = nodes[DHT_NODES - 1]
+        provider.store.putAll(file.blocks)
+        const started = performance.now()
+        await provider.net.provide(file.root)
+        ctx.log(`run ${run + 1}: provide took ${(performance.now() - started).toFixed(0)} ms`)
+        for (const node of nodes.slice(0, DHT_LOOKUPS)) {
+          const t = performance.now()
+          const found = await firstProvider(node.net, file.root)
+          if (found !== provider.net.peerId) throw new Error(`findProviders found ${String(found)}, not the provider`)
+          times.push(performance.now() - t)
+        }
+        ctx.log(`run ${run + 1}: findProviders p50 ${percentile(times, 50).toFixed(1)} ms, p95 ${percentile(times, 95).toFixed(1)} ms`)
+      } finally {
+        await stopAll(nodes)
+      }
+    }
+    return [
+      result('dht-30-findProviders-p50', 'ms', percentile(times, 50), 'goal', 1000, false),
+      result('dht-30-findProviders-p95', 'ms', percentile(times, 95), 'goal', 1000, false)
+    ]
+  }
+}
+
+/** The first provider the DHT returns for `root`, through the same path a fetch uses. */
+async function firstProvider (net: DitsNetwork, root: CID): Promise<string | undefined> {
+  const key = await provideKey(root)
+  for await (const event of net.libp2p.services.dht.findProviders(key, { signal: AbortSignal.timeout(10_000) })) {
+    if (event.name === 'PROVIDER' && event.providers.length > 0) return event.providers[0].id.toString()
+  }
+  return undefined
+}
+
+export const benches: Bench[] = [get1g, get4peers, getVsBitswap, dht30]
+
+// ---- child processes ----
+
+async function rawHost (file: string): Promise<{ stop(): Promise<void>, addr: string }> {
+  const host = await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()]
+  })
+  await host.handle(RAW_PROTOCOL, async (stream) => {
+    for await (const piece of createReadStream(file, { highWaterMark: MiB })) {
+      if (!stream.send(piece as Buffer)) await stream.onDrain()
+    }
+    await stream.close()
+  })
+  return { addr: host.getMultiaddrs()[0].toString(), stop: async () => { await host.stop() } }
+}
+
+async function serve (repo: string, file: string, count: number, rate: number): Promise<void> {
+  const store = new DitsBlockstore(join(repo, 'blocks'), join(repo, 'quarantine'))
+  await store.open()
+  const nets = await Promise.all(Array.from({ length: count }, async () => await createNetwork({
+    privateKey: await generateKeyPair('Ed25519'),
+    blockstore: store,
+    role: 'peer',
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    bootstrap: [],
+    mdns: false,
+    ...(rate > 0 ? { maxServeRateBytesPerSec: rate } : {})
+  })))
+  for (const n of nets) await n.start()
+  const raw = await rawHost(file)
+  process.stdout.write(JSON.stringify({ addrs: nets[0].addresses(), nodes: nets.map(n => n.addresses()[0]), raw: raw.addr }) + '\n')
+  process.stdin.resume()
+  await once(process.stdin, 'end')
+  await raw.stop()
+  for (const n of nets) await n.stop()
+}
+
+async function get (addrs: string[], rootStr: string, dest: string, out: string): Promise<void> {
+  await mkdir(dest, { recursive: true })
+  const store = new DitsBlockstore(join(dest, 'blocks'), join(dest, 'quarantine'))
+  await store.open()
+  const net = await createNetwork({ privateKey: await generateKeyPair('Ed25519'), blockstore: store, role: 'peer', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [], mdns: false })
+  await net.start()
+  const root = CID.parse(rootStr)
+  const started = performance.now()
+  for (const a of addrs) await net.connect(a)
+  await net.fetch(root)
+  const fetchMs = performance.now() - started
+  // then write the file out in order, reading back (and verifying) every chunk, as `get` does
+  const getBlock = async (cid: CID): Promise<Uint8Array> => await store.get(cid)
+  const fh = await open(out, 'w')
+  try {
+    for await (const c of walkChunks(getBlock, await readFileNode(getBlock, root))) await fh.write(await store.get(c.cid), 0, c.length, c.offset)
+  } finally {
+    await fh.close()
+  }
+  const ms = performance.now() - started
+  await net.stop()
+  process.stdout.write(JSON.stringify({ ms, fetchMs }) + '\n')
+}
+
+async function rawGet (addr: string, out: string): Promise<void> {
+  const host = await createLibp2p({ transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()] })
+  const started = performance.now()
+  const stream = await host.dialProtocol(multiaddr(addr), RAW_PROTOCOL)
+  const sink = createWriteStream(out)
+  for await (const piece of stream) {
+    const buf = piece instanceof Uint8Array ? piece : piece.subarray()
+    if (!sink.write(buf)) await once(sink, 'drain')
+  }
+  sink.end()
+  await once(sink, 'finish')
+  const ms = performance.now() - started
+  await host.stop()
+  process.stdout.write(JSON.stringify({ ms }) + '\n')
+}
+
+async function heliaNode (dir: string): Promise<{ helia: any, fs: any }> {
+  const { createHelia } = await import('helia')
+  const { unixfs } = await import('@helia/unixfs')
+  const { FsBlockstore } = await import('blockstore-fs')
+  const blockstore = new FsBlockstore(join(dir, 'blocks'))
+  await blockstore.open()
+  const helia = await createHelia({
+    blockstore,
+    libp2p: {
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      peerDiscovery: []
+    } as any
+  })
+  await helia.start()
+  return { helia, fs: unixfs(helia) }
+}
+
+async function heliaServe (file: string, dir: string): Promise<void> {
+  const { helia, fs } = await heliaNode(dir)
+  const cid = await fs.addByteStream(createReadStream(file, { highWaterMark: 4 * MiB }))
+  process.stdout.write(JSON.stringify({ addrs: helia.libp2p.getMultiaddrs().map(String), cid: cid.toString() }) + '\n')
+  process.stdin.resume()
+  await once(process.stdin, 'end')
+  await helia.stop()
+}
+
+async function heliaGet (addrs: string[], cidStr: string, dir: string, out: string): Promise<void> {
+  const { helia, fs } = await heliaNode(dir)
+  const started = performance.now()
+  await helia.libp2p.dial(multiaddr(addrs[0]))
+  const sink = createWriteStream(out)
+  for await (const piece of fs.cat(CID.parse(cidStr))) {
+    if (!sink.write(piece)) await once(sink, 'drain')
+  }
+  sink.end()
+  await once(sink, 'finish')
+  const ms = performance.now() - started
+  await helia.stop()
+  process.stdout.write(JSON.stringify({ ms }) + '\n')
+}
+
+if (process.argv[1] != null && pathToFileURL(process.argv[1]).href === import.meta.url) {
+  const [mode, ...args] = process.argv.slice(2)
+  const modes: Record<string, () => Promise<void>> = {
+    serve: async () => { await serve(args[0], args[1], Number(args[2]), Number(args[3])) },
+    get: async () => { await get(JSON.parse(args[0]) as string[], args[1], args[2], args[3]) },
+    raw: async () => { await rawGet(args[0], args[1]) },
+    'helia-serve': async () => { await heliaServe(args[0], args[1]) },
+    'helia-get': async () => { await heliaGet(JSON.parse(args[0]) as string[], args[1], args[2], args[3]) }
+  }
+  const run = modes[mode]
+  if (run == null) throw new Error(`unknown child mode ${mode}`)
+  run().then(() => process.exit(0), (err: Error) => {
+    process.stderr.write(`${err.stack ?? err.message}\n`)
+    process.exit(1)
+  })
+}

@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict'
+import { Scheduler, compareOrder } from '../../../src/exchange/scheduler.ts'
+import type { PeerInit, SchedulerAction, ItemInit } from '../../../src/exchange/scheduler.ts'
+
+const MiB = 1024 * 1024
+const LAN: PeerInit = { lan: true, seed: false, maxOutstandingWants: 1024, maxInFlightBytes: 64 * MiB }
+const WAN: PeerInit = { ...LAN, lan: false }
+const SEED: PeerInit = { ...LAN, seed: true }
+
+function items (n: number, bytes = MiB): ItemInit[] {
+  return Array.from({ length: n }, (_, i) => ({ key: `c${i}`, bytes, order: [i] }))
+}
+
+function wants (actions: SchedulerAction[], peer?: string): string[] {
+  return actions.flatMap(a => a.type === 'want' && (peer == null || a.peer === peer) ? a.keys : [])
+}
+
+function cancels (actions: SchedulerAction[], peer?: string): string[] {
+  return actions.flatMap(a => a.type === 'cancel' && (peer == null || a.peer === peer) ? a.keys : [])
+}
+
+/** Deliver every want of `peer` at `bytesPerMs`, one after another from `start`; returns the end time. */
+function deliverAll (s: Scheduler, peer: string, keys: string[], start: number, bytesPerMs: number, bytes = MiB): number {
+  let t = start
+  for (const k of keys) {
+    t += bytes / bytesPerMs
+    s.received(peer, k, bytes, t)
+  }
+  return t
+}
+
+describe('src/exchange', () => {
+  describe('Scheduler', () => {
+    it('orders items lexicographically by path', () => {
+      assert.ok(compareOrder([0], [1]) < 0)
+      assert.ok(compareOrder([0], [0, 5]) < 0)
+      assert.ok(compareOrder([1], [0, 5]) > 0)
+      assert.equal(compareOrder([2, 3], [2, 3]), 0)
+    })
+
+    it('asks in file order, within the initial window, and completes', () => {
+      const s = new Scheduler({ initialWindowBytes: 4 * MiB })
+      s.add(items(10).reverse())
+      s.setAllKnown(true)
+      s.addPeer('a', LAN, 0)
+      const first = wants(s.poll(0), 'a')
+      assert.deepEqual(first, ['c0', 'c1', 'c2', 'c3'])
+      let t = deliverAll(s, 'a', first, 0, 100_000)
+      while (!s.done) {
+        const next = wants(s.poll(t), 'a')
+        assert.ok(next.length > 0)
+        t = deliverAll(s, 'a', next, t, 100_000)
+      }
+      assert.equal(s.stats().done, 10)
+    })
+
+    it('learns throughput and gives a faster peer a larger window', () => {
+      const s = new Scheduler({ initialWindowBytes: 2 * MiB, minWindowBytes: MiB / 4, windowTargetMs: 100, sampleMs: 1 })
+      s.add(items(400))
+      s.addPeer('fast', LAN, 0)
+      s.addPeer('slow', LAN, 0)
+      let t = 0
+      for (let round = 0; round < 6; round++) {
+        const actions = s.poll(t)
+        const tf = deliverAll(s, 'fast', wants(actions, 'fast'), t, 50_000) // 50 MB/s
+        const ts = deliverAll(s, 'slow', wants(actions, 'slow'), t, 5_000) // 5 MB/s
+        t = Math.max(tf, ts)
+      }
+      const stats = Object.fromEntries(s.stats().peers.map(p => [p.id, p]))
+      assert.ok((stats.fast.bytesPerSec ?? 0) > 5 * (stats.slow.bytesPerSec ?? 0), JSON.stringify(stats))
+      assert.ok(stats.fast.windowBytes > 5 * stats.slow.windowBytes)
+      assert.ok(stats.fast.receivedBytes > 3 * stats.slow.receivedBytes)
+    })
+
+    it('prefers a LAN peer over an equally fast WAN peer', () => {
+      const s = new Scheduler({ initialWindowBytes: 8 * MiB })
+      s.add(items(3))
+      s.addPeer('wan', WAN, 0)
+      s.addPeer('lan', LAN, 0)
+      const actions = s.poll(0)
+      assert.deepEqual(wants(actions, 'lan'), ['c0', 'c1'])
+      assert.deepEqual(wants(actions, 'wan'), ['c2'])
+    })
+
+    it('uses the seed only when no other peer can serve', () => {
+      const s = new Scheduler({ initialWindowBytes: 2 * MiB })
+      s.add(items(4))
+      s.addPeer('seed', SEED, 0)
+      s.addPeer('peer', LAN, 0)
+      const actions = s.poll(0)
+      assert.deepEqual(wants(actions, 'seed'), [])
+      assert.deepEqual(wants(actions, 'peer'), ['c0', 'c1'])
+      s.dontHave('peer', 'c0')
+      s.removePeer('peer')
+      assert.deepEqual(wants(s.poll(1), 'seed'), ['c0', 'c1'])
+    })
+
+    it('moves the wants of a peer that disconnects to the others', () => {
+      const s = new Scheduler({ initialWindowBytes: 2 * MiB })
+      s.add(items(2))
+      s.addPeer('a', LAN, 0)
+      assert.deepEqual(wants(s.poll(0), 'a'), ['c0', 'c1'])
+      s.addPeer('b', LAN, 1)
+      s.removePeer('a')
+      assert.deepEqual(wants(s.poll(2), 'b'), ['c0', 'c1'])
+    })
+
+    it('moves work off a stalled peer, backs it off, and drops it after repeated stalls', () => {
+      const s = new Scheduler({ initialWindowBytes: MiB, stallTimeoutMs: 1000, backoffMs: 500, maxStrikes: 2 })
+      s.add(items(2))
+      s.addPeer('a', LAN, 0)
+      s.addPeer('b', LAN, 0)
+      const first = s.poll(0)
+      assert.deepEqual(wants(first, 'a'), ['c0'])
+      assert.deepEqual(wants(first, 'b'), ['c1'])
+      assert.equal(s.nextDeadline(0), 1000)
+      s.received('b', 'c1', MiB, 10)
+      // a delivers nothing: at its deadline c0 is cancelled on a and asked of b
+      const second = s.poll(1000)
+      assert.deepEqual(cancels(second, 'a'), ['c0'])
+      assert.deepEqual(wants(second, 'b'), ['c0'])
+      // b stalls too; a is backing off until 1500 and b has its first strike
+      s.add([{ key: 'c2', bytes: MiB, order: [2] }])
+      const third = s.poll(2000)
+      assert.deepEqual(cancels(third, 'b'), ['c0'])
+      assert.deepEqual(wants(third, 'a'), ['c0'])
+      const fourth = s.poll(3000)
+      assert.ok(fourth.some(x => x.type === 'drop' && x.peer === 'a'))
+      assert.ok(!s.usablePeers().includes('a'))
+    })
+
+    it('excludes a peer that sent bad bytes and never asks it again', () => {
+      const s = new Scheduler({ initialWindowBytes: 2 * MiB })
+      s.add(items(2))
+      s.addPeer('bad', LAN, 0)
+      s.poll(0)
+      s.invalid('bad', 'bad bytes')
+      s.addPeer('good', WAN, 1)
+      const actions = s.poll(1)
+      assert.deepEqual(wants(actions, 'good'), ['c0', 'c1'])
+      assert.equal(s.addPeer('bad', LAN, 2), false)
+      assert.deepEqual(wants(s.poll(3), 'bad'), [])
+    })
+
+    it('reports items no peer has as stuck, and retries them when a peer joins', () => {
+      const s = new Scheduler()
+      s.add(items(1))
+      s.setAllKnown(true)
+      s.addPeer('a', LAN, 0)
+      s.poll(0)
+      s.dontHave('a', 'c0')
+      s.poll(1)
+      assert.deepEqual(s.stuck(), ['c0'])
+      s.addPeer('b', LAN, 2)
+      assert.deepEqual(wants(s.poll(2), 'b'), ['c0'])
+      assert.deepEqual(s.stuck(), [])
+    })
+
+    it('hedges a straggler in the endgame and cancels the loser', () => {
+      const s = new Scheduler({ initialWindowBytes: 8 * MiB, sampleMs: 1 })
+      s.add(items(6))
+      s.setAllKnown(true)
+      s.addPeer('slow', LAN, 0)
+      const first = wants(s.poll(0), 'slow')
+      assert.equal(first.length, 6)
+      // a fast peer joins: nothing is pending, so it steals the tail of slow's queue
+      s.addPeer('fast', LAN, 1)
+      const hedged = wants(s.poll(1), 'fast')
+      assert.deepEqual(hedged, ['c5', 'c4'])
+      assert.ok(s.received('fast', 'c5', MiB, 20))
+      const after = s.poll(20)
+      assert.deepEqual(cancels(after, 'slow'), ['c5'])
+      // the loser's copy, arriving late, is a duplicate
+      assert.equal(s.received('slow', 'c5', MiB, 30), false)
+    })
+
+    it('does not hedge before every item is known', () => {
+      const s = new Scheduler({ initialWindowBytes: 8 * MiB })
+      s.add(items(1))
+      s.addPeer('a', LAN, 0)
+      s.poll(0)
+      s.addPeer('b', LAN, 1)
+      assert.deepEqual(wants(s.poll(5), 'b'), [])
+    })
+
+    it('respects a peer\'s outstanding-want limit', () => {
+      const s = new Scheduler()
+      s.add(items(10, 1000))
+      s.addPeer('a', { ...LAN, maxOutstandingWants: 3 }, 0)
+      assert.equal(wants(s.poll(0), 'a').length, 3)
+    })
+
+    it('caps the request rate with a token bucket and says when to poll again', () => {
+      const s = new Scheduler({ maxRateBytesPerSec: 10 * MiB, rateBurstMs: 100, initialWindowBytes: 64 * MiB })
+      s.add(items(20))
+      s.addPeer('a', LAN, 0)
+      assert.equal(wants(s.poll(0), 'a').length, 1)
+      const next = s.nextDeadline(0)
+      assert.ok(next != null && next > 90 && next <= 101, String(next))
+      let asked = 1
+      for (let t = 0; t <= 1000; t += 10) asked += wants(s.poll(t), 'a').length
+      // ~10 MiB per second plus the burst
+      assert.ok(asked >= 10 && asked <= 12, String(asked))
+    })
+  })
+})
