@@ -15,6 +15,10 @@ import { register as inspect } from './verbs/inspect.ts'
 import { register as verify } from './verbs/verify.ts'
 import { register as gc } from './verbs/gc.ts'
 import { register as pin } from './verbs/pin.ts'
+import { register as network } from './verbs/network.ts'
+import { register as ref } from './verbs/ref.ts'
+import { register as lock } from './verbs/lock.ts'
+import { register as cluster } from './verbs/cluster.ts'
 
 export function buildProgram (): Command {
   const program = new Command('dits-node')
@@ -23,7 +27,7 @@ export function buildProgram (): Command {
     .option('--json', 'machine-readable output: one JSON document', false)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
-  for (const reg of [init, start, config, id, add, get, cat, inspect, verify, gc, pin]) reg(program)
+  for (const reg of [init, start, config, id, add, get, cat, inspect, verify, gc, pin, network, ref, lock, cluster]) reg(program)
   program.commands.forEach(function override (c: Command): void {
     c.exitOverride()
     c.commands.forEach(override)

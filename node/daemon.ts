@@ -1,13 +1,19 @@
 /**
- * `dits-node start`: opens the repo (taking its lock), serves the local API, and runs until asked to stop.
- * Writes `<repo>/api` (its URL) and `<repo>/api.token` (0600) while it runs and removes them on the way out.
+ * `dits-node start`: opens the repo (taking its lock), joins the network, serves the local API, and runs
+ * until asked to stop. Writes `<repo>/api` (its URL) and `<repo>/api.token` (0600) while it runs and
+ * removes them on the way out.
  */
 import { unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Repo, API_FILE, API_TOKEN_FILE, writeDurable } from './repo.ts'
 import { RepoOps } from './ops.ts'
 import { ApiServer, newApiToken } from './api.ts'
+import { UnavailableError } from '../src/errors.ts'
 import type { OpTable } from './api.ts'
+import { createNetwork } from './net/index.ts'
+import type { DitsNetwork } from './net/index.ts'
+import { ConsensusService, consensusOps } from './consensus/index.ts'
+import { RAFT_PROTOCOL, CONSENSUS_PROTOCOL } from '../protocol/ids.ts'
 
 export interface DaemonInfo {
   peerId: string
@@ -20,6 +26,8 @@ export interface DaemonInfo {
 export class Daemon {
   readonly repo: Repo
   readonly ops: RepoOps
+  network?: DitsNetwork
+  consensus?: ConsensusService
   private readonly api: ApiServer
   private apiUrl = ''
   private stopping?: Promise<void>
@@ -27,7 +35,9 @@ export class Daemon {
   private constructor (repo: Repo) {
     this.repo = repo
     this.ops = new RepoOps(repo)
-    this.api = new ApiServer(opTable(this.ops), this.token)
+    const table = opTable(this.ops, () => this.network)
+    Object.assign(table.rpc, consensusOps(() => this.consensus))
+    this.api = new ApiServer(table, this.token)
   }
 
   private readonly token = newApiToken()
@@ -36,7 +46,33 @@ export class Daemon {
     const repo = await Repo.open(repoDir, { write: true, command: 'dits-node start' })
     const daemon = new Daemon(repo)
     try {
-      daemon.apiUrl = await daemon.api.listen(repo.config.api.port)
+      const { config } = repo
+      const network = await createNetwork({
+        privateKey: repo.privateKey,
+        blockstore: repo.blocks,
+        role: config.role,
+        voter: config.consensus.voter,
+        listen: config.addresses.listen,
+        bootstrap: config.bootstrap,
+        // bootstrap peers that say (in hello) they are seeds become the fallback of last resort
+        seeds: config.bootstrap,
+        mdns: config.discovery.mdns,
+        announceChunks: config.dht.announceChunks,
+        extraProtocols: [CONSENSUS_PROTOCOL, ...(config.consensus.voter ? [RAFT_PROTOCOL] : [])]
+      })
+      daemon.network = network
+      await network.start()
+      const consensusLog = network.libp2p.logger.forComponent('dits:consensus')
+      daemon.consensus = new ConsensusService(network.libp2p, { ...config.consensus, peerId: repo.peerId, datastoreDir: repo.datastoreDir, log: m => { consensusLog(m) } })
+      await daemon.consensus.start()
+      daemon.ops.network = {
+        fetch: async (root, options) => await network.fetch(root, options),
+        provide: async (root) => { await network.provide(root) },
+        addresses: () => network.addresses()
+      }
+      // What the repo already pins is announced again at every start.
+      for (const root of await repo.pins.ls()) network.provide(root).catch(() => {})
+      daemon.apiUrl = await daemon.api.listen(config.api.port)
       await writeDurable(join(repo.dir, API_TOKEN_FILE), daemon.token, 0o600)
       await writeDurable(join(repo.dir, API_FILE), daemon.apiUrl + '\n')
     } catch (err) {
@@ -55,6 +91,8 @@ export class Daemon {
   async stop (): Promise<void> {
     this.stopping ??= (async () => {
       await this.api.close()
+      await this.consensus?.stop()
+      await this.network?.stop()
       await unlink(join(this.repo.dir, API_FILE)).catch(() => {})
       await unlink(join(this.repo.dir, API_TOKEN_FILE)).catch(() => {})
       await this.repo.close()
@@ -63,8 +101,16 @@ export class Daemon {
   }
 }
 
-/** The operations the API exposes: one entry per CLI verb that a running daemon serves. */
-export function opTable (ops: RepoOps): OpTable {
+/**
+ * The operations the API exposes: one entry per CLI verb. `network` is absent when the repo is opened
+ * directly by the CLI; the network verbs then fail with exit 4.
+ */
+export function opTable (ops: RepoOps, network: () => DitsNetwork | undefined = () => undefined): OpTable {
+  const net = (): DitsNetwork => {
+    const n = network()
+    if (n == null) throw new UnavailableError(`no daemon running for repo ${ops.repo.dir} — run \`dits-node start\``)
+    return n
+  }
   return {
     rpc: {
       id: async () => await ops.id(),
@@ -76,7 +122,10 @@ export function opTable (ops: RepoOps): OpTable {
       gc: async (a, c) => await ops.gc(a, c),
       pinAdd: async (a, c) => await ops.pinAdd(a, c),
       pinRm: async (a) => await ops.pinRm(a),
-      pinLs: async () => await ops.pinLs()
+      pinLs: async () => await ops.pinLs(),
+      peers: async () => net().peers(),
+      connect: async (a: { multiaddr: string }, c) => await net().connect(a.multiaddr, { signal: c.signal }),
+      status: async () => ({ ...net().status(), repo: await ops.repoStats() })
     },
     stream: {
       cat: (a, c) => ops.cat(a, c)

@@ -14,7 +14,8 @@ import { buildDirectory, readFileNode, walkBlocks } from '../src/manifest/index.
 import type { DirEntry } from '../src/manifest/index.ts'
 import type { GetBlock } from '../src/manifest/index.ts'
 import { parseCid } from '../src/cid.ts'
-import { UsageError, NotFoundError } from '../src/errors.ts'
+import { UsageError, NotFoundError, UnavailableError } from '../src/errors.ts'
+import { stat } from 'node:fs/promises'
 import type { ChunkerProfile } from '../src/fastcdc/index.ts'
 import type { Repo } from './repo.ts'
 
@@ -69,7 +70,7 @@ export interface OpContext {
  * Without them the operations work on local content only.
  */
 export interface NetworkHooks {
-  fetch(root: CID, options: { signal?: AbortSignal, maxRateBytesPerSec?: number, onProgress?: (p: { bytes: number, total: number }) => void }): Promise<{ bytes_total: number, bytes_fetched: number, bytes_local: number, sources: Record<string, number> }>
+  fetch(root: CID, options: { signal?: AbortSignal, maxRateBytesPerSec?: number, onProgress?: (p: { bytes: number, total: number }) => void }): Promise<{ bytes_total: number, bytes_fetched: number, bytes_local: number, sources: Record<string, number>, excluded?: Record<string, string> }>
   provide(root: CID): Promise<void>
   addresses(): string[]
 }
@@ -162,9 +163,30 @@ export class RepoOps {
     return await statCid(this.getBlock, await this.local(args.cid))
   }
 
-  async verify (args: { cid?: string }, ctx: OpContext = {}): Promise<VerifyResult> {
+  /**
+   * Scrub. With `repair`, blocks found corrupt (now quarantined) or missing are fetched again from the
+   * network — for the given root, or for every pin — and the scrub runs again to show the outcome.
+   */
+  async verify (args: { cid?: string, repair?: boolean }, ctx: OpContext = {}): Promise<VerifyResult & { repaired?: number }> {
     const roots = args.cid === undefined ? undefined : [await this.local(args.cid)]
-    return await verifyBlocks(this.repo.blocks, roots, { signal: ctx.signal, onProgress: (checked) => ctx.onProgress?.({ checked }) })
+    const scrub = async (): Promise<VerifyResult> => await verifyBlocks(this.repo.blocks, roots, { signal: ctx.signal, onProgress: (checked) => ctx.onProgress?.({ checked }) })
+    const first = await scrub()
+    if (args.repair !== true || (first.bad.length === 0 && first.missing.length === 0)) return first
+    if (this.network == null) throw new UnavailableError(`verify --repair fetches ${first.bad.length + first.missing.length} block(s) from peers: it needs a running daemon (\`dits-node start\`)`)
+    for (const root of roots ?? await this.repo.pins.ls()) await this.network.fetch(root, { signal: ctx.signal })
+    const second = await scrub()
+    return { ...second, repaired: first.bad.length + first.missing.length - second.bad.length - second.missing.length }
+  }
+
+  /** Blocks and bytes held, for `status`. */
+  async repoStats (): Promise<{ blocks: number, bytes: number, pins: number }> {
+    let blocks = 0
+    let bytes = 0
+    for await (const cid of this.repo.blocks.cids()) {
+      blocks++
+      bytes += await stat(this.repo.blocks.path(cid)).then(s => s.size, () => 0)
+    }
+    return { blocks, bytes, pins: (await this.repo.pins.ls()).length }
   }
 
   async gc (args: { dryRun?: boolean }, ctx: OpContext = {}): Promise<GcResult> {

@@ -9,15 +9,17 @@ export function register (program: Command): void {
   program.command('verify')
     .description('scrub: re-hash every block (under CID, or the whole repo); corrupt blocks are quarantined and listed')
     .argument('[cid]', 'only the blocks reachable from this root')
-    .action(async (cid: string | undefined, _o: unknown, cmd: Command) => {
+    .option('--repair', 'fetch corrupt or missing blocks again from peers (needs the daemon)', false)
+    .action(async (cid: string | undefined, opts: { repair: boolean }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
       const progress = progressReporter('verifying', !ctx.json)
-      const r = await withClient(ctx, 'write', async c => await c.call<VerifyResult>('verify', { cid }, { onProgress: p => progress.update(p) }))
+      const r = await withClient(ctx, 'write', async c => await c.call<VerifyResult & { repaired?: number }>('verify', { cid, repair: opts.repair }, { onProgress: p => progress.update(p) }))
       progress.done()
       const ok = r.bad.length === 0 && r.missing.length === 0
       ctx.print({ ok, ...r }, [
         ...r.bad.map(b => `bad      ${b.cid}: ${b.error}`),
         ...r.missing.map(m => `missing  ${m}`),
+        ...(r.repaired !== undefined ? [`repaired ${r.repaired} block(s) from peers`] : []),
         `${r.checked} block(s), ${formatBytes(r.bytes)} checked: ${r.bad.length} bad, ${r.missing.length} missing`
       ])
       if (!ok) throw new DitsError('verify found problems', { cause: 'reported' })
