@@ -33,6 +33,16 @@ async function danglingLinks (repo: string): Promise<string[]> {
   return dangling
 }
 
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+async function countBlocks (repo: string): Promise<number> {
+  let n = 0
+  for (const shard of await readdir(join(repo, 'blocks')).catch(() => [])) {
+    n += (await readdir(join(repo, 'blocks', shard)).catch(() => [])).filter(f => f.endsWith('.data')).length
+  }
+  return n
+}
+
 describe('crash safety and resource exhaustion (real processes)', function () {
   this.timeout(180_000)
   let work: string
@@ -46,9 +56,12 @@ describe('crash safety and resource exhaustion (real processes)', function () {
     const src = join(work, 'tree')
     await mkdir(src)
     for (let i = 0; i < 6; i++) await randomFile(join(src, `clip${i}.bin`), 24 * 1024 * 1024)
-    for (const delayMs of [300, 700, 1200]) {
+    // Kill at different points after the add has begun writing blocks (start-up time varies with load).
+    for (const delayMs of [0, 150, 400]) {
       const child = spawn(process.execPath, [BIN, '--repo', repo, 'add', '--profile', 'small', src], { stdio: 'ignore' })
-      await new Promise(resolve => setTimeout(resolve, delayMs))
+      const deadline = Date.now() + 60_000
+      while ((await countBlocks(repo)) === 0 && child.exitCode === null && Date.now() < deadline) await sleep(20)
+      await sleep(delayMs)
       child.kill('SIGKILL')
       await once(child, 'close')
       assert.deepEqual(await danglingLinks(repo), [], `after a kill at ${delayMs} ms`)
