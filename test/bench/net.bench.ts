@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { open, rm, mkdir, stat } from 'node:fs/promises'
+import { rm, mkdir, stat } from 'node:fs/promises'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -25,10 +25,10 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
 import { median, percentile, randomFile, result, timeCommand, MB, MiB } from './harness.ts'
 import { DitsBlockstore } from '../../node/blockstore.ts'
+import { exportTo } from '../../node/exporter.ts'
 import { chunkCid } from '../../src/cid.ts'
 import { createBlake3 } from '../../src/hash/blake3.ts'
 import { FileManifestBuilder } from '../../src/manifest/builder.ts'
-import { readFileNode, walkChunks } from '../../src/manifest/reader.ts'
 import { PROFILES } from '../../src/fastcdc/index.ts'
 import { provideKey } from '../../protocol/provide-key.ts'
 import { createNetwork } from '../../node/net/index.ts'
@@ -310,14 +310,8 @@ async function get (addrs: string[], rootStr: string, dest: string, out: string)
   for (const a of addrs) await net.connect(a)
   await net.fetch(root)
   const fetchMs = performance.now() - started
-  // then write the file out in order, reading back (and verifying) every chunk, as `get` does
-  const getBlock = async (cid: CID): Promise<Uint8Array> => await store.get(cid)
-  const fh = await open(out, 'w')
-  try {
-    for await (const c of walkChunks(getBlock, await readFileNode(getBlock, root))) await fh.write(await store.get(c.cid), 0, c.length, c.offset)
-  } finally {
-    await fh.close()
-  }
+  // then write the file out with the exporter `dits-node get` uses (every chunk verified, whole-file BLAKE3)
+  await exportTo(async (cid) => await store.get(cid), root, out, { force: true })
   const ms = performance.now() - started
   await net.stop()
   process.stdout.write(JSON.stringify({ ms, fetchMs }) + '\n')
