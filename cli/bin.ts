@@ -3,6 +3,7 @@
  * `dits-node`: one file per verb under verbs/, and this one error handler — the only place that exits.
  * Exit codes (DESIGN §8): 0 ok, 1 error, 2 usage, 3 conflict, 4 unavailable.
  */
+import { createRequire } from 'node:module'
 import { Command, CommanderError } from 'commander'
 import { register as init } from './verbs/init.ts'
 import { register as start } from './verbs/start.ts'
@@ -16,18 +17,17 @@ import { register as verify } from './verbs/verify.ts'
 import { register as gc } from './verbs/gc.ts'
 import { register as pin } from './verbs/pin.ts'
 import { register as network } from './verbs/network.ts'
-import { register as ref } from './verbs/ref.ts'
-import { register as lock } from './verbs/lock.ts'
-import { register as cluster } from './verbs/cluster.ts'
 
 export function buildProgram (): Command {
   const program = new Command('dits-node')
     .description('peer-to-peer chunk network node for media studios')
     .option('--repo <dir>', 'the repo (default: $DITS_REPO or ~/.dits)')
-    .option('--json', 'machine-readable output: one JSON document', false)
+    .option('--json', 'machine-readable output: one JSON document')
+    .version((createRequire(import.meta.url)('../../package.json') as { version: string }).version)
     .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', '\nExit codes: 0 ok, 1 error, 2 usage, 3 conflict (CAS mismatch, lock held), 4 unavailable (no quorum, no provider, timeout).\nThe repo: --repo DIR, else $DITS_REPO, else ~/.dits. Docs: README.md.')
     .exitOverride()
-  for (const reg of [init, start, config, id, add, get, cat, inspect, verify, gc, pin, network, ref, lock, cluster]) reg(program)
+  for (const reg of [init, start, config, id, add, get, cat, inspect, verify, gc, pin, network]) reg(program)
   program.commands.forEach(function override (c: Command): void {
     c.exitOverride()
     c.commands.forEach(override)
