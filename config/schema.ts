@@ -28,6 +28,8 @@ export interface Config {
     electionMs: number
     /** how long a client command may wait for a quorum before failing with exit 4 */
     requestTimeoutMs: number
+    /** entries applied between two Raft snapshots (log compaction) */
+    snapshotEntries: number
   }
 }
 
@@ -36,6 +38,8 @@ export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4101', '/ip4/0.0.0.0/udp/4101/w
 export const DEFAULT_HEARTBEAT_MS = 100
 export const DEFAULT_ELECTION_MS = 1000
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5000
+/** etcd's default --snapshot-count */
+export const DEFAULT_SNAPSHOT_ENTRIES = 10_000
 
 export function defaultConfig (): Config {
   return {
@@ -50,7 +54,8 @@ export function defaultConfig (): Config {
       voters: [],
       heartbeatMs: DEFAULT_HEARTBEAT_MS,
       electionMs: DEFAULT_ELECTION_MS,
-      requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS
+      requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+      snapshotEntries: DEFAULT_SNAPSHOT_ENTRIES
     }
   }
 }
@@ -86,7 +91,8 @@ export const RULES: Record<string, KeyRule> = {
   'consensus.voters': { allowed: 'a list of 0, 1, 3 or 5 multiaddrs ending in /p2p/<peer id>', check: v => isList(isVoterAddr)(v) && [0, 1, 3, 5].includes((v as unknown[]).length) },
   'consensus.heartbeatMs': { allowed: 'an integer 10–10000 (milliseconds)', check: isInt(10, 10_000) },
   'consensus.electionMs': { allowed: 'an integer 50–60000 (milliseconds), at least 5 × consensus.heartbeatMs', check: isInt(50, 60_000) },
-  'consensus.requestTimeoutMs': { allowed: 'an integer 100–600000 (milliseconds)', check: isInt(100, 600_000) }
+  'consensus.requestTimeoutMs': { allowed: 'an integer 100–600000 (milliseconds)', check: isInt(100, 600_000) },
+  'consensus.snapshotEntries': { allowed: 'an integer 10–10000000 (log entries between snapshots)', check: isInt(10, 10_000_000) }
 }
 
 export function getKey (obj: unknown, key: string): unknown {

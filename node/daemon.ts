@@ -12,6 +12,8 @@ import { UnavailableError } from '../src/errors.ts'
 import type { OpTable } from './api.ts'
 import { createNetwork } from './net/index.ts'
 import type { DitsNetwork } from './net/index.ts'
+import { ConsensusService, consensusOps } from './consensus/index.ts'
+import { RAFT_PROTOCOL, CONSENSUS_PROTOCOL } from '../protocol/ids.ts'
 
 export interface DaemonInfo {
   peerId: string
@@ -25,6 +27,7 @@ export class Daemon {
   readonly repo: Repo
   readonly ops: RepoOps
   network?: DitsNetwork
+  consensus?: ConsensusService
   private readonly api: ApiServer
   private apiUrl = ''
   private stopping?: Promise<void>
@@ -33,6 +36,7 @@ export class Daemon {
     this.repo = repo
     this.ops = new RepoOps(repo)
     const table = opTable(this.ops, () => this.network)
+    Object.assign(table.rpc, consensusOps(() => this.consensus))
     this.api = new ApiServer(table, this.token)
   }
 
@@ -53,10 +57,14 @@ export class Daemon {
         // bootstrap peers that say (in hello) they are seeds become the fallback of last resort
         seeds: config.bootstrap,
         mdns: config.discovery.mdns,
-        announceChunks: config.dht.announceChunks
+        announceChunks: config.dht.announceChunks,
+        extraProtocols: [CONSENSUS_PROTOCOL, ...(config.consensus.voter ? [RAFT_PROTOCOL] : [])]
       })
       daemon.network = network
       await network.start()
+      const consensusLog = network.libp2p.logger.forComponent('dits:consensus')
+      daemon.consensus = new ConsensusService(network.libp2p, { ...config.consensus, peerId: repo.peerId, datastoreDir: repo.datastoreDir, log: m => { consensusLog(m) } })
+      await daemon.consensus.start()
       daemon.ops.network = {
         fetch: async (root, options) => await network.fetch(root, options),
         provide: async (root) => { await network.provide(root) },
@@ -83,6 +91,7 @@ export class Daemon {
   async stop (): Promise<void> {
     this.stopping ??= (async () => {
       await this.api.close()
+      await this.consensus?.stop()
       await this.network?.stop()
       await unlink(join(this.repo.dir, API_FILE)).catch(() => {})
       await unlink(join(this.repo.dir, API_TOKEN_FILE)).catch(() => {})

@@ -1,0 +1,67 @@
+import type { Command } from 'commander'
+import { CliContext, withClient } from '../context.ts'
+import type { GlobalOptions } from '../context.ts'
+import { parseDuration } from '../parse.ts'
+import type { LockInfo } from '../../node/consensus/index.ts'
+import type { LockLsReply } from '../../src/state/index.ts'
+
+/** `lock acquire|release|renew|ls|break`: leased, fenced, hierarchical locks (DESIGN §7). */
+export function register (program: Command): void {
+  const lock = program.command('lock').description('leased, fenced file locks held by this node and replicated by the voters')
+
+  lock.command('acquire')
+    .argument('<path>', 'repo path; a trailing / locks a whole directory')
+    .option('--shared', 'a shared (read) lock instead of an exclusive one')
+    .option('--ttl <duration>', 'lease, renewed by this node until released (e.g. 30s)', '30s')
+    .option('--wait <duration>', 'wait (FIFO) up to this long for the lock instead of failing at once (e.g. 2m)')
+    .description('take a lock; prints its fencing token (exit 3 if held by someone else)')
+    .action(async (path: string, opts: { shared?: boolean, ttl: string, wait?: string }, cmd: Command) => {
+      const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      const ttlMs = parseDuration('--ttl', opts.ttl)
+      const waitMs = opts.wait === undefined ? undefined : parseDuration('--wait', opts.wait)
+      const r = await withClient(ctx, 'daemon', async c => await c.call<LockInfo>('lockAcquire', { path, shared: opts.shared === true, ttlMs, waitMs }))
+      ctx.print(r, `locked ${r.path} (${r.mode}) token ${r.token}, lease until ${new Date(r.expires).toISOString()}`)
+    })
+
+  lock.command('release')
+    .argument('<path>', 'the path as locked')
+    .description('release this node\'s lock on a path (or cancel its wait)')
+    .action(async (path: string, _o: unknown, cmd: Command) => {
+      const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      const r = await withClient(ctx, 'daemon', async c => await c.call<{ released: LockInfo | null, cancelled: boolean }>('lockRelease', { path }))
+      ctx.print(r, r.released !== null ? `released ${r.released.path} (token ${r.released.token})` : `cancelled the wait for ${path}`)
+    })
+
+  lock.command('renew')
+    .argument('<path>', 'the path as locked')
+    .option('--ttl <duration>', 'new lease length (default: the current one)')
+    .description('extend this node\'s lease now (the node also renews in the background)')
+    .action(async (path: string, opts: { ttl?: string }, cmd: Command) => {
+      const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      const ttlMs = opts.ttl === undefined ? undefined : parseDuration('--ttl', opts.ttl)
+      const r = await withClient(ctx, 'daemon', async c => await c.call<LockInfo>('lockRenew', { path, ttlMs }))
+      ctx.print(r, `renewed ${r.path} (token ${r.token}) until ${new Date(r.expires).toISOString()}`)
+    })
+
+  lock.command('ls')
+    .argument('[prefix]', 'only paths starting with this')
+    .description('list locks and waiting requests')
+    .action(async (prefix: string | undefined, _o: unknown, cmd: Command) => {
+      const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      const r = await withClient(ctx, 'daemon', async c => await c.call<LockLsReply>('lockLs', { prefix }))
+      ctx.print(r, [
+        ...r.locks.map(g => `${g.path}  ${g.mode.padEnd(9)} ${g.owner}  token ${g.token}  until ${new Date(g.expires).toISOString()}`),
+        ...r.waiters.map(w => `${w.path}  ${w.mode.padEnd(9)} ${w.owner}  waiting until ${new Date(w.deadline).toISOString()}`)
+      ])
+    })
+
+  lock.command('break')
+    .argument('<path>', 'the path as locked')
+    .requiredOption('--reason <text>', 'why: recorded in the audit log')
+    .description('remove every lock on exactly this path, whoever holds it (audited)')
+    .action(async (path: string, opts: { reason: string }, cmd: Command) => {
+      const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      const r = await withClient(ctx, 'daemon', async c => await c.call<{ broken: LockInfo[] }>('lockBreak', { path, reason: opts.reason }))
+      ctx.print(r, r.broken.length === 0 ? `no lock on ${path}` : r.broken.map(g => `broke ${g.owner}'s ${g.mode} lock on ${g.path} (token ${g.token})`))
+    })
+}

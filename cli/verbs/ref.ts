@@ -1,0 +1,68 @@
+import type { Command } from 'commander'
+import { CliContext, withClient } from '../context.ts'
+import type { GlobalOptions } from '../context.ts'
+import { parseCount } from '../parse.ts'
+import type { RefRecord, RefLogReply } from '../../src/state/index.ts'
+
+/** `ref get|set|rm|ls|log`: named pointers to manifests, replicated by the voters (DESIGN §7). */
+export function register (program: Command): void {
+  const ref = program.command('ref').description('named pointers to manifest CIDs, set by compare-and-swap through the voters')
+
+  ref.command('get')
+    .argument('<name>', 'ref name, e.g. projects/reel3/cut')
+    .description('print the CID a ref points at (a linearizable read)')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      const r = await withClient(ctx, 'daemon', async c => await c.call<RefRecord>('refGet', { name }))
+      ctx.print(r, r.cid)
+    })
+
+  ref.command('set')
+    .argument('<name>', 'ref name')
+    .argument('<cid>', 'manifest root CID')
+    .option('--expect <cid>', 'only if the ref points at this CID now')
+    .option('--expect-none', 'only if the ref does not exist yet')
+    .option('--token <token>', 'fencing token of a lock you hold covering the ref')
+    .description('point a ref at a CID; with --expect/--expect-none a compare-and-swap (exit 3 on mismatch)')
+    .action(async (name: string, cid: string, opts: { expect?: string, expectNone?: boolean, token?: string }, cmd: Command) => {
+      const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      const token = opts.token === undefined ? undefined : parseCount('--token', opts.token)
+      const r = await withClient(ctx, 'daemon', async c => await c.call<{ name: string, cid: string, old: string | null, index: number }>('refSet', {
+        name, cid, expect: opts.expect, expectNone: opts.expectNone === true ? true : undefined, token
+      }))
+      ctx.print(r, `${r.name} -> ${r.cid} (was ${r.old ?? 'none'}, version ${r.index})`)
+    })
+
+  ref.command('rm')
+    .argument('<name>', 'ref name')
+    .requiredOption('--expect <cid>', 'the CID the ref must point at now')
+    .option('--token <token>', 'fencing token of a lock you hold covering the ref')
+    .description('delete a ref by compare-and-swap (exit 3 on mismatch)')
+    .action(async (name: string, opts: { expect: string, token?: string }, cmd: Command) => {
+      const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      const token = opts.token === undefined ? undefined : parseCount('--token', opts.token)
+      const r = await withClient(ctx, 'daemon', async c => await c.call<{ name: string, old: string, index: number }>('refRm', { name, expect: opts.expect, token }))
+      ctx.print(r, `removed ${r.name} (was ${r.old})`)
+    })
+
+  ref.command('ls')
+    .argument('[prefix]', 'only refs whose name starts with this')
+    .description('list refs')
+    .action(async (prefix: string | undefined, _o: unknown, cmd: Command) => {
+      const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      const refs = await withClient(ctx, 'daemon', async c => await c.call<RefRecord[]>('refLs', { prefix }))
+      ctx.print(refs, refs.map(r => `${r.name}  ${r.cid}`))
+    })
+
+  ref.command('log')
+    .argument('<name>', 'ref name')
+    .description('the changes of a ref: old, new, who, when, fencing token')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      const log = await withClient(ctx, 'daemon', async c => await c.call<RefLogReply>('refLog', { name }))
+      ctx.print(log, [
+        ...log.entries.map(e => `${new Date(e.when).toISOString()}  ${e.who}  ${e.old ?? 'none'} -> ${e.new ?? 'deleted'}${e.token === null ? '' : `  token ${e.token}`}`),
+        ...(log.dropped > 0 ? [`(${log.dropped} older entries dropped)`] : [])
+      ])
+    })
+}

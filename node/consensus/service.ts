@@ -1,0 +1,404 @@
+/**
+ * The consensus service of a node (issue 4): on a voter, the Raft driver with its durable storage, the
+ * `/dits/raft` transport and the `/dits/consensus` server; on every node, the client that reaches the group,
+ * the client sessions that make commands exactly-once, and the lease renewer. The daemon's ref, lock and
+ * cluster operations are methods of this class (see ops.ts).
+ */
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { errorFromInfo } from '../../src/state/index.ts'
+import { NotFoundError, UnavailableError, UsageError } from '../../src/errors.ts'
+import { RaftDiskStorage, RAFT_DIR } from './storage.ts'
+import { RaftDriver } from './driver.ts'
+import { RaftTransport } from './transport.ts'
+import { ConsensusServer } from './server.ts'
+import { ConsensusClient } from './client.ts'
+import { LeaseRenewer } from './lease-renewer.ts'
+import { NoVotersError } from './errors.ts'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { CommandInput, DriverStatus } from './driver.ts'
+import type { ConsensusCall } from './server.ts'
+import type {
+  CommandResult, LockGrant, LockLsReply, LockMode, Query, QueryReply, RefLogReply, RefRecord
+} from '../../src/state/index.ts'
+
+/** Lease of a lock acquired without --ttl. */
+export const DEFAULT_LOCK_TTL_MS = 30_000
+/** How long `cluster status` waits for the leader's view before showing the answering voter's own. */
+const STATUS_LEADER_TIMEOUT_MS = 1_000
+/** How long after start the node keeps trying to find the leases it held before a restart. */
+const RESUME_LEASES_FOR_MS = 30_000
+
+/** What the service needs from the libp2p host. */
+export interface ConsensusComponents {
+  handle(protocol: string, handler: (stream: Stream, connection: Connection) => void | Promise<void>, options?: { maxInboundStreams?: number, maxOutboundStreams?: number }): Promise<void>
+  unhandle(protocol: string): Promise<void>
+  dialProtocol(target: PeerId | Multiaddr | Multiaddr[], protocol: string, options?: { signal?: AbortSignal }): Promise<Stream>
+  getConnections(peer?: PeerId): Connection[]
+  addEventListener(type: 'peer:disconnect', listener: (evt: CustomEvent<PeerId>) => void): void
+  removeEventListener(type: 'peer:disconnect', listener: (evt: CustomEvent<PeerId>) => void): void
+}
+
+export interface ConsensusServiceInit {
+  /** this node's peer id */
+  peerId: string
+  /** config consensus.voter */
+  voter: boolean
+  /** config consensus.voters: multiaddrs ending in /p2p/<peer id> */
+  voters: string[]
+  heartbeatMs: number
+  electionMs: number
+  requestTimeoutMs: number
+  /** `<repo>/datastore`; the Raft log goes into its `raft/` */
+  datastoreDir: string
+  /** @default DEFAULT_SNAPSHOT_ENTRIES (driver.ts) */
+  snapshotEntries?: number
+  log?(message: string): void
+}
+
+export interface ClusterVoter {
+  id: string
+  /** 'leader', 'follower' or 'unreachable' */
+  state: string
+  reachable: boolean
+  /** on the leader's view: replicated index, entries behind, replication mode; null otherwise */
+  match: number | null
+  lag: number | null
+  progress: string | null
+}
+
+export interface ClusterStatus {
+  leader: string | null
+  term: number
+  commitIndex: number
+  appliedIndex: number
+  /** the oldest log entry the answering voter still holds (older ones are in its snapshot) */
+  firstIndex: number
+  snapshotIndex: number
+  /** the voter whose view this is (the leader's when it answered) */
+  answeredBy: string
+  voters: ClusterVoter[]
+}
+
+/** The grant as the CLI prints it (`lock acquire --json`). */
+export interface LockInfo {
+  path: string
+  mode: LockMode
+  token: number
+  /** lease end, ms since the epoch */
+  expires: number
+  owner: string
+  ttlMs: number
+}
+
+export class ConsensusService {
+  readonly peerId: string
+  readonly isVoter: boolean
+  private readonly components: ConsensusComponents
+  private readonly init: ConsensusServiceInit
+  private readonly addresses = new Map<string, string[]>()
+  private readonly sessions: SessionPool
+  private readonly renewer: LeaseRenewer
+  private driver?: RaftDriver
+  private transport?: RaftTransport
+  private server?: ConsensusServer
+  private client?: ConsensusClient
+  private started = false
+
+  constructor (components: ConsensusComponents, init: ConsensusServiceInit) {
+    this.components = components
+    this.init = init
+    this.peerId = init.peerId
+    for (const addr of init.voters) {
+      const id = multiaddr(addr).getComponents().findLast(c => c.name === 'p2p')?.value
+      if (id === undefined) throw new UsageError(`consensus.voters entry ${addr} does not end in /p2p/<peer id>`)
+      this.addresses.set(id, [...(this.addresses.get(id) ?? []), addr])
+    }
+    this.isVoter = init.voter || this.addresses.has(init.peerId)
+    this.sessions = new SessionPool(`${init.peerId}.${randomBytes(4).toString('hex')}`)
+    this.renewer = new LeaseRenewer({
+      renew: async (path, owner, ttlMs) => await this.renew(path, ttlMs, owner),
+      log: init.log
+    })
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    const log = this.init.log
+    if (this.isVoter) {
+      const storage = await RaftDiskStorage.open(join(this.init.datastoreDir, RAFT_DIR))
+      if (storage.recovery.truncatedBytes > 0) log?.(`raft log: cut a torn tail of ${storage.recovery.truncatedBytes} bytes`)
+      const transport = new RaftTransport(this.components, {
+        self: this.peerId,
+        addresses: this.addresses,
+        electionMs: this.init.electionMs,
+        onMessage: m => { this.driver?.step(m) },
+        onUnreachable: id => { this.driver?.reportUnreachable(id) },
+        onSnapshotStatus: (id, ok) => { this.driver?.reportSnapshot(id, ok) },
+        log
+      })
+      // a founder is listed in consensus.voters; a voter that is not waits to be added (`cluster add`)
+      const founders = this.addresses.has(this.peerId) ? [...this.addresses.keys()] : []
+      const driver = new RaftDriver({
+        id: this.peerId,
+        storage,
+        founders,
+        heartbeatMs: this.init.heartbeatMs,
+        electionMs: this.init.electionMs,
+        snapshotEntries: this.init.snapshotEntries,
+        send: msgs => { transport.send(msgs) },
+        reachable: id => transport.reachable(id),
+        onGrantLost: ev => { this.renewer.lost(ev.grant, ev.reason) },
+        log
+      })
+      this.driver = driver
+      this.transport = transport
+      this.server = new ConsensusServer({
+        driver,
+        transport,
+        addressesOf: peer => this.addresses.get(peer) ?? [],
+        handle: async (p, h, o) => { await this.components.handle(p, h, o) },
+        unhandle: async p => { await this.components.unhandle(p) }
+      }, { log })
+      await transport.start()
+      await this.server.start()
+      driver.start()
+      this.components.addEventListener('peer:disconnect', this.onDisconnect)
+    }
+    this.client = new ConsensusClient(this.components, { self: this.peerId, voters: this.addresses, local: this.server })
+    this.started = true
+    if (this.addresses.size > 0) this.resumeLeases().catch(() => {})
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    this.components.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.renewer.stop()
+    this.client?.close()
+    await this.server?.stop()
+    await this.transport?.stop()
+    await this.driver?.stop()
+  }
+
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    this.driver?.leaderDisconnected(evt.detail.toString())
+  }
+
+  // ---- refs ----------------------------------------------------------------------------------------------
+
+  async refGet (args: { name: string }): Promise<RefRecord> {
+    const { ref } = await this.read({ type: 'ref.get', name: args.name })
+    if (ref === null) throw new NotFoundError(`ref ${args.name} does not exist`)
+    return ref
+  }
+
+  async refSet (args: { name: string, cid: string, expect?: string, expectNone?: boolean, token?: number, owner?: string }): Promise<{ name: string, cid: string, old: string | null, index: number, token: number | null }> {
+    if (args.expect !== undefined && args.expectNone === true) throw new UsageError('--expect and --expect-none exclude each other')
+    const r = await this.command({
+      type: 'ref.set', name: args.name, cid: args.cid, expect: args.expectNone === true ? null : args.expect, token: args.token, owner: args.owner
+    })
+    if (r.type !== 'ref.set') throw new Error(`unexpected result ${r.type}`)
+    return { name: r.ref.name, cid: r.ref.cid, old: r.old, index: r.ref.index, token: r.ref.token }
+  }
+
+  async refRm (args: { name: string, expect: string, token?: number, owner?: string }): Promise<{ name: string, old: string, index: number }> {
+    const r = await this.command({ type: 'ref.rm', name: args.name, expect: args.expect, token: args.token, owner: args.owner })
+    if (r.type !== 'ref.rm') throw new Error(`unexpected result ${r.type}`)
+    return { name: r.name, old: r.old, index: r.index }
+  }
+
+  async refLs (args: { prefix?: string }): Promise<RefRecord[]> {
+    return (await this.read({ type: 'ref.ls', prefix: args.prefix ?? '' })).refs
+  }
+
+  async refLog (args: { name: string }): Promise<RefLogReply> {
+    return await this.read({ type: 'ref.log', name: args.name })
+  }
+
+  // ---- locks ---------------------------------------------------------------------------------------------
+
+  async lockAcquire (args: { path: string, shared?: boolean, ttlMs?: number, waitMs?: number, owner?: string }): Promise<LockInfo> {
+    const waitMs = args.waitMs ?? 0
+    const r = await this.command({
+      type: 'lock.acquire', path: args.path, mode: args.shared === true ? 'shared' : 'exclusive', ttlMs: args.ttlMs ?? DEFAULT_LOCK_TTL_MS, waitMs: waitMs > 0 ? waitMs : undefined, owner: args.owner
+    }, waitMs)
+    if (r.type !== 'lock.acquire' || r.status !== 'granted') throw new UnavailableError(`the request for lock ${args.path} is still queued: retry it`)
+    this.renewer.track(r.grant)
+    return lockInfo(r.grant)
+  }
+
+  async lockRelease (args: { path: string, owner?: string }): Promise<{ released: LockInfo | null, cancelled: boolean }> {
+    const r = await this.command({ type: 'lock.release', path: args.path, owner: args.owner })
+    if (r.type !== 'lock.release') throw new Error(`unexpected result ${r.type}`)
+    this.renewer.untrack(args.owner ?? this.peerId, r.released?.path ?? args.path)
+    return { released: r.released === null ? null : lockInfo(r.released), cancelled: r.cancelled !== null }
+  }
+
+  async lockRenew (args: { path: string, ttlMs?: number, owner?: string }): Promise<LockInfo> {
+    const grant = await this.renew(args.path, args.ttlMs, args.owner)
+    this.renewer.track(grant)
+    return lockInfo(grant)
+  }
+
+  async lockLs (args: { prefix?: string }): Promise<LockLsReply> {
+    return await this.read({ type: 'lock.ls', prefix: args.prefix ?? '' })
+  }
+
+  async lockBreak (args: { path: string, reason: string, owner?: string }): Promise<{ broken: LockInfo[] }> {
+    const r = await this.command({ type: 'lock.break', path: args.path, reason: args.reason, owner: args.owner })
+    if (r.type !== 'lock.break') throw new Error(`unexpected result ${r.type}`)
+    return { broken: r.broken.map(lockInfo) }
+  }
+
+  // ---- cluster -------------------------------------------------------------------------------------------
+
+  async clusterStatus (): Promise<ClusterStatus> {
+    const client = this.ready()
+    let view = await client.call({ kind: 'status' }, { timeoutMs: this.init.requestTimeoutMs }) as DriverStatus
+    if (view.leader !== null && view.leader !== view.self) {
+      // the leader alone knows how far behind each voter is
+      const leader = await client.call({ kind: 'status' }, { timeoutMs: STATUS_LEADER_TIMEOUT_MS, target: view.leader }).catch(() => undefined) as DriverStatus | undefined
+      if (leader !== undefined) view = leader
+    }
+    return {
+      leader: view.leader,
+      term: view.term,
+      commitIndex: view.commitIndex,
+      appliedIndex: view.appliedIndex,
+      firstIndex: view.firstIndex,
+      snapshotIndex: view.snapshotIndex,
+      answeredBy: view.self,
+      voters: view.voters.map(v => ({
+        id: v.id,
+        state: !v.reachable ? 'unreachable' : v.role,
+        reachable: v.reachable,
+        match: v.match,
+        lag: v.lag,
+        progress: v.progress
+      }))
+    }
+  }
+
+  async clusterAdd (args: { peer: string }): Promise<{ voters: string[] }> {
+    const { id, addrs } = parsePeer(args.peer)
+    if (addrs.length > 0) this.addresses.set(id, addrs)
+    return await this.ready().call({ kind: 'add-voter', peer: id, addrs }, { timeoutMs: this.init.requestTimeoutMs }) as { voters: string[] }
+  }
+
+  async clusterRemove (args: { peer: string }): Promise<{ voters: string[] }> {
+    const { id } = parsePeer(args.peer)
+    return await this.ready().call({ kind: 'remove-voter', peer: id }, { timeoutMs: this.init.requestTimeoutMs }) as { voters: string[] }
+  }
+
+  /** The leases this node keeps alive. */
+  leases (): LockGrant[] {
+    return this.renewer.list()
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+
+  private ready (): ConsensusClient {
+    if (this.addresses.size === 0) throw new NoVotersError()
+    if (this.client === undefined) throw new UsageError('the consensus service is not started')
+    return this.client
+  }
+
+  /**
+   * Submit a command under a session slot of this node: retries inside the call keep its (client, seq).
+   * A refusal by the state machine becomes its named error (exit 3 for conflicts).
+   */
+  private async command (input: DistributiveOmit<CommandInput, 'client' | 'seq' | 'owner'> & { owner?: string }, extraMs = 0): Promise<Exclude<CommandResult, { ok: false }>> {
+    const client = this.ready()
+    const slot = this.sessions.acquire()
+    try {
+      const command = dropUndefined({ ...input, owner: input.owner ?? this.peerId, client: slot.client, seq: slot.seq }) as CommandInput
+      const result = await client.call({ kind: 'command', command }, { timeoutMs: this.init.requestTimeoutMs + extraMs }) as CommandResult
+      if (!result.ok) throw errorFromInfo(result.error)
+      return result
+    } finally {
+      this.sessions.release(slot)
+    }
+  }
+
+  private async renew (path: string, ttlMs?: number, owner?: string): Promise<LockGrant> {
+    const r = await this.command({ type: 'lock.renew', path, ttlMs, owner })
+    if (r.type !== 'lock.renew') throw new Error(`unexpected result ${r.type}`)
+    return r.grant
+  }
+
+  private async read<Q extends Query> (query: Q): Promise<QueryReply<Q>> {
+    const call: ConsensusCall = { kind: 'read', query: dropUndefined(query) as Query }
+    return await this.ready().call(call, { timeoutMs: this.init.requestTimeoutMs }) as QueryReply<Q>
+  }
+
+  /** After a restart, keep renewing the locks this node still holds (their leases may not have run out). */
+  private async resumeLeases (): Promise<void> {
+    const until = Date.now() + RESUME_LEASES_FOR_MS
+    while (this.started && Date.now() < until) {
+      try {
+        const { locks } = await this.lockLs({})
+        for (const g of locks) if (g.owner === this.peerId && !this.renewer.list().some(l => l.path === g.path)) this.renewer.track(g)
+        return
+      } catch {
+        await new Promise(resolve => setTimeout(resolve, 500))
+      }
+    }
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+/**
+ * One session per request in flight: a session never has two commands outstanding, so its commands commit in
+ * sequence order and never fall outside the state machine's per-session window; finished slots are reused.
+ */
+class SessionPool {
+  private readonly prefix: string
+  private readonly free: Array<{ client: string, seq: number }> = []
+  private count = 0
+
+  constructor (prefix: string) {
+    this.prefix = prefix
+  }
+
+  acquire (): { client: string, seq: number } {
+    const slot = this.free.pop() ?? { client: `${this.prefix}.${++this.count}`, seq: 0 }
+    slot.seq++
+    return slot
+  }
+
+  release (slot: { client: string, seq: number }): void {
+    this.free.push(slot)
+  }
+}
+
+function lockInfo (g: LockGrant): LockInfo {
+  return { path: g.path, mode: g.mode, token: g.token, expires: g.expires, owner: g.owner, ttlMs: g.ttlMs }
+}
+
+function parsePeer (peer: string): { id: string, addrs: string[] } {
+  if (peer.startsWith('/')) {
+    let id: string | undefined
+    try {
+      id = multiaddr(peer).getComponents().findLast(c => c.name === 'p2p')?.value
+    } catch (err) {
+      throw new UsageError(`invalid PEER ${peer}: ${(err as Error).message}`)
+    }
+    if (id === undefined) throw new UsageError(`invalid PEER ${peer}: a multiaddr must end in /p2p/<peer id>`)
+    return { id, addrs: [peer] }
+  }
+  try {
+    peerIdFromString(peer)
+  } catch {
+    throw new UsageError(`invalid PEER ${peer}: expected a peer id or a multiaddr ending in /p2p/<peer id>`)
+  }
+  return { id: peer, addrs: [] }
+}
+
+function dropUndefined<T extends object> (obj: T): T {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T
+}

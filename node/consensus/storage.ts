@@ -1,0 +1,426 @@
+/**
+ * Durable Raft storage under `<repo>/datastore/raft/` (DESIGN §3, issue 4): a write-ahead log of entries,
+ * hard states and snapshot installs, plus snapshot files. The Raft core reads a {@link MemoryStorage}; this
+ * class writes every Ready to disk (one `write` + `fdatasync` per Ready, so proposals that arrive during one
+ * fsync share the next: group commit; no fsync when only the commit index moved, see {@link mustSync}) and
+ * only then mirrors it into that MemoryStorage — the shell's half of "persist before send" (Raft Figure 2;
+ * etcd-io/raft's MemoryStorage contract).
+ *
+ * ```
+ * raft/wal-<seq>.log          records: [u32 body length][u32 crc32(body)][body], little endian
+ * raft/snap-<index>.snap      [u32 crc32(body)][body]: index, term, voters (JSON), state machine bytes
+ * ```
+ * Record bodies: `1 term index type data` (an entry), `2 term commit vote` (the hard state), `3 index term`
+ * (a snapshot received from the leader was installed: the log before it is gone). Numbers are u64.
+ *
+ * Recovery: replay the newest segment; a record whose length runs past the end of the file or whose
+ * checksum fails is a torn write from a crash, and the segment is truncated there — nothing after it was
+ * ever acknowledged, since every acknowledgement follows the fsync that made it durable. Compaction (after a
+ * local snapshot) writes the hard state and the retained log into a new segment (fsync, rename, fsync the
+ * directory) and deletes the old one, so the WAL stays about as long as the snapshot interval and the newest
+ * segment is always complete on its own.
+ */
+import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
+import { writeSync } from 'node:fs'
+import { MemoryStorage, NONE } from '../../src/raft/index.ts'
+import { DitsError } from '../../src/errors.ts'
+import type { FileHandle } from 'node:fs/promises'
+import type { Entry, EntryType, HardState, Snapshot } from '../../src/raft/index.ts'
+
+/** The directory under `<repo>/datastore/` that holds the Raft log and snapshots. */
+export const RAFT_DIR = 'raft'
+
+const RECORD_HEADER_BYTES = 8
+/** A record larger than this cannot have been written by us: a torn or corrupt length. */
+const MAX_RECORD_BYTES = 256 * 1024 * 1024
+
+const KIND_ENTRY = 1
+const KIND_HARD_STATE = 2
+const KIND_SNAPSHOT = 3
+
+const ENTRY_TYPES: readonly EntryType[] = ['normal', 'confchange', 'empty']
+const EMPTY_SNAPSHOT: Snapshot = { index: 0, term: 0, voters: [], data: new Uint8Array(0) }
+
+/** The Raft log or a snapshot on disk is damaged somewhere other than a torn tail. */
+export class RaftStorageCorruptError extends DitsError {
+  static override name = 'RaftStorageCorruptError'
+  override name = 'RaftStorageCorruptError'
+}
+
+/** What {@link RaftDiskStorage.open} found and repaired. */
+export interface RecoveryReport {
+  segments: number
+  records: number
+  /** bytes cut off the end of the last segment (a torn write) */
+  truncatedBytes: number
+  snapshotIndex: number
+  firstIndex: number
+  lastIndex: number
+  hardState: HardState
+}
+
+/** The parts of a Ready that must be durable before its messages go out. */
+export interface PersistBatch {
+  hardState?: HardState
+  entries: Entry[]
+  snapshot?: Snapshot
+}
+
+export class RaftDiskStorage {
+  /** the core's view: updated only after the data is on disk */
+  readonly memory: MemoryStorage
+  readonly dir: string
+  readonly recovery: RecoveryReport
+  private fh: FileHandle
+  private segment: number
+  private closed = false
+
+  private constructor (dir: string, memory: MemoryStorage, fh: FileHandle, segment: number, recovery: RecoveryReport) {
+    this.dir = dir
+    this.memory = memory
+    this.fh = fh
+    this.segment = segment
+    this.recovery = recovery
+  }
+
+  /**
+   * Open (creating if needed) the storage in `dir`, replay it into a MemoryStorage, and cut a torn tail.
+   * @throws {RaftStorageCorruptError} when the log or the snapshots are damaged beyond a torn tail
+   */
+  static async open (dir: string): Promise<RaftDiskStorage> {
+    await mkdir(dir, { recursive: true })
+    const names = await readdir(dir)
+    for (const n of names.filter(n => n.endsWith('.tmp'))) await unlink(join(dir, n)).catch(() => {})
+    const segments = names.map(parseSegmentName).filter((s): s is number => s !== undefined).sort((a, b) => a - b)
+    const snapshot = await loadNewestSnapshot(dir, names)
+
+    // Every segment after the first is written whole by a compaction (see rewrite()) and holds the complete
+    // retained log and hard state, so only the newest one counts; older ones are left over from a crash
+    // between writing a new segment and deleting the old ones.
+    for (const seq of segments.slice(0, -1)) await rm(join(dir, segmentName(seq)), { force: true })
+    const segment = segments.length > 0 ? segments[segments.length - 1] : 1
+    const path = join(dir, segmentName(segment))
+    let entries: Entry[] = []
+    let hardState: HardState = { term: 0, vote: NONE, commit: 0 }
+    let installed = 0
+    let records = 0
+    let truncatedBytes = 0
+    const bytes = segments.length > 0 ? await readFile(path) : Buffer.alloc(0)
+    let at = 0
+    while (at < bytes.byteLength) {
+      const rec = readRecord(bytes, at)
+      if (rec === undefined) {
+        truncatedBytes = bytes.byteLength - at
+        await truncate(path, at)
+        break
+      }
+      records++
+      at = rec.next
+      const body = rec.body
+      switch (body[0]) {
+        case KIND_ENTRY: {
+          const e = decodeEntry(body, path)
+          if (entries.length > 0 && e.index <= entries[entries.length - 1].index) {
+            // a new leader overwrote an uncommitted suffix (Raft §5.3): the later record wins
+            entries = entries.slice(0, Math.max(0, e.index - entries[0].index))
+          }
+          const last = entries[entries.length - 1]
+          if (last !== undefined && e.index !== last.index + 1) {
+            throw new RaftStorageCorruptError(`raft log ${path}: entry ${e.index} follows entry ${last.index}`)
+          }
+          entries.push(e)
+          break
+        }
+        case KIND_HARD_STATE:
+          hardState = { term: readU64(body, 1), commit: readU64(body, 9), vote: Buffer.from(body.subarray(17)).toString('utf8') }
+          break
+        case KIND_SNAPSHOT:
+          installed = readU64(body, 1)
+          entries = []
+          break
+        default:
+          throw new RaftStorageCorruptError(`raft log ${path}: unknown record kind ${body[0]}`)
+      }
+    }
+    if (installed > snapshot.index) {
+      throw new RaftStorageCorruptError(`raft log in ${dir} records a snapshot installed at ${installed}, but the newest readable snapshot file is at ${snapshot.index}`)
+    }
+    entries = entries.filter(e => e.index > snapshot.index)
+    if (entries.length > 0 && entries[0].index !== snapshot.index + 1) {
+      throw new RaftStorageCorruptError(`raft log in ${dir} starts at entry ${entries[0].index} but the snapshot ends at ${snapshot.index}: entries are missing`)
+    }
+
+    const memory = new MemoryStorage()
+    if (snapshot.index > 0) memory.applySnapshot(snapshot)
+    memory.append(entries)
+    memory.setHardState(hardState)
+
+    const fh = await open(path, 'a')
+    if (segments.length === 0) await fsyncDir(dir)
+    return new RaftDiskStorage(dir, memory, fh, segment, {
+      segments: segments.length,
+      records,
+      truncatedBytes,
+      snapshotIndex: snapshot.index,
+      firstIndex: memory.firstIndex(),
+      lastIndex: memory.lastIndex(),
+      hardState
+    })
+  }
+
+  /**
+   * Make a Ready's snapshot, entries and hard state durable (snapshot file first, then one WAL write and one
+   * fdatasync), then mirror them into {@link memory}.
+   */
+  async save (batch: PersistBatch): Promise<void> {
+    this.assertOpen()
+    const parts: Uint8Array[] = []
+    if (batch.snapshot !== undefined) {
+      await writeSnapshotFile(this.dir, batch.snapshot)
+      parts.push(record(snapshotBody(batch.snapshot)))
+    }
+    for (const e of batch.entries) parts.push(record(entryBody(e)))
+    if (batch.hardState !== undefined) parts.push(record(hardStateBody(batch.hardState)))
+    if (parts.length > 0) {
+      // the write only copies into the page cache: done synchronously it saves a thread-pool round trip
+      // on the path of every commit; the fsync, which waits for the disk, stays off the event loop
+      writeAll(this.fh.fd, Buffer.concat(parts))
+      if (mustSync(batch, this.memory.initialState())) await this.fh.datasync()
+    }
+    if (batch.snapshot !== undefined) {
+      this.memory.applySnapshot(batch.snapshot)
+      await pruneSnapshots(this.dir)
+    }
+    this.memory.append(batch.entries)
+    if (batch.hardState !== undefined) this.memory.setHardState(batch.hardState)
+  }
+
+  /**
+   * Record a snapshot taken locally (RaftNode.createSnapshot), drop the log up to `compactTo` (<= its index),
+   * and rewrite the WAL so that it holds only the hard state and the retained entries.
+   */
+  async saveLocalSnapshot (snapshot: Snapshot, compactTo: number): Promise<void> {
+    this.assertOpen()
+    await writeSnapshotFile(this.dir, snapshot)
+    this.memory.createSnapshot(snapshot)
+    if (compactTo >= this.memory.firstIndex()) this.memory.compact(compactTo)
+    await this.rewrite()
+    await pruneSnapshots(this.dir)
+  }
+
+  /** Bytes in the live WAL segment. */
+  async walBytes (): Promise<number> {
+    return (await stat(join(this.dir, segmentName(this.segment)))).size
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.fh.close()
+  }
+
+  /** A new segment with the hard state and every retained entry, made durable before the old ones go. */
+  private async rewrite (): Promise<void> {
+    const next = this.segment + 1
+    const first = this.memory.firstIndex()
+    const last = this.memory.lastIndex()
+    const parts: Uint8Array[] = []
+    if (last >= first) {
+      for (const e of this.memory.entries(first, last + 1, Number.MAX_SAFE_INTEGER)) parts.push(record(entryBody(e)))
+    }
+    parts.push(record(hardStateBody(this.memory.initialState())))
+    const path = join(this.dir, segmentName(next))
+    const tmp = path + '.tmp'
+    const fh = await open(tmp, 'w')
+    try {
+      await fh.write(Buffer.concat(parts))
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await rename(tmp, path)
+    await fsyncDir(this.dir)
+    const old = this.fh
+    this.fh = await open(path, 'a')
+    this.segment = next
+    await old.close()
+    for (const n of await readdir(this.dir)) {
+      const seq = parseSegmentName(n)
+      if (seq !== undefined && seq < next) await rm(join(this.dir, n), { force: true })
+    }
+    await fsyncDir(this.dir)
+  }
+
+  private assertOpen (): void {
+    if (this.closed) throw new DitsError('raft storage is closed')
+  }
+}
+
+/**
+ * Whether a batch must reach the disk before anything that depends on it is sent (etcd-io/raft MustSync):
+ * new entries, a snapshot, or a new term or vote (Raft Figure 2: currentTerm, votedFor and log[] are the
+ * persistent state). A commit index that only moved forward need not be durable — it is re-learned from
+ * the leader after a restart — so the leader's commit-only Readies skip the fsync and apply at once.
+ */
+export function mustSync (batch: PersistBatch, durable: HardState): boolean {
+  if (batch.entries.length > 0 || batch.snapshot !== undefined) return true
+  const hs = batch.hardState
+  return hs !== undefined && (hs.term !== durable.term || hs.vote !== durable.vote)
+}
+
+function writeAll (fd: number, buf: Buffer): void {
+  for (let at = 0; at < buf.byteLength;) at += writeSync(fd, buf, at)
+}
+
+function segmentName (seq: number): string {
+  return `wal-${seq.toString(16).padStart(16, '0')}.log`
+}
+
+function parseSegmentName (name: string): number | undefined {
+  const m = /^wal-([0-9a-f]{16})\.log$/.exec(name)
+  return m == null ? undefined : parseInt(m[1], 16)
+}
+
+function snapshotName (index: number): string {
+  return `snap-${index.toString(16).padStart(16, '0')}.snap`
+}
+
+function parseSnapshotName (name: string): number | undefined {
+  const m = /^snap-([0-9a-f]{16})\.snap$/.exec(name)
+  return m == null ? undefined : parseInt(m[1], 16)
+}
+
+function writeU64 (buf: Buffer, at: number, n: number): void {
+  buf.writeUInt32LE(n % 0x1_0000_0000, at)
+  buf.writeUInt32LE(Math.floor(n / 0x1_0000_0000), at + 4)
+}
+
+function readU64 (buf: Uint8Array, at: number): number {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
+  return b.readUInt32LE(at) + b.readUInt32LE(at + 4) * 0x1_0000_0000
+}
+
+function record (body: Buffer): Buffer {
+  const header = Buffer.allocUnsafe(RECORD_HEADER_BYTES)
+  header.writeUInt32LE(body.byteLength, 0)
+  header.writeUInt32LE(crc32(body), 4)
+  return Buffer.concat([header, body])
+}
+
+/** The record at `at`, or undefined when it is torn or fails its checksum. */
+function readRecord (bytes: Buffer, at: number): { body: Buffer, next: number } | undefined {
+  if (at + RECORD_HEADER_BYTES > bytes.byteLength) return undefined
+  const length = bytes.readUInt32LE(at)
+  const sum = bytes.readUInt32LE(at + 4)
+  const start = at + RECORD_HEADER_BYTES
+  if (length === 0 || length > MAX_RECORD_BYTES || start + length > bytes.byteLength) return undefined
+  const body = bytes.subarray(start, start + length)
+  if (crc32(body) !== sum) return undefined
+  return { body, next: start + length }
+}
+
+function entryBody (e: Entry): Buffer {
+  const body = Buffer.allocUnsafe(18 + e.data.byteLength)
+  body[0] = KIND_ENTRY
+  writeU64(body, 1, e.term)
+  writeU64(body, 9, e.index)
+  body[17] = ENTRY_TYPES.indexOf(e.type)
+  body.set(e.data, 18)
+  return body
+}
+
+function decodeEntry (body: Buffer, path: string): Entry {
+  const type = ENTRY_TYPES[body[17]]
+  if (body.byteLength < 18 || type === undefined) throw new RaftStorageCorruptError(`raft log ${path}: malformed entry record`)
+  // copy: the record lives in the segment's read buffer
+  return { term: readU64(body, 1), index: readU64(body, 9), type, data: new Uint8Array(body.subarray(18)) }
+}
+
+function hardStateBody (hs: HardState): Buffer {
+  const vote = Buffer.from(hs.vote, 'utf8')
+  const body = Buffer.allocUnsafe(17 + vote.byteLength)
+  body[0] = KIND_HARD_STATE
+  writeU64(body, 1, hs.term)
+  writeU64(body, 9, hs.commit)
+  body.set(vote, 17)
+  return body
+}
+
+function snapshotBody (s: Snapshot): Buffer {
+  const body = Buffer.allocUnsafe(17)
+  body[0] = KIND_SNAPSHOT
+  writeU64(body, 1, s.index)
+  writeU64(body, 9, s.term)
+  return body
+}
+
+async function writeSnapshotFile (dir: string, s: Snapshot): Promise<void> {
+  const voters = Buffer.from(JSON.stringify(s.voters), 'utf8')
+  const head = Buffer.allocUnsafe(20)
+  writeU64(head, 0, s.index)
+  writeU64(head, 8, s.term)
+  head.writeUInt32LE(voters.byteLength, 16)
+  const body = Buffer.concat([head, voters, s.data])
+  const sum = Buffer.allocUnsafe(4)
+  sum.writeUInt32LE(crc32(body), 0)
+  const path = join(dir, snapshotName(s.index))
+  const tmp = path + '.tmp'
+  const fh = await open(tmp, 'w')
+  try {
+    await fh.write(Buffer.concat([sum, body]))
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  await rename(tmp, path)
+  await fsyncDir(dir)
+}
+
+async function readSnapshotFile (path: string): Promise<Snapshot | undefined> {
+  const bytes = await readFile(path).catch(() => undefined)
+  if (bytes === undefined || bytes.byteLength < 24) return undefined
+  const body = bytes.subarray(4)
+  if (crc32(body) !== bytes.readUInt32LE(0)) return undefined
+  const votersLength = body.readUInt32LE(16)
+  if (20 + votersLength > body.byteLength) return undefined
+  let voters: unknown
+  try {
+    voters = JSON.parse(body.subarray(20, 20 + votersLength).toString('utf8'))
+  } catch {
+    return undefined
+  }
+  if (!Array.isArray(voters) || !voters.every(v => typeof v === 'string')) return undefined
+  return { index: readU64(body, 0), term: readU64(body, 8), voters, data: new Uint8Array(body.subarray(20 + votersLength)) }
+}
+
+/**
+ * The newest snapshot file. It was written whole (temp file, fsync, rename) and the log before it is
+ * compacted away, so an older one could not stand in for it: a damaged one stops the node.
+ */
+async function loadNewestSnapshot (dir: string, names: string[]): Promise<Snapshot> {
+  const index = names.map(parseSnapshotName).filter((i): i is number => i !== undefined).sort((a, b) => b - a)[0]
+  if (index === undefined) return EMPTY_SNAPSHOT
+  const path = join(dir, snapshotName(index))
+  const s = await readSnapshotFile(path)
+  if (s === undefined || s.index !== index) {
+    throw new RaftStorageCorruptError(`raft snapshot ${path} is damaged (checksum or format); restore the repo's datastore/raft from a backup, or wipe it and re-add this voter so the leader sends a fresh snapshot`)
+  }
+  return s
+}
+
+/** Only the newest snapshot is ever read; older ones go once a newer one is durable. */
+async function pruneSnapshots (dir: string): Promise<void> {
+  const indexes = (await readdir(dir)).map(parseSnapshotName).filter((i): i is number => i !== undefined).sort((a, b) => b - a)
+  for (const index of indexes.slice(1)) await rm(join(dir, snapshotName(index)), { force: true })
+}
+
+async function fsyncDir (dir: string): Promise<void> {
+  const fh = await open(dir, 'r')
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
