@@ -24,7 +24,7 @@ export function parseProtocolId (id: string): ProtocolVersion | undefined {
   return { name: m[1], major: Number(m[2]), minor: Number(m[3]), patch: Number(m[4]) }
 }
 
-/** Raft RPCs between the voters of the consensus group (CONSENSUS.md). */
+/** Raft RPCs between the voters of the consensus group (PROTOCOL.md, "Consensus protocols"). */
 export const RAFT_PROTOCOL = '/dits/raft/1.0.0'
 /** Client requests (ref and lock commands, linearizable reads, status, membership) from any node to a voter. */
 export const CONSENSUS_PROTOCOL = '/dits/consensus/1.0.0'

@@ -29,7 +29,7 @@ export const DEFAULT_MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024
  * The largest /dits/raft message body. An append carries at most ~1 MiB of entries (the Raft core's
  * DEFAULT_MAX_SIZE_PER_MSG_BYTES) plus one entry of up to MAX_CONSENSUS_PAYLOAD_BYTES; a snapshot of the
  * refs+locks state machine is the one large message, and a group whose snapshot outgrows this cannot bring a
- * lagging voter back (CONSENSUS.md, "Limits").
+ * lagging voter back (PROTOCOL.md, consensus "Limits and timeouts").
  */
 export const MAX_RAFT_MESSAGE_BYTES = 64 * 1024 * 1024
 /** Entries one /dits/raft append may carry (a 1 MiB batch of the smallest entries stays below this). */

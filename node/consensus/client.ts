@@ -1,5 +1,5 @@
 /**
- * The client's side of `/dits/consensus/1.0.0` (CONSENSUS.md), used by every node, voter or not: it sends a
+ * The client's side of `/dits/consensus/1.0.0` (PROTOCOL.md, "Consensus protocols"), used by every node, voter or not: it sends a
  * call to the leader it believes in (a voter's own daemon serves itself without the network), follows
  * redirects, moves on to the next voter when one cannot be reached, and backs off while an election runs —
  * all under one deadline, after which it fails with "no quorum: N of M voters reachable" (exit 4).

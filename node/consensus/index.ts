@@ -1,7 +1,7 @@
 /**
  * The consensus shell (issue 4): durable Raft storage, the ready-loop driver around the pure Raft core and
  * the refs+locks state machine, the `/dits/raft/1.0.0` transport between voters, the `/dits/consensus/1.0.0`
- * server (voters) and client (every node), and the lease renewer. protocol/CONSENSUS.md documents the wire.
+ * server (voters) and client (every node), and the lease renewer. protocol/PROTOCOL.md ("Consensus protocols") documents the wire.
  *
  * @example
  * ```ts

@@ -1,5 +1,5 @@
 /**
- * The voter's side of `/dits/consensus/1.0.0` (CONSENSUS.md): commits commands (as leader), answers
+ * The voter's side of `/dits/consensus/1.0.0` (PROTOCOL.md, "Consensus protocols"): commits commands (as leader), answers
  * linearizable reads (any voter, ReadIndex), reports status, and changes membership (leader). A voter that
  * is not the leader answers a command with a redirect naming the leader it knows — the client then retries
  * there with the same (client, seq) — rather than forwarding it, so a command crosses the network once.

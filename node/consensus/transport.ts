@@ -1,5 +1,5 @@
 /**
- * `/dits/raft/1.0.0`: Raft messages between voters over the node's libp2p host (CONSENSUS.md).
+ * `/dits/raft/1.0.0`: Raft messages between voters over the node's libp2p host (PROTOCOL.md, "Consensus protocols").
  *
  * Sending: one long-lived outbound stream per peer and a bounded queue in front of it; whatever queued while
  * the previous write was in flight goes out as one write. A failed dial or write drops the queue and reports

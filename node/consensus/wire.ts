@@ -1,6 +1,6 @@
 /**
  * Converting between the Raft core's plain-data messages (src/raft/types.ts) and their /dits/raft protobuf
- * form, and decoding both consensus protocols with every list and size bounded (CONSENSUS.md, "Limits").
+ * form, and decoding both consensus protocols with every list and size bounded (PROTOCOL.md, consensus "Limits and timeouts").
  */
 import { RaftMessage, Entry as WireEntry, SnapshotAck } from '../../protocol/raft.ts'
 import { ConsensusRequest, ConsensusResponse } from '../../protocol/consensus.ts'
