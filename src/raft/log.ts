@@ -81,14 +81,12 @@ export class RaftLog {
 
   /** The term at `index`, or 0 when it is not known (compacted or beyond the end). */
   termOrZero (index: number): number {
-    try {
-      return this.term(index)
-    } catch (err: any) {
-      if (err instanceof CompactedError || err instanceof EntryUnavailableError) {
-        return 0
-      }
-      throw err
-    }
+    // The same bounds as term(), checked rather than thrown and caught: a follower asks this for every
+    // entry it appends, and capturing the exceptions' stack traces cost ~20% of a simulator run.
+    const t = this.unstableTerm(index)
+    if (t !== undefined) return t
+    if (index + 1 < this.firstIndex() || index > this.lastIndex()) return 0
+    return this.storage.term(index)
   }
 
   matchTerm (index: number, term: number): boolean {
