@@ -4,12 +4,15 @@
  * Crash safety: chunks are written (atomically) before the manifest nodes that list them, and the root
  * last; a pin is written only after every block it reaches is fsynced. A killed add therefore leaves at
  * worst unpinned orphans, which `gc` reclaims — never a manifest that points at missing chunks.
+ * Chunks go to the disk as they are written (O_DIRECT, see DitsBlockstore.put), while later ones are cut and
+ * hashed, so the caller's sync before pinning has little left to do.
  */
-import { createReadStream } from 'node:fs'
-import { lstat, stat, readdir, realpath } from 'node:fs/promises'
+import { readSync } from 'node:fs'
+import { lstat, open, stat, readdir, realpath } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { chunkAndHash } from './chunk-pipeline.ts'
+import type { HashedChunk } from './chunk-pipeline.ts'
 import { createBlake3 } from '../src/hash/blake3.ts'
 import { cidFromDigest, RAW_CODE } from '../src/cid.ts'
 import { FileManifestBuilder, buildDirectory } from '../src/manifest/index.ts'
@@ -18,10 +21,11 @@ import type { ChunkerProfile } from '../src/fastcdc/index.ts'
 import { DitsError, InvalidPathError } from '../src/errors.ts'
 import type { DitsBlockstore } from './blockstore.ts'
 
-/** Block writes in flight at once: enough to keep the disk busy, few enough to bound memory (≤ 8 × 4 MiB). */
+/**
+ * Block writes in flight at once: enough to keep the disk busy, few enough to bound the chunks they hold in the
+ * chunk pipeline's buffers (typically 8 × 1 MiB of its 32 MiB).
+ */
 const DEFAULT_PUT_CONCURRENCY = 8
-/** File reads in pieces of this size; large pieces keep syscalls few. */
-const READ_PIECE_BYTES = 4 * 1024 * 1024
 
 export interface AddProgress {
   /** bytes of file content read so far, over all paths */
@@ -80,10 +84,16 @@ export class Adder {
     for (const p of paths) this.total += await this.scanPath(p, new Set())
   }
 
+  /** On failure (or abort) it returns once the writes already under way have ended, so nothing writes after. */
   async addPath (path: string): Promise<AddedPath> {
-    const added = await this.addAny(path, new Set())
-    await this.drain()
-    return { path, ...added }
+    try {
+      const added = await this.addAny(path, new Set())
+      await this.drain()
+      return { path, ...added }
+    } catch (err) {
+      await Promise.allSettled(this.pending)
+      throw err
+    }
   }
 
   private async scanPath (path: string, ancestors: Set<string>): Promise<number> {
@@ -154,14 +164,30 @@ export class Adder {
     const builder = new FileManifestBuilder(this.options.profile)
     const whole = createBlake3()
     let size = 0
-    const source = this.readFile(path, bytes => {
+    const onRead = (bytes: Uint8Array): void => {
       whole.update(bytes)
       size += bytes.byteLength
-    })
-    for await (const { bytes, digest } of chunkAndHash(source, this.options.profile, { signal: this.options.signal })) {
-      const cid = cidFromDigest(RAW_CODE, digest)
-      await this.putChunk(cid, bytes)
-      for (const part of builder.addChunk(cid, bytes.byteLength)) await this.putBlock(part)
+      this.bytesRead += bytes.byteLength
+      this.options.onProgress?.({ bytes: this.bytesRead, total: this.total, path })
+    }
+    const file = await open(path, 'r').catch((err: Error) => { throw new DitsError(`cannot read ${path}: ${err.message}`) })
+    // Synchronous reads straight into the pipeline's buffers (a 4 MiB read from the page cache takes ~1 ms): the
+    // thread pool is busy with block writes, and a read queued behind them would starve the chunker.
+    const read = (into: Uint8Array): number => {
+      try {
+        return readSync(file.fd, into)
+      } catch (err) {
+        throw new DitsError(`cannot read ${path}: ${(err as Error).message}`)
+      }
+    }
+    try {
+      for await (const chunk of chunkAndHash(read, this.options.profile, { signal: this.options.signal, onRead })) {
+        const cid = cidFromDigest(RAW_CODE, chunk.digest)
+        await this.putChunk(cid, chunk)
+        for (const part of builder.addChunk(cid, chunk.bytes.byteLength)) await this.putBlock(part)
+      }
+    } finally {
+      await file.close()
     }
     const { blocks, root } = builder.finish(size, whole.digest())
     for (const b of blocks) await this.putBlock(b)
@@ -173,34 +199,28 @@ export class Adder {
     return { cid: root.cid, size }
   }
 
-  private async * readFile (path: string, onPiece: (bytes: Uint8Array) => void): AsyncGenerator<Uint8Array> {
-    const stream = createReadStream(path, { highWaterMark: READ_PIECE_BYTES, signal: this.options.signal })
-    try {
-      for await (const piece of stream as AsyncIterable<Buffer>) {
-        onPiece(piece)
-        this.bytesRead += piece.byteLength
-        this.options.onProgress?.({ bytes: this.bytesRead, total: this.total, path })
-        yield piece
-      }
-    } catch (err) {
-      if ((err as Error).name === 'AbortError') throw err
-      throw new DitsError(`cannot read ${path}: ${(err as Error).message}`)
-    }
-  }
-
-  private async putChunk (cid: CID, bytes: Uint8Array): Promise<void> {
+  /** Writes a chunk unless this add or the repo already has it; the chunk's bytes are held until then. */
+  private async putChunk (cid: CID, chunk: HashedChunk): Promise<void> {
+    const length = chunk.bytes.byteLength
     this.stats.chunks++
     const key = cid.toString()
-    if (this.seen.has(key) || await this.blocks.has(cid)) {
-      this.stats.bytesDedup += bytes.byteLength
-      if (!this.seen.has(key)) this.touched.push(cid)
-      this.seen.add(key)
+    if (this.seen.has(key)) {
+      this.stats.bytesDedup += length
       return
     }
     this.seen.add(key)
     this.touched.push(cid)
-    this.stats.bytesNew += bytes.byteLength
-    await this.schedule(this.blocks.put(cid, bytes, { trusted: true, signal: this.options.signal }))
+    const release = chunk.hold()
+    const write = async (): Promise<void> => {
+      // Checked in the write slot, so that the checks of 8 chunks overlap like their writes.
+      if (await this.blocks.has(cid)) {
+        this.stats.bytesDedup += length
+        return
+      }
+      this.stats.bytesNew += length
+      await this.blocks.put(cid, chunk.bytes, { trusted: true, direct: true, signal: this.options.signal })
+    }
+    await this.schedule(write().finally(release))
   }
 
   private async putBlock (block: EncodedBlock): Promise<void> {
@@ -208,7 +228,7 @@ export class Adder {
     if (this.seen.has(key)) return
     this.seen.add(key)
     this.touched.push(block.cid)
-    await this.schedule(this.blocks.put(block.cid, block.bytes, { trusted: true, signal: this.options.signal }))
+    await this.schedule(this.blocks.put(block.cid, block.bytes, { trusted: true, direct: true, signal: this.options.signal }))
   }
 
   private async schedule (write: Promise<void>): Promise<void> {

@@ -1,14 +1,17 @@
 /**
- * The on-disk blockstore: blockstore-fs (atomic temp + rename writes) with a sharding strategy that keeps
- * the whole CID in the file name, so the codec survives and listing works for BLAKE3 CIDs (DESIGN §1).
+ * The on-disk blockstore: blockstore-fs's layout, with a sharding strategy that keeps the whole CID in the
+ * file name, so the codec survives and listing works for BLAKE3 CIDs (DESIGN §1). Writes are atomic
+ * (temp + rename) and done here in one write call; blockstore-fs serves has, delete and listing.
  * Every read is verified against the CID; a block that fails is moved to `quarantine/` and never returned.
  */
+import { constants } from 'node:fs'
 import { open, readFile, rename, mkdir, readdir, unlink } from 'node:fs/promises'
 import { join, basename, dirname } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { CID } from 'multiformats/cid'
 import { base32 } from 'multiformats/bases/base32'
 import type { ShardingStrategy } from 'blockstore-fs/sharding'
+import type { FileHandle } from 'node:fs/promises'
 import type { AbortOptions } from '@libp2p/interface'
 import { verifyBlock } from '../src/cid.ts'
 import { VerificationError, NotFoundError, DitsError } from '../src/errors.ts'
@@ -17,6 +20,20 @@ import { MAX_BLOCK_BYTES } from '../protocol/limits.ts'
 const EXTENSION = '.data'
 /** fsyncs in flight at once when making a batch of blocks durable */
 const DEFAULT_SYNC_CONCURRENCY = 32
+/** libuv's thread pool, which runs every fs call: UV_THREADPOOL_SIZE, else libuv's default of 4 */
+const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) > 0 ? Number(process.env.UV_THREADPOOL_SIZE) : 4
+/** open(2) flags of a direct write. O_DIRECT is Linux's (where Node lacks it, direct writes are off). */
+const DIRECT_WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DIRECT
+/** what O_DIRECT needs memory, offsets and lengths aligned to: a page covers every logical block size in use */
+const DIRECT_ALIGN_BYTES = 4096
+/** direct puts of blocks from this size on use O_DIRECT: below it one buffered write is cheaper than two opens */
+const DIRECT_MIN_BYTES = 64 * 1024
+const WASM_PAGE_BYTES = 64 * 1024
+
+/** The slice of the WebAssembly JS API used here (the project compiles without the DOM types that declare it). */
+const { WebAssembly } = globalThis as unknown as { WebAssembly: { Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer } } }
+/** the characters of multibase base32 (RFC 4648, lower case, no padding) */
+const BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567'
 
 export class DiskFullError extends DitsError {
   static override name = 'DiskFullError'
@@ -25,6 +42,8 @@ export class DiskFullError extends DitsError {
 
 /** `<shard>/<base32 cid>.data`, the shard being the next-to-last two characters (like go-ipfs' flatfs). */
 export class WholeCidSharding implements ShardingStrategy {
+  /** every shard directory there can be: 32 × 32 */
+  static readonly shards: readonly string[] = [...BASE32_ALPHABET].flatMap(a => [...BASE32_ALPHABET].map(b => a + b))
   extension = EXTENSION
 
   encode (cid: CID): { dir: string, file: string } {
@@ -42,6 +61,13 @@ export class DitsBlockstore {
   private readonly quarantineDir: string
   private readonly fs: FsBlockstore
   private readonly sharding = new WholeCidSharding()
+  /** direct writes at once: one per pool thread (no more could run), each with a staging buffer */
+  private readonly directWrites = new Limit(THREAD_POOL_SIZE)
+  /** aligned buffers for writeDirect, as many as directWrites allows */
+  private readonly staging: Uint8Array[] = []
+  /** false once the file system has refused O_DIRECT */
+  private directSupported = (constants.O_DIRECT as number | undefined) !== undefined
+  private tmpCounter = 0
 
   constructor (dir: string, quarantineDir: string) {
     this.dir = dir
@@ -51,6 +77,16 @@ export class DitsBlockstore {
 
   async open (): Promise<void> {
     await this.fs.open()
+  }
+
+  /**
+   * Create every shard directory up front (at repo init), so that writes need no mkdir. A store made without them
+   * (an older repo, a bare directory) still works: a write creates its shard on first use.
+   */
+  async createShards (): Promise<void> {
+    await mkdir(this.dir, { recursive: true })
+    await forEachLimit([...WholeCidSharding.shards], DEFAULT_SYNC_CONCURRENCY, async shard => { await mkdir(join(this.dir, shard), { recursive: true }) })
+    await fsyncPath(this.dir)
   }
 
   path (cid: CID): string {
@@ -82,17 +118,80 @@ export class DitsBlockstore {
 
   /**
    * Store a block. Unless the caller computed the CID from these very bytes (`trusted`), the bytes are
-   * verified first: nothing that fails verification is ever stored.
+   * verified first: nothing that fails verification is ever stored. `direct` is for blocks that are about to
+   * be synced and are not read back soon (`add`'s): a large one goes straight to the disk (see writeDirect).
    */
-  async put (cid: CID, bytes: Uint8Array, options: AbortOptions & { trusted?: boolean } = {}): Promise<void> {
+  async put (cid: CID, bytes: Uint8Array, options: AbortOptions & { trusted?: boolean, direct?: boolean } = {}): Promise<void> {
     if (bytes.byteLength > MAX_BLOCK_BYTES) throw new VerificationError(`block ${cid} is ${bytes.byteLength} bytes, over the ${MAX_BLOCK_BYTES}-byte limit`)
     if (options.trusted !== true && !verifyBlock(cid, bytes)) throw new VerificationError(`bytes offered for ${cid} do not match its BLAKE3 digest; not stored`)
+    options.signal?.throwIfAborted()
+    const path = this.path(cid)
+    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${this.tmpCounter++}.tmp`)
     try {
-      await this.fs.put(cid, bytes, options)
+      if (options.direct === true && this.directSupported && bytes.byteLength >= DIRECT_MIN_BYTES) {
+        await this.writeDirect(tmp, bytes).catch(async (err: NodeJS.ErrnoException) => {
+          // EINVAL: this file system takes no O_DIRECT (tmpfs), or not with this alignment.
+          if (err.code !== 'EINVAL') throw err
+          this.directSupported = false
+          await this.writeBuffered(tmp, bytes)
+        })
+      } else {
+        await this.writeBuffered(tmp, bytes)
+      }
+      await rename(tmp, path)
     } catch (err) {
-      const text = String((err as Error).message)
-      if (text.includes('ENOSPC')) throw new DiskFullError(`disk full while writing block ${cid} into ${this.dir}: free space and run the command again (blocks already written are reused; \`dits-node gc\` reclaims unpinned ones)`)
-      throw new DitsError(`cannot write block ${cid} into ${this.dir}: ${text}`)
+      await unlink(tmp).catch(() => {})
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENOSPC') throw new DiskFullError(`disk full while writing block ${cid} into ${this.dir}: free space and run the command again (blocks already written are reused; \`dits-node gc\` reclaims unpinned ones)`)
+      throw new DitsError(`cannot write block ${cid} into ${this.dir}: ${(err as Error).message}`)
+    }
+  }
+
+  /**
+   * One write call for the whole block: blockstore-fs' put goes through steno's writeFile, which writes in
+   * 512 KiB pieces through the thread pool — measured here at ~190 MiB/s against ~1.6 GiB/s for this.
+   */
+  private async writeBuffered (tmp: string, bytes: Uint8Array): Promise<void> {
+    const fh = await createFile(tmp, 'w')
+    try {
+      await writeAll(fh, bytes, 0, bytes.byteLength)
+    } finally {
+      await fh.close()
+    }
+  }
+
+  /**
+   * A block that must reach the disk anyway goes there with O_DIRECT, from memory to the device, skipping the
+   * copy into the page cache: on this machine class that copy (into freshly allocated page cache) cost ~2 s of
+   * CPU per GiB, more than chunking and hashing together; a 1 GiB add took ~1.5 s less CPU and ~30% less time.
+   * The sync before pinning then has only metadata left to write: it took ~0.1 s for 1 GiB, where syncing each
+   * block as it was written took ~0.3 s longer (a journal commit per block instead of one for them all).
+   * O_DIRECT needs the memory, the offset and the length aligned, so the whole pages of the block are copied
+   * into an aligned staging buffer and written directly; the rest (under a page) is written through the page
+   * cache at a page boundary, so no page has to be read first.
+   */
+  private async writeDirect (tmp: string, bytes: Uint8Array): Promise<void> {
+    const aligned = bytes.byteLength - bytes.byteLength % DIRECT_ALIGN_BYTES
+    await this.directWrites.run(async () => {
+      const staging = this.staging.pop() ?? alignedBuffer(MAX_BLOCK_BYTES)
+      try {
+        staging.set(bytes.subarray(0, aligned))
+        const fh = await createFile(tmp, DIRECT_WRITE_FLAGS)
+        try {
+          await writeAll(fh, staging, 0, aligned)
+        } finally {
+          await fh.close()
+        }
+      } finally {
+        this.staging.push(staging)
+      }
+    })
+    if (aligned === bytes.byteLength) return
+    const fh = await open(tmp, 'r+')
+    try {
+      await writeAll(fh, bytes, aligned, bytes.byteLength)
+    } finally {
+      await fh.close()
     }
   }
 
@@ -106,18 +205,20 @@ export class DitsBlockstore {
   }
 
   /**
-   * Make blocks durable: fsync each file and then their shard directories. Whatever makes a manifest, pin or
-   * ref durable calls this first for the blocks it references (blockstore-fs itself does not fsync).
+   * Make blocks durable: fdatasync each file and then fsync their shard directories. Whatever makes a manifest,
+   * pin or ref durable calls this first for the blocks it references (blockstore-fs itself does not fsync).
+   * fdatasync suffices for a block: it writes the data and the size, and blocks never change (their mtime is
+   * of no use).
    */
   async sync (cids: Iterable<CID>, concurrency = DEFAULT_SYNC_CONCURRENCY): Promise<void> {
     const paths = [...cids].map(c => this.path(c))
     const dirs = new Set(paths.map(p => dirname(p)))
-    await forEachLimit(paths, concurrency, fsyncPath)
+    await forEachLimit(paths, concurrency, datasyncPath)
     await forEachLimit([...dirs], concurrency, fsyncPath)
     await fsyncPath(this.dir)
   }
 
-  /** Remove temp files left by a killed writer (steno's `.<name>.tmp`). Returns how many. */
+  /** Remove temp files (`.<name>.<pid>.<n>.tmp`) left by a killed writer. Returns how many. */
   async removeTempFiles (): Promise<number> {
     let removed = 0
     for (const shard of await readdir(this.dir).catch(() => [])) {
@@ -141,12 +242,73 @@ export class DitsBlockstore {
   }
 }
 
+/** Writes bytes[from, to) at the same offsets of the file: a short write (a disk filling up) is retried, and then fails. */
+async function writeAll (fh: FileHandle, bytes: Uint8Array, from: number, to: number): Promise<void> {
+  for (let at = from; at < to;) {
+    const { bytesWritten } = await fh.write(bytes, at, to - at, at)
+    if (bytesWritten === 0) throw new DitsError(`the file system took none of ${to - at} bytes`)
+    at += bytesWritten
+  }
+}
+
+/** Opens a new block's temp file; a missing shard directory (not made at init) is made on the way. */
+async function createFile (path: string, flags: string | number): Promise<FileHandle> {
+  try {
+    return await open(path, flags)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    await mkdir(dirname(path), { recursive: true })
+    return await open(path, flags)
+  }
+}
+
+/**
+ * `length` bytes that start on a page boundary, as O_DIRECT needs. A WebAssembly memory always does (it is
+ * mapped whole, in 64 KiB pages); a Buffer's place in memory is up to the allocator.
+ */
+function alignedBuffer (length: number): Uint8Array {
+  return new Uint8Array(new WebAssembly.Memory({ initial: Math.ceil(length / WASM_PAGE_BYTES) }).buffer, 0, length)
+}
+
+async function datasyncPath (path: string): Promise<void> {
+  const fh = await open(path, 'r')
+  try {
+    await fh.datasync()
+  } finally {
+    await fh.close()
+  }
+}
+
 export async function fsyncPath (path: string): Promise<void> {
   const fh = await open(path, 'r')
   try {
     await fh.sync()
   } finally {
     await fh.close()
+  }
+}
+
+/** Runs at most `limit` functions at once; the others wait their turn, first come first served. */
+class Limit {
+  private readonly limit: number
+  private readonly waiting: Array<() => void> = []
+  private running = 0
+
+  constructor (limit: number) {
+    this.limit = limit
+  }
+
+  async run<T> (fn: () => Promise<T>): Promise<T> {
+    // A finishing call hands its slot straight to the next waiter, so `running` counts the slots taken.
+    if (this.running < this.limit) this.running++
+    else await new Promise<void>(resolve => { this.waiting.push(resolve) })
+    try {
+      return await fn()
+    } finally {
+      const next = this.waiting.shift()
+      if (next !== undefined) next()
+      else this.running--
+    }
   }
 }
 

@@ -1,36 +1,51 @@
 /**
- * The hashing half of chunk-pipeline.ts, on a worker thread: receives batches of chunks (transferred, so
- * not copied) on the MessagePort it is given, answers on it with their BLAKE3 digests and hands the chunks
- * back (transferred again).
+ * The cutting half of chunk-pipeline.ts, on a worker thread: finds the FastCDC cut points of the pieces of a
+ * stream that the calling thread hands it, BLAKE3s every chunk, and hands each piece back (both ways by
+ * transfer, not copy) with the lengths and digests of the chunks it completed.
  */
 import { workerData } from 'node:worker_threads'
+import { ChunkSplitter } from '../src/fastcdc/index.ts'
 import { BLAKE3_DIGEST_BYTES, blake3 } from '../src/hash/index.ts'
+import type { ChunkerProfile } from '../src/fastcdc/index.ts'
 import type { MessagePort } from 'node:worker_threads'
-
-/** Chunks whose buffers are their own (not views into a larger one), so transferring them moves only them. */
-export type OwnedChunk = Uint8Array<ArrayBuffer>
 
 export interface ChunkWorkerData {
   port: MessagePort
+  profile: ChunkerProfile
 }
 
-export interface HashRequest {
-  id: number
-  chunks: OwnedChunk[]
-}
+export type CutRequest =
+  /** the next piece of the stream: bytes[0, length) */
+  | { bytes: Uint8Array<ArrayBuffer>, length: number }
+  /** the stream has ended */
+  | { end: true }
 
 export type WorkerMessage =
-  /** sent once the modules (and hash-wasm's instances) are loaded */
+  /** sent once the modules are loaded */
   | { type: 'ready' }
-  /** digests[i * BLAKE3_DIGEST_BYTES ..] is the digest of chunks[i] */
-  | { type: 'hashed', id: number, chunks: OwnedChunk[], digests: Uint8Array<ArrayBuffer> }
+  /** the answer to one CutRequest: its piece back, and the chunks it completed, lengths[i] bytes with digests[i * 32 ..] */
+  | { type: 'cut', bytes?: Uint8Array<ArrayBuffer>, lengths: Uint32Array<ArrayBuffer>, digests: Uint8Array<ArrayBuffer> }
 
-const { port } = workerData as ChunkWorkerData
+const { port, profile } = workerData as ChunkWorkerData
+const splitter = new ChunkSplitter(profile)
 
-port.on('message', ({ id, chunks }: HashRequest) => {
-  const digests = new Uint8Array(chunks.length * BLAKE3_DIGEST_BYTES)
-  chunks.forEach((chunk, i) => { digests.set(blake3(chunk), i * BLAKE3_DIGEST_BYTES) })
-  const reply: WorkerMessage = { type: 'hashed', id, chunks, digests }
-  port.postMessage(reply, [digests.buffer, ...chunks.map(c => c.buffer)])
+port.on('message', (request: CutRequest) => {
+  const lengths: number[] = []
+  const digests: Uint8Array[] = []
+  // Each view is hashed before the splitter advances, which may move its working memory.
+  for (const cut of 'end' in request ? splitter.finish() : splitter.push(request.bytes.subarray(0, request.length))) {
+    lengths.push(cut.length)
+    digests.push(blake3(cut.bytes))
+  }
+  const bytes = 'end' in request ? undefined : request.bytes
+  const reply = { type: 'cut', bytes, lengths: Uint32Array.from(lengths), digests: concat(digests) } satisfies WorkerMessage
+  port.postMessage(reply, [reply.lengths.buffer, reply.digests.buffer, ...(bytes === undefined ? [] : [bytes.buffer])])
 })
+
+function concat (digests: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(digests.length * BLAKE3_DIGEST_BYTES)
+  digests.forEach((d, i) => { out.set(d, i * BLAKE3_DIGEST_BYTES) })
+  return out
+}
+
 port.postMessage({ type: 'ready' } satisfies WorkerMessage)

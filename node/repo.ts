@@ -62,7 +62,8 @@ export interface InitOptions {
 export async function initRepo (dir: string, options: InitOptions = {}): Promise<void> {
   if (await repoExists(dir)) throw new UsageError(`a repo already exists at ${dir}`)
   await mkdir(dir, { recursive: true })
-  for (const sub of ['blocks', 'pins', 'datastore']) await mkdir(join(dir, sub), { recursive: true })
+  for (const sub of ['pins', 'datastore']) await mkdir(join(dir, sub), { recursive: true })
+  await new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine')).createShards()
   const key = await generateKeyPair('Ed25519')
   await writeDurable(join(dir, IDENTITY_FILE), privateKeyToProtobuf(key), 0o600)
   const config = defaultConfig()

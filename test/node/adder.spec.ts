@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict'
+import { createReadStream } from 'node:fs'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { setTimeout as delay } from 'node:timers/promises'
+import { join } from 'node:path'
+import { Adder } from '../../node/adder.ts'
+import { DitsBlockstore, WholeCidSharding } from '../../node/blockstore.ts'
+import { chunkAndHashSequential } from '../../node/chunk-pipeline.ts'
+import { cidFromDigest, RAW_CODE } from '../../src/cid.ts'
+import { PROFILES } from '../../src/fastcdc/index.ts'
+import { blake3 } from '../../src/hash/index.ts'
+import { readFileNode, walkChunks } from '../../src/manifest/index.ts'
+import type { Worker } from 'node:worker_threads'
+import { pseudoRandomBytes } from '../src/fastcdc/testdata.ts'
+
+const MiB = 1024 * 1024
+
+describe('node/adder', () => {
+  let dir: string
+  let blocks: DitsBlockstore
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dits-adder-'))
+    blocks = new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine'))
+    await blocks.createShards()
+    await blocks.open()
+  })
+  afterEach(async () => { await rm(dir, { recursive: true, force: true }) })
+
+  const add = async (path: string, signal?: AbortSignal): Promise<{ adder: Adder, cid: import('multiformats/cid').CID }> => {
+    const adder = new Adder(blocks, { profile: PROFILES.small, signal })
+    await adder.scan([path])
+    const { cid } = await adder.addPath(path)
+    return { adder, cid }
+  }
+
+  it('stores a file past the worker threshold exactly as the sequential path chunks it', async () => {
+    const data = pseudoRandomBytes(48 * MiB, 21)
+    const path = join(dir, 'big.bin')
+    await writeFile(path, data)
+    const workers: Worker[] = []
+    const onWorker = (w: Worker): void => { workers.push(w) }
+    process.on('worker', onWorker)
+    const { adder, cid } = await add(path).finally(() => process.off('worker', onWorker))
+    assert.equal(workers.length, 1)
+    assert.equal(workers[0].threadId, -1, 'the worker was stopped')
+
+    const expected: string[] = []
+    for await (const { digest } of chunkAndHashSequential(createReadStream(path), PROFILES.small)) expected.push(cidFromDigest(RAW_CODE, digest).toString())
+    const getBlock = async (c: import('multiformats/cid').CID): Promise<Uint8Array> => await blocks.get(c)
+    const file = await readFileNode(getBlock, cid)
+    assert.equal(file.size, data.length)
+    assert.deepEqual(Buffer.from(file.blake3), Buffer.from(blake3(data)))
+    const stored: string[] = []
+    for await (const chunk of walkChunks(getBlock, file)) {
+      stored.push(chunk.cid.toString())
+      // get() verifies every chunk against its CID
+      assert.ok(Buffer.from(await blocks.get(chunk.cid)).equals(data.subarray(chunk.offset, chunk.offset + chunk.length)))
+    }
+    assert.deepEqual(stored, expected)
+    assert.equal(adder.stats.bytesNew, data.length)
+    assert.equal(adder.stats.bytesDedup, 0)
+    assert.equal(adder.stats.chunks, expected.length)
+    assert.equal(await blocks.removeTempFiles(), 0)
+  })
+
+  it('counts repeats within a file and chunks already in the repo as deduplicated, writing each chunk once', async () => {
+    const part = pseudoRandomBytes(6 * MiB, 22)
+    const path = join(dir, 'twice.bin')
+    await writeFile(path, Buffer.concat([part, part]))
+    const first = (await add(path)).adder.stats
+    assert.equal(first.bytesNew + first.bytesDedup, 2 * part.length)
+    assert.ok(first.bytesDedup > part.length - 2 * PROFILES.small.max, `${first.bytesDedup} deduplicated`)
+    const again = (await add(path)).adder.stats
+    assert.equal(again.bytesNew, 0)
+    assert.equal(again.bytesDedup, 2 * part.length)
+    assert.equal(again.chunks, first.chunks)
+  })
+
+  it('writes into shard directories made on first use when the store has none', async () => {
+    const bare = new DitsBlockstore(join(dir, 'bare'), join(dir, 'quarantine'))
+    await bare.open()
+    const path = join(dir, 'small.bin')
+    await writeFile(path, pseudoRandomBytes(MiB, 23))
+    const adder = new Adder(bare, { profile: PROFILES.small })
+    await adder.scan([path])
+    await adder.addPath(path)
+    await bare.sync(adder.touched)
+    const shards = await readdir(join(dir, 'bare'))
+    assert.ok(shards.length > 0 && shards.every(s => WholeCidSharding.shards.includes(s)))
+  })
+
+  it('writes direct blocks of every size exactly, from views at any offset (O_DIRECT and buffered writes)', async () => {
+    const piece = pseudoRandomBytes(9 * MiB, 25)
+    const sizes = [1, 4095, 4096, 4097, 65_535, 65_536, 65_537, MiB + 123, 4 * MiB]
+    for (const [i, size] of sizes.entries()) {
+      const bytes = piece.subarray(1000 + 4099 * i, 1000 + 4099 * i + size)
+      const cid = cidFromDigest(RAW_CODE, blake3(bytes))
+      await blocks.put(cid, bytes, { trusted: true, direct: true })
+      assert.ok(Buffer.from(await blocks.get(cid)).equals(bytes), `${size} bytes`)
+    }
+    assert.equal(await blocks.removeTempFiles(), 0)
+  })
+
+  it('stops with the abort reason when aborted mid-file, once its writes under way have ended', async () => {
+    const path = join(dir, 'abort.bin')
+    await writeFile(path, pseudoRandomBytes(40 * MiB, 24))
+    const controller = new AbortController()
+    const adder = new Adder(blocks, {
+      profile: PROFILES.small,
+      signal: controller.signal,
+      onProgress: p => { if (p.bytes >= 8 * MiB) controller.abort() }
+    })
+    await adder.scan([path])
+    await assert.rejects(adder.addPath(path), { name: 'AbortError' })
+    const files = async (): Promise<number> => (await readdir(join(dir, 'blocks'), { recursive: true })).length
+    const after = await files()
+    await delay(100)
+    assert.equal(await files(), after)
+  })
+})
