@@ -9,7 +9,7 @@ import { RepoOps } from '../node/ops.ts'
 import type { OpContext } from '../node/ops.ts'
 import { ApiClient } from '../node/api.ts'
 import type { OpTable } from '../node/api.ts'
-import { opTable } from '../node/daemon.ts'
+import { opTable } from '../node/op-table.ts'
 import { UnavailableError, UsageError } from '../src/errors.ts'
 
 export interface GlobalOptions {

@@ -1,7 +1,6 @@
 import type { Command } from 'commander'
 import { once } from 'node:events'
 import { initRepo, repoExists } from '../../node/repo.ts'
-import { Daemon } from '../../node/daemon.ts'
 import { CliContext } from '../context.ts'
 import type { GlobalOptions } from '../context.ts'
 
@@ -14,6 +13,8 @@ export function register (program: Command): void {
         await initRepo(ctx.repoDir)
         if (!ctx.json) process.stderr.write(`initialized a new repo at ${ctx.repoDir}\n`)
       }
+      // Loaded here, not at the top: libp2p takes ~0.7 s to load, which no other verb should pay.
+      const { Daemon } = await import('../../node/daemon.ts')
       const daemon = await Daemon.start(ctx.repoDir)
       const info = await daemon.info()
       ctx.print({ ...info, ready: true }, [
