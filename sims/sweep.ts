@@ -111,58 +111,25 @@ export async function sweep (options: SweepOptions): Promise<SeedResult[]> {
   return results.sort((a, b) => a.seed - b.seed)
 }
 
-export interface SweepSummary {
+/** The per-run counters summed over the sweep (all of SimulationStats but the per-run sizes and recovery). */
+export type SweepTotals = Omit<SimulationStats, 'voters' | 'clients' | 'recoveryMs'>
+
+export interface SweepSummary extends SweepTotals {
   runs: number
   /** violations found, over all runs (a run stops at its first one) */
   violations: number
   violationsByKind: Partial<Record<ViolationKind, number>>
   failingSeeds: number[]
-  ops: number
-  opsOk: number
-  opsFailed: number
-  opsUnknown: number
-  elections: number
-  partitions: number
-  crashes: number
-  pauses: number
-  skews: number
-  transfers: number
-  messages: number
-  dropped: number
-  duplicated: number
-  committed: number
-  snapshotsTaken: number
-  snapshotsInstalled: number
-  virtualMs: number
   /** the slowest recovery after a heal, virtual ms */
   maxRecoveryMs: number
 }
 
+/** Summed over the runs, in this order in the JSON summary. */
+const TOTAL_KEYS = ['ops', 'opsOk', 'opsFailed', 'opsUnknown', 'elections', 'partitions', 'crashes', 'pauses', 'skews', 'transfers', 'messages', 'dropped', 'duplicated', 'committed', 'snapshotsTaken', 'snapshotsInstalled', 'virtualMs'] as const satisfies ReadonlyArray<keyof SweepTotals>
+
 export function summarize (results: readonly SeedResult[]): SweepSummary {
-  const s: SweepSummary = {
-    runs: results.length,
-    violations: 0,
-    violationsByKind: {},
-    failingSeeds: [],
-    ops: 0,
-    opsOk: 0,
-    opsFailed: 0,
-    opsUnknown: 0,
-    elections: 0,
-    partitions: 0,
-    crashes: 0,
-    pauses: 0,
-    skews: 0,
-    transfers: 0,
-    messages: 0,
-    dropped: 0,
-    duplicated: 0,
-    committed: 0,
-    snapshotsTaken: 0,
-    snapshotsInstalled: 0,
-    virtualMs: 0,
-    maxRecoveryMs: 0
-  }
+  const totals = Object.fromEntries(TOTAL_KEYS.map(k => [k, 0])) as SweepTotals
+  const s: SweepSummary = { runs: results.length, violations: 0, violationsByKind: {}, failingSeeds: [], ...totals, maxRecoveryMs: 0 }
   for (const r of results) {
     if (r.violations.length > 0) {
       s.failingSeeds.push(r.seed)
@@ -171,25 +138,8 @@ export function summarize (results: readonly SeedResult[]): SweepSummary {
       s.violations++
       s.violationsByKind[v.kind] = (s.violationsByKind[v.kind] ?? 0) + 1
     }
-    const t = r.stats
-    s.ops += t.ops
-    s.opsOk += t.opsOk
-    s.opsFailed += t.opsFailed
-    s.opsUnknown += t.opsUnknown
-    s.elections += t.elections
-    s.partitions += t.partitions
-    s.crashes += t.crashes
-    s.pauses += t.pauses
-    s.skews += t.skews
-    s.transfers += t.transfers
-    s.messages += t.messages
-    s.dropped += t.dropped
-    s.duplicated += t.duplicated
-    s.committed += t.committed
-    s.snapshotsTaken += t.snapshotsTaken
-    s.snapshotsInstalled += t.snapshotsInstalled
-    s.virtualMs += t.virtualMs
-    s.maxRecoveryMs = Math.max(s.maxRecoveryMs, t.recoveryMs)
+    for (const k of TOTAL_KEYS) s[k] += r.stats[k]
+    s.maxRecoveryMs = Math.max(s.maxRecoveryMs, r.stats.recoveryMs)
   }
   return s
 }

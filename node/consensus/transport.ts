@@ -132,14 +132,21 @@ export class RaftTransport {
    * stays silent on an open connection (a follower talks only to the leader) still counts.
    */
   /**
-   * A voter counts as reachable when a message from it arrived within the last two election timeouts. An
-   * open connection is no evidence: after a silent cut (a blackholed route) libp2p keeps showing the
-   * connection open for a while, and the no-quorum message then said "3 of 3 voters reachable".
+   * A voter is reachable over an open connection — unless that connection has carried messages before and
+   * then fell silent for two election timeouts: after a silent cut (a blackholed route) libp2p keeps showing
+   * the connection open for a while, and the no-quorum message then said "3 of 3 voters reachable". Two
+   * followers never message each other, so a connection that has never carried anything still counts.
    */
   reachable (id: string): boolean {
     if (id === this.init.self) return true
+    let open = false
+    try {
+      open = this.host.getConnections(peerIdFromString(id)).some(c => c.status === 'open')
+    } catch {
+      return false
+    }
     const heard = this.lastHeard.get(id)
-    return heard !== undefined && Date.now() - heard <= 2 * this.init.electionMs
+    return open && (heard === undefined || Date.now() - heard <= 2 * this.init.electionMs)
   }
 
   // ---- used by PeerSender ----

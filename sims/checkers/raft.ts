@@ -6,7 +6,7 @@
  */
 
 import { NONE } from '../../src/raft/index.ts'
-import type { Violation, ViolationKind } from './violations.ts'
+import type { ViolationKind } from './violations.ts'
 import type { Entry, HardState, MemoryStorage, ReadState } from '../../src/raft/index.ts'
 
 interface LoggedEntry {
