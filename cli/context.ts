@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Repo, API_FILE, API_TOKEN_FILE, LOCK_FILE, readLockHolder, resolveRepoPath } from '../node/repo.ts'
+import { Repo, API_FILE, API_TOKEN_FILE, LOCK_FILE, readLockHolder, resolveRepoPath, isAlive } from '../node/repo.ts'
 import { RepoOps } from '../node/ops.ts'
 import type { OpContext } from '../node/ops.ts'
 import { ApiClient } from '../node/api.ts'
@@ -85,15 +85,6 @@ export class CliContext {
       stream: (op, args, ctx = {}) => table.stream[op](args, ctx),
       close: async () => { await repo.close() }
     }
-  }
-}
-
-function isAlive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }
 

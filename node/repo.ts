@@ -162,7 +162,8 @@ function commandLabel (args: string[]): string {
   return ['dits-node', ...words.slice(0, 2)].join(' ')
 }
 
-function isAlive (pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, as another user's). */
+export function isAlive (pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
