@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { dits, ok, startDaemon } from '../helpers/cli.ts'
+import type { RunningDaemon } from '../helpers/cli.ts'
+
+describe('two daemons on loopback (real processes)', function () {
+  this.timeout(120_000)
+  let work: string
+  const daemons: RunningDaemon[] = []
+
+  before(async () => { work = await mkdtemp(join(tmpdir(), 'dits-net-cli-')) })
+  after(async () => {
+    for (const d of daemons) await d.stop()
+    await rm(work, { recursive: true, force: true })
+  })
+
+  it('add on one, get on the other by CID, byte-exact, with per-source bytes; network verbs need the daemon', async () => {
+    const a = join(work, 'a')
+    const b = join(work, 'b')
+    for (const repo of [a, b]) {
+      await ok(['--repo', repo, 'init'])
+      await ok(['--repo', repo, 'config', 'set', 'addresses.listen', '["/ip4/127.0.0.1/tcp/0"]'])
+    }
+    const offline = await dits(['--repo', b, 'peers'])
+    assert.equal(offline.code, 4)
+    assert.match(offline.stderr, /no daemon running for repo .* — run `dits-node start`/)
+
+    daemons.push(await startDaemon(a), await startDaemon(b))
+    const [da] = daemons
+    const file = join(work, 'clip.mov')
+    const data = randomBytes(6_000_000)
+    await writeFile(file, data)
+    const root = (await ok(['--repo', a, 'add', '--profile', 'small', file])).trim().split('\n').at(-1) as string
+
+    const addr = `${da.info.addresses.find(x => x.includes('/tcp/')) as string}`
+    const connected = JSON.parse(await ok(['--repo', b, '--json', 'connect', addr.includes('/p2p/') ? addr : `${addr}/p2p/${da.info.peerId}`]))
+    assert.equal(connected.id, da.info.peerId)
+    const peers = JSON.parse(await ok(['--repo', b, '--json', 'peers'])) as Array<{ id: string, lan: boolean }>
+    assert.ok(peers.some(p => p.id === da.info.peerId && p.lan))
+
+    const out = join(work, 'copy.mov')
+    const got = JSON.parse(await ok(['--repo', b, '--json', 'get', root, '-o', out]))
+    assert.ok((await readFile(out)).equals(data), 'byte-exact')
+    assert.equal(got.bytes_total, data.byteLength)
+    assert.equal(got.bytes_fetched, data.byteLength)
+    assert.equal(got.sources[da.info.peerId], data.byteLength)
+
+    // Held now: a second get is all local.
+    const again = JSON.parse(await ok(['--repo', b, '--json', 'get', root, '-o', join(work, 'copy2.mov')]))
+    assert.equal(again.bytes_fetched, 0)
+    assert.equal(again.bytes_local, data.byteLength)
+    const status = JSON.parse(await ok(['--repo', b, '--json', 'status']))
+    assert.ok(status.peers >= 1)
+    assert.ok(status.repo.blocks > 0)
+  })
+})
