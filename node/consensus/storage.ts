@@ -26,6 +26,7 @@ import { crc32 } from 'node:zlib'
 import { writeSync } from 'node:fs'
 import { MemoryStorage, NONE } from '../../src/raft/index.ts'
 import { DitsError } from '../../src/errors.ts'
+import { fsyncPath } from '../blockstore.ts'
 import type { FileHandle } from 'node:fs/promises'
 import type { Entry, EntryType, HardState, Snapshot } from '../../src/raft/index.ts'
 
@@ -158,7 +159,7 @@ export class RaftDiskStorage {
     memory.setHardState(hardState)
 
     const fh = await open(path, 'a')
-    if (segments.length === 0) await fsyncDir(dir)
+    if (segments.length === 0) await fsyncPath(dir)
     return new RaftDiskStorage(dir, memory, fh, segment, {
       segments: segments.length,
       records,
@@ -241,7 +242,7 @@ export class RaftDiskStorage {
       await fh.close()
     }
     await rename(tmp, path)
-    await fsyncDir(this.dir)
+    await fsyncPath(this.dir)
     const old = this.fh
     this.fh = await open(path, 'a')
     this.segment = next
@@ -250,7 +251,7 @@ export class RaftDiskStorage {
       const seq = parseSegmentName(n)
       if (seq !== undefined && seq < next) await rm(join(this.dir, n), { force: true })
     }
-    await fsyncDir(this.dir)
+    await fsyncPath(this.dir)
   }
 
   private assertOpen (): void {
@@ -375,7 +376,7 @@ async function writeSnapshotFile (dir: string, s: Snapshot): Promise<void> {
     await fh.close()
   }
   await rename(tmp, path)
-  await fsyncDir(dir)
+  await fsyncPath(dir)
 }
 
 async function readSnapshotFile (path: string): Promise<Snapshot | undefined> {
@@ -414,13 +415,4 @@ async function loadNewestSnapshot (dir: string, names: string[]): Promise<Snapsh
 async function pruneSnapshots (dir: string): Promise<void> {
   const indexes = (await readdir(dir)).map(parseSnapshotName).filter((i): i is number => i !== undefined).sort((a, b) => b - a)
   for (const index of indexes.slice(1)) await rm(join(dir, snapshotName(index)), { force: true })
-}
-
-async function fsyncDir (dir: string): Promise<void> {
-  const fh = await open(dir, 'r')
-  try {
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
 }

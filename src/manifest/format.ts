@@ -16,6 +16,7 @@ import { CID } from 'multiformats/cid'
 import { DAG_CBOR_CODE, RAW_CODE, BLAKE3_DIGEST_BYTES, blockCid, isDitsCid } from '../cid.ts'
 import { ManifestError } from '../errors.ts'
 import { MAX_BLOCK_BYTES } from '../../protocol/limits.ts'
+import type { ChunkerProfile } from '../fastcdc/index.ts'
 
 export const MANIFEST_VERSION = 1
 
@@ -24,14 +25,8 @@ export const MAX_LINKS_PER_NODE = 8192
 /** Entries per directory node before it is sharded. */
 export const MAX_DIR_ENTRIES = 4096
 
-export interface ChunkerParams {
-  name: string
-  min: number
-  avg: number
-  max: number
-  normalization: number
-  seed?: number
-}
+/** The chunker profile a file was cut with, recorded so that a re-add with it deduplicates. */
+export type ChunkerParams = ChunkerProfile
 
 export type ChunkLink = [cid: CID, length: number]
 export type PartLink = [cid: CID, bytes: number]
