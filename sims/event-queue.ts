@@ -4,6 +4,8 @@
  * seed alone.
  */
 
+import { MinHeap } from '../src/exchange/heap.ts'
+
 interface Scheduled {
   at: number
   seq: number
@@ -13,12 +15,12 @@ interface Scheduled {
 export class EventQueue {
   /** the virtual time of the event being run, ms since the start of the run */
   now = 0
-  private readonly heap: Scheduled[] = []
+  private readonly heap = new MinHeap<Scheduled>(before)
   private seq = 0
 
   /** Run `run` at virtual time `at` (never before now). */
   at (at: number, run: () => void): void {
-    this.push({ at: Math.max(at, this.now), seq: this.seq++, run })
+    this.heap.push({ at: Math.max(at, this.now), seq: this.seq++, run })
   }
 
   /** Run `run` `delayMs` from now. */
@@ -27,64 +29,19 @@ export class EventQueue {
   }
 
   get size (): number {
-    return this.heap.length
+    return this.heap.size
   }
 
   /** Run events in time order up to and including `until`, or until `stop()` turns true; the clock ends at `until`. */
   runUntil (until: number, stop: () => boolean = () => false): void {
-    while (this.heap.length > 0 && this.heap[0].at <= until && !stop()) {
-      const ev = this.pop()
+    for (let next = this.heap.peek(); next !== undefined && next.at <= until && !stop(); next = this.heap.peek()) {
+      const ev = this.heap.pop() as Scheduled
       this.now = ev.at
       ev.run()
     }
     if (!stop()) {
       this.now = Math.max(this.now, until)
     }
-  }
-
-  private push (ev: Scheduled): void {
-    const h = this.heap
-    h.push(ev)
-    let i = h.length - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (!before(h[i], h[parent])) {
-        break
-      }
-      const tmp = h[i]
-      h[i] = h[parent]
-      h[parent] = tmp
-      i = parent
-    }
-  }
-
-  private pop (): Scheduled {
-    const h = this.heap
-    const top = h[0]
-    const last = h.pop() as Scheduled
-    if (h.length > 0) {
-      h[0] = last
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < h.length && before(h[l], h[m])) {
-          m = l
-        }
-        if (r < h.length && before(h[r], h[m])) {
-          m = r
-        }
-        if (m === i) {
-          break
-        }
-        const tmp = h[i]
-        h[i] = h[m]
-        h[m] = tmp
-        i = m
-      }
-    }
-    return top
   }
 }
 
