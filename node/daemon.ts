@@ -46,8 +46,9 @@ export class Daemon {
     const daemon = new Daemon(repo)
     try {
       const { config } = repo
+      const { privateKey, peerId } = await repo.identity()
       const network = await createNetwork({
-        privateKey: repo.privateKey,
+        privateKey,
         blockstore: repo.blocks,
         role: config.role,
         voter: config.consensus.voter,
@@ -62,7 +63,7 @@ export class Daemon {
       daemon.network = network
       await network.start()
       const consensusLog = network.libp2p.logger.forComponent('dits:consensus')
-      daemon.consensus = new ConsensusService(network.libp2p, { ...config.consensus, peerId: repo.peerId, datastoreDir: repo.datastoreDir, log: m => { consensusLog(m) } })
+      daemon.consensus = new ConsensusService(network.libp2p, { ...config.consensus, peerId, datastoreDir: repo.datastoreDir, log: m => { consensusLog(m) } })
       await daemon.consensus.start()
       daemon.ops.network = {
         fetch: async (root, options) => await network.fetch(root, options),

@@ -90,7 +90,8 @@ export class RepoOps {
   async id (): Promise<IdResponse> {
     const roles: string[] = [this.repo.config.role]
     if (this.repo.config.consensus.voter) roles.push('voter')
-    return { peerId: this.repo.peerId, addresses: this.network?.addresses() ?? [], roles, repo: this.repo.dir }
+    const { peerId } = await this.repo.identity()
+    return { peerId, addresses: this.network?.addresses() ?? [], roles, repo: this.repo.dir }
   }
 
   async add (args: AddArgs, ctx: OpContext = {}): Promise<AddResponse> {

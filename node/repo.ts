@@ -15,8 +15,6 @@
 import { mkdir, readFile, open, unlink, readdir, rename, stat, symlink, readlink } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import type { PrivateKey } from '@libp2p/interface'
 import { DitsBlockstore, fsyncPath } from './blockstore.ts'
@@ -64,6 +62,7 @@ export async function initRepo (dir: string, options: InitOptions = {}): Promise
   await mkdir(dir, { recursive: true })
   for (const sub of ['pins', 'datastore']) await mkdir(join(dir, sub), { recursive: true })
   await new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine')).createShards()
+  const { generateKeyPair, privateKeyToProtobuf } = await import('@libp2p/crypto/keys')
   const key = await generateKeyPair('Ed25519')
   await writeDurable(join(dir, IDENTITY_FILE), privateKeyToProtobuf(key), 0o600)
   const config = defaultConfig()
@@ -74,20 +73,25 @@ export async function initRepo (dir: string, options: InitOptions = {}): Promise
   await writeDurable(join(dir, CONFIG_FILE), JSON.stringify(merged, null, 2) + '\n')
 }
 
+/** Who a node is on the network. */
+export interface Identity {
+  privateKey: PrivateKey
+  peerId: string
+}
+
 export class Repo {
   readonly dir: string
   readonly config: Config
-  readonly privateKey: PrivateKey
-  readonly peerId: string
   readonly blocks: DitsBlockstore
   readonly pins: Pins
+  private readonly keyBytes: Uint8Array
+  private identityLoading?: Promise<Identity>
   private lockHeld = false
 
-  private constructor (dir: string, config: Config, privateKey: PrivateKey) {
+  private constructor (dir: string, config: Config, keyBytes: Uint8Array) {
     this.dir = dir
     this.config = config
-    this.privateKey = privateKey
-    this.peerId = peerIdFromPrivateKey(privateKey).toString()
+    this.keyBytes = keyBytes
     this.blocks = new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine'))
     this.pins = new Pins(join(dir, 'pins'))
   }
@@ -101,10 +105,28 @@ export class Repo {
     const keyBytes = await readFile(join(dir, IDENTITY_FILE)).catch((err: Error) => {
       throw new DitsError(`cannot read the identity key ${join(dir, IDENTITY_FILE)}: ${err.message}`)
     })
-    const repo = new Repo(dir, config, privateKeyFromProtobuf(keyBytes))
+    const repo = new Repo(dir, config, keyBytes)
     if (options.write === true) await repo.lock(options.command ?? commandLabel(process.argv.slice(2)))
     await repo.blocks.open()
     return repo
+  }
+
+  /**
+   * The node's key and peer id, parsed on first use: the commands that never meet a peer (add, get, cat, ...)
+   * then never load libp2p's crypto, ~70 ms of their start.
+   */
+  async identity (): Promise<Identity> {
+    this.identityLoading ??= (async () => {
+      const [{ privateKeyFromProtobuf }, { peerIdFromPrivateKey }] = await Promise.all([import('@libp2p/crypto/keys'), import('@libp2p/peer-id')])
+      let privateKey: PrivateKey
+      try {
+        privateKey = privateKeyFromProtobuf(this.keyBytes)
+      } catch (err) {
+        throw new DitsError(`the identity key ${join(this.dir, IDENTITY_FILE)} is not a valid libp2p private key: ${(err as Error).message}`)
+      }
+      return { privateKey, peerId: peerIdFromPrivateKey(privateKey).toString() }
+    })()
+    return await this.identityLoading
   }
 
   get datastoreDir (): string {

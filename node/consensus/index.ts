@@ -8,7 +8,7 @@
  * import { ConsensusService } from './index.ts'
  *
  * const consensus = new ConsensusService(network.libp2p, {
- *   peerId: repo.peerId, voter: true, voters: repo.config.consensus.voters,
+ *   peerId: (await repo.identity()).peerId, voter: true, voters: repo.config.consensus.voters,
  *   heartbeatMs: 100, electionMs: 1000, requestTimeoutMs: 5000, datastoreDir: repo.datastoreDir
  * })
  * await consensus.start()

@@ -131,7 +131,7 @@ export class LiveCluster {
       await initRepo(repo, { role: spec.role, voter: spec.voter })
       const r = await Repo.open(repo)
       const node = new LiveNode(spec, repo, this.net.node(spec.name).ip)
-      node.peerId = r.peerId
+      node.peerId = (await r.identity()).peerId
       await r.close()
       this.nodes.push(node)
     }

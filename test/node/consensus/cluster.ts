@@ -56,8 +56,9 @@ export class VoterCluster {
       await initRepo(repo, { voter: i < this.size })
       const r = await Repo.open(repo)
       this.repos.push(repo)
-      this.peerIds.push(r.peerId)
-      this.addrs.push(`/ip4/127.0.0.1/tcp/${ports[i]}/p2p/${r.peerId}`)
+      const { peerId } = await r.identity()
+      this.peerIds.push(peerId)
+      this.addrs.push(`/ip4/127.0.0.1/tcp/${ports[i]}/p2p/${peerId}`)
       await r.close()
     }
     const voters = this.addrs.slice(0, this.size)
