@@ -447,16 +447,21 @@ export class RaftDriver {
         const sameTerm = rd.hardState === undefined || (rd.hardState.term === durable.term && rd.hardState.vote === durable.vote)
         const early = this.soft.role === 'leader' && sameTerm && rd.snapshot === undefined ? rd.messages.filter(m => m.type === 'App') : []
         if (early.length > 0) this.sendMessages(early)
-        // Committed entries that are already on this voter's disk (from earlier Readies) need not wait for
-        // this Ready's fsync: committed means durable on a majority, and these are durable here too, so their
-        // results can go out while the disk works (etcd applies concurrently with its WAL write as well).
         const stable = rd.snapshot === undefined ? this.storage.memory.lastIndex() : 0
-        for (const e of rd.committedEntries) {
-          if (e.index > stable) break
-          this.applyEntry(e)
+        // 1. persist: save() writes at once and leaves the fsync running on the thread pool while the work
+        // below is done; nothing that depends on it happens before it resolves
+        const saving = this.storage.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot })
+        try {
+          // Committed entries that are already on this voter's disk (from earlier Readies) need not wait for
+          // this Ready's fsync: committed means durable on a majority, and these are durable here too, so their
+          // results can go out while the disk works (etcd applies concurrently with its WAL write as well).
+          for (const e of rd.committedEntries) {
+            if (e.index > stable) break
+            this.applyEntry(e)
+          }
+        } finally {
+          await saving
         }
-        // 1. persist
-        await this.storage.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot })
         // 2. send
         const rest = early.length > 0 ? rd.messages.filter(m => m.type !== 'App') : rd.messages
         if (rest.length > 0) this.sendMessages(rest)

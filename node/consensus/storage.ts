@@ -7,20 +7,29 @@
  * etcd-io/raft's MemoryStorage contract).
  *
  * ```
- * raft/wal-<seq>.log          records: [u32 body length][u32 crc32(body)][body], little endian
+ * raft/wal-<seq>.log          records: [u32 body length][u32 crc32(body)][body], little endian, then zeros
  * raft/snap-<index>.snap      [u32 crc32(body)][body]: index, term, voters (JSON), state machine bytes
  * ```
  * Record bodies: `1 term index type data` (an entry), `2 term commit vote` (the hard state), `3 index term`
  * (a snapshot received from the leader was installed: the log before it is gone). Numbers are u64.
  *
- * Recovery: replay the newest segment; a record whose length runs past the end of the file or whose
- * checksum fails is a torn write from a crash, and the segment is truncated there — nothing after it was
- * ever acknowledged, since every acknowledgement follows the fsync that made it durable. Compaction (after a
+ * Preallocation: a segment is zero-filled ahead of the records, `preallocBytes` at a time, and records
+ * overwrite those zeros in place. An fdatasync after a write that grows a file must also commit the new size
+ * and block allocation through the filesystem journal; inside already written blocks it only flushes the data
+ * (etcd preallocates its 64 MB WAL segments for the same reason). Zeros are written, not just reserved with
+ * ftruncate or fallocate: a hole or an unwritten extent would still be allocated or converted at the first
+ * write, through the journal.
+ *
+ * Recovery: replay the newest segment up to the first record that is not whole: a zero length (the
+ * preallocated tail), a length that runs past the end of the file, or a failed checksum (a torn write from a
+ * crash). Nothing after that point was ever acknowledged, since every acknowledgement follows the fsync that
+ * made it and everything before it durable; whatever non-zero bytes a torn write left there are zeroed (and
+ * fsynced) before anything new is written, so that a stale record can never line up behind new ones. Compaction (after a
  * local snapshot) writes the hard state and the retained log into a new segment (fsync, rename, fsync the
  * directory) and deletes the old one, so the WAL stays about as long as the snapshot interval and the newest
  * segment is always complete on its own.
  */
-import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, unlink } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import { writeSync } from 'node:fs'
@@ -33,7 +42,12 @@ import type { Entry, EntryType, HardState, Snapshot } from '../../src/raft/index
 /** The directory under `<repo>/datastore/` that holds the Raft log and snapshots. */
 export const RAFT_DIR = 'raft'
 
+/** How far ahead of its records a WAL segment is zero-filled, and by how much it grows when they reach the end. */
+export const DEFAULT_WAL_PREALLOC_BYTES = 8 * 1024 * 1024
+
 const RECORD_HEADER_BYTES = 8
+/** Zeros are written in pieces of this size. */
+const ZERO_CHUNK_BYTES = 1024 * 1024
 /** A record larger than this cannot have been written by us: a torn or corrupt length. */
 const MAX_RECORD_BYTES = 256 * 1024 * 1024
 
@@ -54,7 +68,7 @@ export class RaftStorageCorruptError extends DitsError {
 export interface RecoveryReport {
   segments: number
   records: number
-  /** bytes cut off the end of the last segment (a torn write) */
+  /** bytes of a torn write after the last whole record, zeroed */
   truncatedBytes: number
   snapshotIndex: number
   firstIndex: number
@@ -69,28 +83,42 @@ export interface PersistBatch {
   snapshot?: Snapshot
 }
 
+export interface RaftDiskStorageInit {
+  /** @default DEFAULT_WAL_PREALLOC_BYTES */
+  preallocBytes?: number
+}
+
 export class RaftDiskStorage {
   /** the core's view: updated only after the data is on disk */
   readonly memory: MemoryStorage
   readonly dir: string
   readonly recovery: RecoveryReport
+  private readonly preallocBytes: number
   private fh: FileHandle
   private segment: number
+  /** where the next record goes: the end of the records in the live segment */
+  private end: number
+  /** the live segment's size: records, then zeros */
+  private allocated: number
   private closed = false
 
-  private constructor (dir: string, memory: MemoryStorage, fh: FileHandle, segment: number, recovery: RecoveryReport) {
+  private constructor (dir: string, memory: MemoryStorage, fh: FileHandle, segment: number, end: number, allocated: number, preallocBytes: number, recovery: RecoveryReport) {
     this.dir = dir
     this.memory = memory
     this.fh = fh
     this.segment = segment
+    this.end = end
+    this.allocated = allocated
+    this.preallocBytes = preallocBytes
     this.recovery = recovery
   }
 
   /**
-   * Open (creating if needed) the storage in `dir`, replay it into a MemoryStorage, and cut a torn tail.
+   * Open (creating if needed) the storage in `dir`, replay it into a MemoryStorage, and zero a torn tail.
    * @throws {RaftStorageCorruptError} when the log or the snapshots are damaged beyond a torn tail
    */
-  static async open (dir: string): Promise<RaftDiskStorage> {
+  static async open (dir: string, init: RaftDiskStorageInit = {}): Promise<RaftDiskStorage> {
+    const preallocBytes = Math.max(ZERO_CHUNK_BYTES, init.preallocBytes ?? DEFAULT_WAL_PREALLOC_BYTES)
     await mkdir(dir, { recursive: true })
     const names = await readdir(dir)
     for (const n of names.filter(n => n.endsWith('.tmp'))) await unlink(join(dir, n)).catch(() => {})
@@ -113,8 +141,7 @@ export class RaftDiskStorage {
     while (at < bytes.byteLength) {
       const rec = readRecord(bytes, at)
       if (rec === undefined) {
-        truncatedBytes = bytes.byteLength - at
-        await truncate(path, at)
+        truncatedBytes = lastNonZero(bytes, at) + 1 - at
         break
       }
       records++
@@ -158,17 +185,32 @@ export class RaftDiskStorage {
     memory.append(entries)
     memory.setHardState(hardState)
 
-    const fh = await open(path, 'a')
-    if (segments.length === 0) await fsyncPath(dir)
-    return new RaftDiskStorage(dir, memory, fh, segment, {
+    // positional writes: a file opened for appending would ignore the offsets
+    const fh = await open(path, segments.length > 0 ? 'r+' : 'w+')
+    try {
+      let allocated = bytes.byteLength
+      if (truncatedBytes > 0 || allocated - at < preallocBytes / 2) {
+        if (truncatedBytes > 0) await writeZeros(fh, at, at + truncatedBytes)
+        if (allocated - at < preallocBytes / 2) {
+          await writeZeros(fh, allocated, at + preallocBytes)
+          allocated = at + preallocBytes
+        }
+        await fh.datasync()
+      }
+      if (segments.length === 0) await fsyncPath(dir)
+      return new RaftDiskStorage(dir, memory, fh, segment, at, allocated, preallocBytes, {
       segments: segments.length,
       records,
       truncatedBytes,
       snapshotIndex: snapshot.index,
       firstIndex: memory.firstIndex(),
-      lastIndex: memory.lastIndex(),
-      hardState
-    })
+        lastIndex: memory.lastIndex(),
+        hardState
+      })
+    } catch (err) {
+      await fh.close()
+      throw err
+    }
   }
 
   /**
@@ -185,9 +227,17 @@ export class RaftDiskStorage {
     for (const e of batch.entries) parts.push(record(entryBody(e)))
     if (batch.hardState !== undefined) parts.push(record(hardStateBody(batch.hardState)))
     if (parts.length > 0) {
+      const buf = Buffer.concat(parts)
+      if (this.end + buf.byteLength > this.allocated) {
+        // the next fdatasync commits the new size along with the records
+        const allocated = this.end + buf.byteLength + this.preallocBytes
+        await writeZeros(this.fh, this.allocated, allocated)
+        this.allocated = allocated
+      }
       // the write only copies into the page cache: done synchronously it saves a thread-pool round trip
       // on the path of every commit; the fsync, which waits for the disk, stays off the event loop
-      writeAll(this.fh.fd, Buffer.concat(parts))
+      writeAll(this.fh.fd, buf, this.end)
+      this.end += buf.byteLength
       if (mustSync(batch, this.memory.initialState())) await this.fh.datasync()
     }
     if (batch.snapshot !== undefined) {
@@ -211,9 +261,9 @@ export class RaftDiskStorage {
     await pruneSnapshots(this.dir)
   }
 
-  /** Bytes in the live WAL segment. */
-  async walBytes (): Promise<number> {
-    return (await stat(join(this.dir, segmentName(this.segment)))).size
+  /** Bytes of records in the live WAL segment (the zeros preallocated after them not counted). */
+  walBytes (): number {
+    return this.end
   }
 
   async close (): Promise<void> {
@@ -232,11 +282,14 @@ export class RaftDiskStorage {
       for (const e of this.memory.entries(first, last + 1, Number.MAX_SAFE_INTEGER)) parts.push(record(entryBody(e)))
     }
     parts.push(record(hardStateBody(this.memory.initialState())))
+    const buf = Buffer.concat(parts)
+    const allocated = buf.byteLength + this.preallocBytes
     const path = join(this.dir, segmentName(next))
     const tmp = path + '.tmp'
     const fh = await open(tmp, 'w')
     try {
-      await fh.write(Buffer.concat(parts))
+      await fh.write(buf, 0, buf.byteLength, 0)
+      await writeZeros(fh, buf.byteLength, allocated)
       await fh.sync()
     } finally {
       await fh.close()
@@ -244,8 +297,10 @@ export class RaftDiskStorage {
     await rename(tmp, path)
     await fsyncPath(this.dir)
     const old = this.fh
-    this.fh = await open(path, 'a')
+    this.fh = await open(path, 'r+')
     this.segment = next
+    this.end = buf.byteLength
+    this.allocated = allocated
     await old.close()
     for (const n of await readdir(this.dir)) {
       const seq = parseSegmentName(n)
@@ -271,8 +326,29 @@ export function mustSync (batch: PersistBatch, durable: HardState): boolean {
   return hs !== undefined && (hs.term !== durable.term || hs.vote !== durable.vote)
 }
 
-function writeAll (fd: number, buf: Buffer): void {
-  for (let at = 0; at < buf.byteLength;) at += writeSync(fd, buf, at)
+function writeAll (fd: number, buf: Buffer, position: number): void {
+  for (let at = 0; at < buf.byteLength;) at += writeSync(fd, buf, at, buf.byteLength - at, position + at)
+}
+
+const ZEROS = Buffer.alloc(ZERO_CHUNK_BYTES)
+
+async function writeZeros (fh: FileHandle, from: number, to: number): Promise<void> {
+  for (let at = from; at < to;) {
+    const { bytesWritten } = await fh.write(ZEROS, 0, Math.min(ZEROS.byteLength, to - at), at)
+    at += bytesWritten
+  }
+}
+
+/** The offset of the last byte at or after `from` that is not zero, or `from - 1` when there is none. */
+function lastNonZero (bytes: Buffer, from: number): number {
+  for (let end = bytes.byteLength; end > from;) {
+    const start = Math.max(from, end - ZEROS.byteLength)
+    if (bytes.compare(ZEROS, 0, end - start, start, end) !== 0) {
+      for (let i = end - 1; i >= start; i--) if (bytes[i] !== 0) return i
+    }
+    end = start
+  }
+  return from - 1
 }
 
 function segmentName (seq: number): string {
