@@ -104,6 +104,7 @@ interface OutFile {
   hasher: Blake3Hasher
   /** written chunks past the hashed prefix whose bytes are still in memory */
   held: Map<number, Uint8Array>
+  /** open while the file is being written: from its first chunk until its hash is complete */
   fh?: Promise<FileHandle>
   /** serialises the hash's advance (it may read back from the file) */
   hashing: Promise<void>
@@ -192,7 +193,7 @@ export class Output {
       for (const [key, slots] of this.slots) {
         if (slots.some(s => s.file.state[s.index] === EMPTY)) await this.write(slots[0].file.chunks[slots[0].index].cid, await this.readLocal(key, slots))
       }
-      for (const file of this.files) await this.close(file)
+      for (const file of this.files) await this.check(file)
       if (this.failure != null) throw this.failure
       if (this.exists) await rm(this.outPath, { recursive: true, force: true })
       await rename(this.tmp, this.outPath)
@@ -239,8 +240,7 @@ export class Output {
     const file: OutFile = { cid, node, path, chunks, state: new Uint8Array(chunks.length), hashed: 0, hasher: createBlake3(), held: new Map(), hashing: Promise.resolve() }
     this.files.push(file)
     // created now (exclusively) so that an empty file exists and a name clash shows at once
-    file.fh = open(path, 'wx+')
-    await file.fh
+    await (await open(path, 'wx')).close()
     for (const [index, c] of chunks.entries()) {
       const key = c.cid.toString()
       const slots = this.slots.get(key)
@@ -255,7 +255,8 @@ export class Output {
     const chunk = file.chunks[index]
     if (bytes.byteLength !== chunk.length) throw new VerificationError(`chunk ${chunk.cid} is ${bytes.byteLength} bytes but file ${file.cid} says ${chunk.length}`)
     file.state[index] = WRITING
-    const fh = await (file.fh as Promise<FileHandle>)
+    file.fh ??= open(file.path, 'r+')
+    const fh = await file.fh
     let done = 0
     while (done < bytes.byteLength) {
       const { bytesWritten } = await fh.write(bytes, done, bytes.byteLength - done, chunk.offset + done)
@@ -295,14 +296,16 @@ export class Output {
       file.hasher.update(bytes)
       file.hashed++
     }
+    // complete: a directory of many files never holds more than a few open
+    if (file.hashed === file.chunks.length && file.fh != null) {
+      const fh = file.fh
+      file.fh = undefined
+      await (await fh).close()
+    }
   }
 
-  private async close (file: OutFile): Promise<void> {
+  private async check (file: OutFile): Promise<void> {
     await file.hashing
-    const fh = await (file.fh as Promise<FileHandle>)
-    await fh.close()
-    file.fh = Promise.reject(new DitsError(`${file.path} is closed`))
-    file.fh.catch(() => {})
     if (file.hashed !== file.chunks.length) throw new VerificationError(`file ${file.cid}: ${file.chunks.length - file.hashed} chunk(s) never written`)
     const digest = file.hasher.digest()
     if (!equalBytes(digest, file.node.blake3)) throw new VerificationError(`file ${file.cid}: whole-file BLAKE3 ${toHex(digest)} does not match the manifest's ${toHex(file.node.blake3)}`)
