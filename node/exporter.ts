@@ -3,14 +3,13 @@
  * Every chunk is verified on read (the blockstore does it); the whole-file BLAKE3 is checked before a file
  * is renamed into place, so a failed get leaves no half-written output.
  */
-import { open, mkdir, rename, rm, stat as fsStat } from 'node:fs/promises'
-import { dirname, basename, join } from 'node:path'
 import type { CID } from 'multiformats/cid'
+import { Output } from './output.ts'
+import type { OutputResult } from './output.ts'
 import { readNode, walkChunks, walkDir } from '../src/manifest/index.ts'
-import type { GetBlock, FileNode, DirNode, ManifestNode, ChunkRef } from '../src/manifest/index.ts'
-import { createBlake3 } from '../src/hash/blake3.ts'
-import { equalBytes, toHex, RAW_CODE } from '../src/cid.ts'
-import { DitsError, UsageError, VerificationError, InvalidPathError } from '../src/errors.ts'
+import type { GetBlock, FileNode, DirNode, ChunkRef } from '../src/manifest/index.ts'
+import { toHex, RAW_CODE } from '../src/cid.ts'
+import { UsageError, VerificationError } from '../src/errors.ts'
 
 /** Chunks read ahead of the one being written out: with 4 MiB chunks at most ~20 MiB in flight. */
 const READ_AHEAD_CHUNKS = 4
@@ -26,70 +25,13 @@ export interface ExportOptions {
   onProgress?: (p: ExportProgress) => void
 }
 
-export interface ExportResult {
-  bytes: number
-  files: number
-  dirs: number
-}
+export type ExportResult = OutputResult
 
-/** Write the file or directory `root` to `outPath`, byte-exact. */
+/** Write the file or directory `root`, all of it in the repo, to `outPath`, byte-exact (see Output). */
 export async function exportTo (getBlock: GetBlock, root: CID, outPath: string, options: ExportOptions = {}): Promise<ExportResult> {
-  const exists = await fsStat(outPath).then(() => true, () => false)
-  if (exists && options.force !== true) throw new UsageError(`${outPath} already exists; pass --force to replace it`)
-  if (root.code === RAW_CODE) throw new UsageError(`${root} is a raw chunk, not a file or directory manifest; use \`dits-node cat\` to read it`)
-  const node = await readNode(getBlock, root)
-  if (node.type !== 'file' && node.type !== 'dir') throw new UsageError(`${root} is an inner ${node.type} node, not a file or directory manifest`)
-  const result: ExportResult = { bytes: 0, files: 0, dirs: 0 }
-  const total = node.size
-  // Build under a temporary name beside the target and rename at the end: nothing half-written is ever visible.
-  const tmp = join(dirname(outPath), `.${basename(outPath)}.dits-partial-${process.pid}`)
-  await rm(tmp, { recursive: true, force: true })
-  try {
-    await writeNode(getBlock, root, node, tmp, result, { ...options, onProgress: options.onProgress == null ? undefined : (p) => options.onProgress?.({ bytes: p.bytes, total }) })
-    if (exists) await rm(outPath, { recursive: true, force: true })
-    await rename(tmp, outPath)
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true })
-    throw err
-  }
-  return result
-}
-
-async function writeNode (getBlock: GetBlock, cid: CID, node: ManifestNode, path: string, result: ExportResult, options: ExportOptions): Promise<void> {
-  options.signal?.throwIfAborted()
-  if (node.type === 'file') {
-    await writeFile(getBlock, cid, node, path, result, options)
-    return
-  }
-  if (node.type !== 'dir') throw new DitsError(`${cid} is a ${node.type} node where a file or directory was expected`)
-  await mkdir(path)
-  result.dirs++
-  for await (const [name, child] of walkDir(getBlock, node)) {
-    if (name.includes('/') || name === '..' || name === '.' || name === '') throw new InvalidPathError(`directory ${cid} has an unsafe entry name ${JSON.stringify(name)}`)
-    await writeNode(getBlock, child, await readNode(getBlock, child), join(path, name), result, options)
-  }
-}
-
-async function writeFile (getBlock: GetBlock, cid: CID, node: FileNode, path: string, result: ExportResult, options: ExportOptions): Promise<void> {
-  const fh = await open(path, 'wx')
-  const whole = createBlake3()
-  let written = 0
-  try {
-    for await (const chunk of readRange(getBlock, node)) {
-      options.signal?.throwIfAborted()
-      whole.update(chunk)
-      await fh.write(chunk)
-      written += chunk.byteLength
-      result.bytes += chunk.byteLength
-      options.onProgress?.({ bytes: result.bytes, total: 0 })
-    }
-  } finally {
-    await fh.close()
-  }
-  if (written !== node.size) throw new VerificationError(`file ${cid}: wrote ${written} bytes but its manifest says ${node.size}`)
-  const digest = whole.digest()
-  if (!equalBytes(digest, node.blake3)) throw new VerificationError(`file ${cid}: whole-file BLAKE3 ${toHex(digest)} does not match the manifest's ${toHex(node.blake3)}`)
-  result.files++
+  const output = await Output.create(getBlock, root, outPath, options)
+  for (const cid of output.chunks()) output.writeLocal(cid)
+  return await output.finish()
 }
 
 /**

@@ -7,7 +7,9 @@ import type { CID } from 'multiformats/cid'
 import { Adder, entryName } from './adder.ts'
 import type { AddProgress } from './adder.ts'
 import { exportTo, readRange, ls, statCid } from './exporter.ts'
+import { fetchTo } from './output.ts'
 import type { ExportProgress, LsEntry, StatResult } from './exporter.ts'
+import type { FetchFn } from './output.ts'
 import { verifyBlocks, gc } from './maintenance.ts'
 import type { VerifyResult, GcResult } from './maintenance.ts'
 import { buildDirectory, readFileNode, walkBlocks } from '../src/manifest/index.ts'
@@ -70,7 +72,7 @@ export interface OpContext {
  * Without them the operations work on local content only.
  */
 export interface NetworkHooks {
-  fetch(root: CID, options: { signal?: AbortSignal, maxRateBytesPerSec?: number, onProgress?: (p: { bytes: number, total: number }) => void }): Promise<{ bytes_total: number, bytes_fetched: number, bytes_local: number, sources: Record<string, number>, excluded?: Record<string, string> }>
+  fetch: FetchFn
   provide(root: CID): Promise<void>
   addresses(): string[]
 }
@@ -136,14 +138,12 @@ export class RepoOps {
 
   async get (args: GetArgs, ctx: OpContext = {}): Promise<GetResponse> {
     const cid = parseCid(args.cid)
-    let fetched = { bytes_total: 0, bytes_fetched: 0, bytes_local: 0, sources: {} as Record<string, number> }
-    if (this.network != null) {
-      fetched = await this.network.fetch(cid, { signal: ctx.signal, maxRateBytesPerSec: args.maxRateBytesPerSec, onProgress: ctx.onProgress })
-    } else if (!(await this.repo.blocks.has(cid))) {
-      throw this.notHere(cid)
+    if (this.network == null) {
+      if (!(await this.repo.blocks.has(cid))) throw this.notHere(cid)
+      const result = await exportTo(this.getBlock, cid, args.out, { force: args.force, signal: ctx.signal, onProgress: ctx.onProgress })
+      return { cid: cid.toString(), out: args.out, bytes_total: result.bytes, bytes_fetched: 0, bytes_local: result.bytes, sources: {}, files: result.files, dirs: result.dirs }
     }
-    const result = await exportTo(this.getBlock, cid, args.out, { force: args.force, signal: ctx.signal, onProgress: this.network == null ? ctx.onProgress : undefined })
-    if (this.network == null) fetched = { bytes_total: result.bytes, bytes_fetched: 0, bytes_local: result.bytes, sources: {} }
+    const { fetched, result } = await fetchTo(this.network.fetch.bind(this.network), this.getBlock, cid, args.out, { force: args.force, signal: ctx.signal, maxRateBytesPerSec: args.maxRateBytesPerSec, onProgress: ctx.onProgress })
     return { cid: cid.toString(), out: args.out, ...fetched, files: result.files, dirs: result.dirs }
   }
 

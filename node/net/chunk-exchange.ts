@@ -10,7 +10,7 @@
 import { ChunksMessage, Want, Presence } from '../../protocol/chunks.ts'
 import { CHUNKS_PROTOCOL, MAX_MESSAGE_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_STRING_CHARS, DEFAULT_MAX_OUTSTANDING_WANTS } from '../../protocol/index.ts'
 import { FrameReader, writeFrame, varint } from './framing.ts'
-import { decodeChunksMessage, wireCid } from './wire.ts'
+import { decodeChunksMessage, encodeBlockFrame, wireCid } from './wire.ts'
 import { ProtocolViolationError, RemoteProtocolError, PeerTimeoutError } from './errors.ts'
 import { RateLimiter } from './rate-limiter.ts'
 import { deferred } from './deferred.ts'
@@ -37,7 +37,8 @@ const SERVE_HIGH_WATER_BYTES = 1024 * 1024
 export interface NetworkBlockstore {
   has(cid: CID, options?: AbortOptions): Promise<boolean>
   get(cid: CID, options?: AbortOptions): Promise<Uint8Array>
-  put(cid: CID, bytes: Uint8Array, options?: AbortOptions & { trusted?: boolean }): Promise<void>
+  /** `direct`: a hint that the block goes to the disk now and is not read back soon (see DitsBlockstore.put) */
+  put(cid: CID, bytes: Uint8Array, options?: AbortOptions & { trusted?: boolean, direct?: boolean }): Promise<void>
 }
 
 export interface ChunkExchangeInit {
@@ -214,7 +215,7 @@ export class ChunkExchange implements Startable {
         } else {
           await flush()
           await this.limiter?.take(result.byteLength, { signal: stop.signal })
-          await this.send(stream, { blocks: [{ cid: cid.bytes, data: result }] }, stop.signal)
+          await this.sendBlock(stream, cid, result, stop.signal)
           this.counters.blocksServed++
           this.counters.bytesServed += result.byteLength
         }
@@ -278,6 +279,13 @@ export class ChunkExchange implements Startable {
 
   private async send (stream: Stream, msg: Partial<ChunksMessage>, signal: AbortSignal): Promise<void> {
     await writeFrame(stream, ChunksMessage.encode(msg), { signal: AbortSignal.any([signal, AbortSignal.timeout(this.sendTimeoutMs)]) })
+  }
+
+  /** A block message without copying the block into it: the bulk of what a node sends. */
+  private async sendBlock (stream: Stream, cid: CID, data: Uint8Array, signal: AbortSignal): Promise<void> {
+    const [header, body] = encodeBlockFrame(cid.bytes, data)
+    const sent = stream.send(header)
+    if (!stream.send(body) || !sent) await stream.onDrain({ signal: AbortSignal.any([signal, AbortSignal.timeout(this.sendTimeoutMs)]) })
   }
 }
 

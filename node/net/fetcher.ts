@@ -44,6 +44,14 @@ const HAS_CONCURRENCY = 32
 export interface FetchOptions extends AbortOptions {
   /** Cap on the download rate, bytes per second, across all sources. */
   maxRateBytesPerSec?: number
+  /** 'manifests': fetch only the manifest nodes of the root (to lay out its output before the chunks come) @default 'all' */
+  scope?: 'all' | 'manifests'
+  /**
+   * Each chunk of the root (a chunk that occurs twice may be reported twice): fetched now (`bytes` verified against `cid`; the hook runs while they are
+   * stored) or already held (`bytes` undefined: they are in the repo). A fetched chunk counts as received only
+   * once the hook has settled; a hook that throws fails the download.
+   */
+  onChunk?(cid: CID, bytes?: Uint8Array): Promise<void> | void
   onProgress?(progress: FetchProgress): void
 }
 
@@ -208,6 +216,7 @@ export class Download {
    * scheduler. `bytes` is a chunk's length from its parent manifest.
    */
   private async expand (links: Array<{ cid: CID, order: Order, bytes?: number }>): Promise<void> {
+    if (this.options.scope === 'manifests') links = links.filter(l => l.cid.code === DAG_CBOR_CODE)
     for (let i = 0; i < links.length; i += HAS_CONCURRENCY) {
       const batch = links.slice(i, i + HAS_CONCURRENCY)
       const held = await Promise.all(batch.map(async l => await this.ctx.blockstore.has(l.cid, { signal: this.stop.signal })))
@@ -229,6 +238,7 @@ export class Download {
             this.blocksLocal++
             this.bytesLocal += bytes ?? 0
             if (order.length === 0) this.bytesTotal = bytes ?? 0
+            await this.options.onChunk?.(cid)
             continue
           }
         }
@@ -395,7 +405,10 @@ export class Download {
     if (!this.scheduler.received(key, cidKey, bytes.byteLength, performance.now())) return
     this.busy++
     try {
-      await this.ctx.blockstore.put(cid, bytes, { trusted: true, signal: this.stop.signal })
+      // a fetched chunk goes to the disk anyway and is not read back by this download: skip the page cache
+      const stored = this.ctx.blockstore.put(cid, bytes, { trusted: true, direct: true, signal: this.stop.signal })
+      if (cid.code !== DAG_CBOR_CODE && this.options.onChunk != null) await Promise.all([stored, this.options.onChunk(cid, bytes)])
+      else await stored
       if (cid.code === DAG_CBOR_CODE) {
         this.manifestBytesFetched += bytes.byteLength
         await this.expandNode(cid, bytes, this.orderOf(cidKey))

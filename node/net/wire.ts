@@ -30,6 +30,46 @@ export function decodeChunksMessage (frame: Uint8Array | Uint8ArrayList): Chunks
   return msg
 }
 
+/**
+ * One length-prefixed chunks message carrying one block, as the bytes to send: a small header (the frame's length
+ * prefix, the message and Block envelopes, the CID, the data's length) and the block's own bytes, not copied.
+ * Byte for byte what `ChunksMessage.encode({ blocks: [{ cid, data }] })` behind its varint prefix would be.
+ */
+export function encodeBlockFrame (cid: Uint8Array, data: Uint8Array): [header: Uint8Array, data: Uint8Array] {
+  // Block { bytes cid = 1; bytes data = 2 } inside ChunksMessage { repeated Block blocks = 4 }
+  const blockLength = 1 + varintLength(cid.byteLength) + cid.byteLength + 1 + varintLength(data.byteLength) + data.byteLength
+  const messageLength = 1 + varintLength(blockLength) + blockLength
+  const header = new Uint8Array(varintLength(messageLength) + messageLength - data.byteLength)
+  let at = putVarint(header, 0, messageLength)
+  header[at++] = (4 << 3) | 2
+  at = putVarint(header, at, blockLength)
+  header[at++] = (1 << 3) | 2
+  at = putVarint(header, at, cid.byteLength)
+  header.set(cid, at)
+  at += cid.byteLength
+  header[at++] = (2 << 3) | 2
+  putVarint(header, at, data.byteLength)
+  return [header, data]
+}
+
+function varintLength (n: number): number {
+  let length = 1
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80)
+    length++
+  }
+  return length
+}
+
+function putVarint (into: Uint8Array, at: number, n: number): number {
+  while (n >= 0x80) {
+    into[at++] = (n % 0x80) | 0x80
+    n = Math.floor(n / 0x80)
+  }
+  into[at++] = n
+  return at
+}
+
 /** Parse a binary CID off the wire, naming the field in the error. */
 export function wireCid (bytes: Uint8Array, field: string): CID {
   if (bytes.byteLength > MAX_CID_BYTES) throw new ProtocolViolationError(`${field}: CID of ${bytes.byteLength} bytes exceeds ${MAX_CID_BYTES}`)

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Output, fetchTo } from '../../node/output.ts'
+import { ChunksMessage } from '../../protocol/chunks.ts'
+import { encodeBlockFrame } from '../../node/net/wire.ts'
+import { varint } from '../../node/net/framing.ts'
+import { makeFile, startNode, stopAll, MiB, KiB, LyingBlockstore, MemoryBlockstore } from './net/helpers.ts'
+import type { TestNode } from './net/helpers.ts'
+import type { CID } from 'multiformats/cid'
+
+describe('node/output: get writes the output while fetching', function () {
+  this.timeout(30_000)
+  let dir: string
+  let nodes: Array<TestNode | undefined> = []
+
+  beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'dits-output-')) })
+  afterEach(async () => {
+    await stopAll(nodes)
+    nodes = []
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  const getter = (store: MemoryBlockstore) => async (cid: CID): Promise<Uint8Array> => await store.get(cid)
+
+  it('writes chunks in any order, hashing the prefix (reading back what it could not hold), byte-exact', async () => {
+    const file = makeFile(3 * MiB + 77, 128 * KiB, 4)
+    const store = new MemoryBlockstore()
+    store.putAll(file.blocks.filter(b => b.cid.code !== 0x55))
+    const out = join(dir, 'out.bin')
+    const progress: number[] = []
+    const output = await Output.create(getter(store), file.root, out, { holdBytes: 256 * KiB, onProgress: p => progress.push(p.bytes) })
+    const byCid = new Map(file.blocks.map(b => [b.cid.toString(), b.bytes]))
+    for (const cid of [...file.chunks].reverse()) await output.write(cid, byCid.get(cid.toString()) as Uint8Array)
+    const result = await output.finish()
+    assert.deepEqual(result, { bytes: file.data.byteLength, files: 1, dirs: 0 })
+    assert.equal(progress.at(-1), file.data.byteLength)
+    assert.deepEqual(new Uint8Array(await readFile(out)), file.data)
+    assert.deepEqual(await readdir(dir), ['out.bin'])
+  })
+
+  it('a chunk missing at the end is read from the repo; a wrong length is refused', async () => {
+    const file = makeFile(MiB, 256 * KiB)
+    const store = new MemoryBlockstore()
+    store.putAll(file.blocks)
+    const out = join(dir, 'out.bin')
+    const output = await Output.create(getter(store), file.root, out)
+    await assert.rejects(output.write(file.chunks[0], new Uint8Array(3)), { name: 'VerificationError' })
+    await output.abort()
+    assert.deepEqual(await readdir(dir), [])
+    const again = await Output.create(getter(store), file.root, out)
+    await again.finish()
+    assert.deepEqual(new Uint8Array(await readFile(out)), file.data)
+  })
+
+  it('bytes whose whole-file BLAKE3 differs from the manifest never reach the output name', async () => {
+    // a caller that hands in unverified bytes of the right length: the whole-file hash still catches it
+    const file = makeFile(MiB, 256 * KiB)
+    const store = new MemoryBlockstore()
+    store.putAll(file.blocks)
+    const out = join(dir, 'out.bin')
+    const output = await Output.create(getter(store), file.root, out)
+    const bad = new Uint8Array(256 * KiB)
+    await output.write(file.chunks[1], bad)
+    await assert.rejects(output.finish(), { name: 'VerificationError' })
+    assert.deepEqual(await readdir(dir), [])
+  })
+
+  it('fetchTo: writes while fetching; a lying peer never lands a wrong byte, the honest one completes it', async () => {
+    const file = makeFile(8 * MiB, 256 * KiB)
+    const liar = await startNode({ store: new LyingBlockstore() })
+    const honest = await startNode({ maxServeRateBytesPerSec: 16e6 })
+    const d = await startNode()
+    nodes = [liar, honest, d]
+    liar.store.putAll(file.blocks)
+    honest.store.putAll(file.blocks)
+    await d.net.connect(liar.addr)
+    await d.net.connect(honest.addr)
+    const out = join(dir, 'out.bin')
+    let chunksAtFirstOutput = -1
+    const { fetched, result } = await fetchTo(async (cid, options) => await d.net.fetch(cid, {
+      ...options,
+      onChunk: async (c, bytes) => {
+        if (chunksAtFirstOutput < 0 && bytes != null) chunksAtFirstOutput = d.store.blocks.size
+        await options.onChunk?.(c, bytes)
+      }
+    }), getter(d.store), file.root, out)
+    assert.equal(result.bytes, file.data.byteLength)
+    assert.equal(fetched.bytes_fetched, file.data.byteLength)
+    assert.ok(fetched.excluded?.[liar.net.peerId] != null, 'the liar is excluded')
+    assert.ok(chunksAtFirstOutput < file.chunks.length / 2, `output written while fetching (first chunk out with ${chunksAtFirstOutput} blocks stored)`)
+    assert.deepEqual(new Uint8Array(await readFile(out)), file.data)
+  })
+
+  it('fetchTo resumes: chunks held are copied from the repo, only the rest is fetched', async () => {
+    const file = makeFile(4 * MiB, 256 * KiB)
+    const a = await startNode()
+    const d = await startNode()
+    nodes = [a, d]
+    a.store.putAll(file.blocks)
+    d.store.putAll(file.blocks.filter(b => b.cid.code === 0x55).slice(0, 7))
+    await d.net.connect(a.addr)
+    const out = join(dir, 'out.bin')
+    const { fetched } = await fetchTo(async (cid, options) => await d.net.fetch(cid, options), getter(d.store), file.root, out)
+    assert.equal(fetched.bytes_local, 7 * 256 * KiB)
+    assert.equal(fetched.bytes_fetched, file.data.byteLength - 7 * 256 * KiB)
+    assert.deepEqual(new Uint8Array(await readFile(out)), file.data)
+  })
+
+  it('fetchTo aborted half way leaves no output and no partial file', async () => {
+    const file = makeFile(16 * MiB, 256 * KiB)
+    const a = await startNode({ maxServeRateBytesPerSec: 8e6 })
+    const d = await startNode()
+    nodes = [a, d]
+    a.store.putAll(file.blocks)
+    await d.net.connect(a.addr)
+    const out = join(dir, 'out.bin')
+    const stop = new AbortController()
+    let written = 0
+    await assert.rejects(fetchTo(async (cid, options) => await d.net.fetch(cid, {
+      ...options,
+      onChunk: async (c, bytes) => {
+        await options.onChunk?.(c, bytes)
+        if (++written === 8) stop.abort(new Error('killed'))
+      }
+    }), getter(d.store), file.root, out, { signal: stop.signal }))
+    assert.deepEqual(await readdir(dir), [])
+  })
+
+  it('a block frame is byte for byte the protobuf encoding behind its length prefix', () => {
+    const file = makeFile(300 * KiB, 300 * KiB)
+    const [header] = encodeBlockFrame(file.chunks[0].bytes, new Uint8Array(0))
+    // an empty block keeps its (empty) data field, which protons leaves out: the same message either way
+    assert.deepEqual(ChunksMessage.decode(header.subarray(1)), { wants: [], cancels: [], presences: [], blocks: [{ cid: file.chunks[0].bytes, data: new Uint8Array(0) }], error: '' })
+    for (const data of [new Uint8Array(100), file.blocks[0].bytes]) {
+      const [header, body] = encodeBlockFrame(file.chunks[0].bytes, data)
+      const encoded = ChunksMessage.encode({ blocks: [{ cid: file.chunks[0].bytes, data }] })
+      assert.deepEqual(Buffer.concat([header, body]), Buffer.concat([varint(encoded.byteLength), encoded]))
+    }
+  })
+})
