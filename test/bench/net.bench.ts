@@ -3,7 +3,7 @@
  * - get-1g: get of 1 GiB from one peer into a blockstore-fs, writing the file out as the chunks arrive (what
  *   `dits-node get` does) vs a raw libp2p 3 stream (tcp + noise + yamux) moving the same bytes into a file;
  *   also the fetcher's peak RSS.
- * - get-2g-rss: the peak RSS of a get of 2 GiB.
+ * - net-get-2g-rss: the peak RSS of a network get of 2 GiB (rss-2g in content.bench.ts is the get from the local repo).
  * - get-4-peers: four peers each capped at the same serving rate vs one such peer.
  * - get-vs-bitswap: the same fetch of 256 MiB vs two Helia nodes with bitswap (unixfs cat into a file).
  * - dht-30: findProviders of a root on a DHT of 30 in-process nodes, p50 and p95.
@@ -141,7 +141,7 @@ const get1g: Bench = {
 }
 
 const get2gRss: Bench = {
-  name: 'get-2g-rss',
+  name: 'net-get-2g-rss',
   description: 'peak RSS of a get of 2 GiB from one peer (fetch + verify + store + write out), separate processes',
   async run (ctx) {
     const file = join(ctx.tmpDir, 'random-2g.bin')
@@ -165,7 +165,7 @@ const get2gRss: Bench = {
     } finally {
       await server.stop()
     }
-    return [result('get-2g-rss', 'MiB', rss, 'goal', 256, false)]
+    return [result('net-get-2g-rss', 'MiB', rss, 'goal', 256, false)]
   }
 }
 
