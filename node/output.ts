@@ -6,7 +6,7 @@
  * over the prefix that is complete; its whole-file BLAKE3 is checked before anything is renamed into place.
  * Everything is built under a temporary name beside the target, so a failed or killed get leaves no output.
  */
-import { open, mkdir, rename, rm, stat as fsStat } from 'node:fs/promises'
+import { open, mkdir, readdir, rename, rm, stat as fsStat } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 import { readNode, walkChunks, walkDir } from '../src/manifest/index.ts'
 import type { GetBlock, FileNode, ManifestNode } from '../src/manifest/index.ts'
@@ -16,6 +16,7 @@ import { DitsError, UsageError, VerificationError, InvalidPathError } from '../s
 import type { CID } from 'multiformats/cid'
 import type { FileHandle } from 'node:fs/promises'
 import type { Blake3Hasher } from '../src/hash/blake3.ts'
+import { isAlive } from './repo.ts'
 
 /** A download into the repo, as the daemon's network offers it (node/net's `fetch`, FetchOptions there). */
 export type FetchFn = (root: CID, options: {
@@ -110,6 +111,24 @@ interface OutFile {
   hashing: Promise<void>
 }
 
+/** What the temporary name of an output starts with; the writer's pid follows. */
+function partialPrefix (outPath: string): string {
+  return `.${basename(outPath)}.dits-partial-`
+}
+
+/**
+ * Removes what a get of the same output killed before its rename (SIGKILL, power loss) left beside it: the
+ * partial outputs of processes no longer alive, and this process's own from an earlier, failed attempt.
+ */
+async function removeStalePartials (outPath: string): Promise<void> {
+  const prefix = partialPrefix(outPath)
+  for (const name of await readdir(dirname(outPath)).catch(() => [])) {
+    if (!name.startsWith(prefix)) continue
+    const pid = Number(name.slice(prefix.length))
+    if (Number.isInteger(pid) && (pid === process.pid || !isAlive(pid))) await rm(join(dirname(outPath), name), { recursive: true, force: true })
+  }
+}
+
 export class Output {
   readonly result: OutputResult = { bytes: 0, files: 0, dirs: 0 }
   private readonly getBlock: GetBlock
@@ -134,7 +153,7 @@ export class Output {
     this.exists = exists
     this.holdBytes = init.holdBytes ?? DEFAULT_HOLD_BYTES
     this.init = init
-    this.tmp = join(dirname(outPath), `.${basename(outPath)}.dits-partial-${process.pid}`)
+    this.tmp = join(dirname(outPath), `${partialPrefix(outPath)}${process.pid}`)
   }
 
   /**
@@ -149,7 +168,7 @@ export class Output {
     if (node.type !== 'file' && node.type !== 'dir') throw new UsageError(`${root} is an inner ${node.type} node, not a file or directory manifest`)
     const out = new Output(getBlock, outPath, exists, init)
     out.total = node.size
-    await rm(out.tmp, { recursive: true, force: true })
+    await removeStalePartials(outPath)
     try {
       await out.layOut(root, node, out.tmp)
     } catch (err) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
+import { spawnSync } from 'node:child_process'
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Output, fetchTo } from '../../node/output.ts'
@@ -126,6 +127,22 @@ describe('node/output: get writes the output while fetching', function () {
       }
     }), getter(d.store), file.root, out, { signal: stop.signal }))
     assert.deepEqual(await readdir(dir), [])
+  })
+
+  it('removes the partial output a killed get of the same target left, and keeps a live one\'s', async () => {
+    const file = makeFile(300 * KiB, 64 * KiB, 2)
+    const store = new MemoryBlockstore()
+    store.putAll(file.blocks)
+    const out = join(dir, 'clip.mov')
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number
+    await mkdir(join(dir, `.clip.mov.dits-partial-${dead}`))
+    await writeFile(join(dir, `.clip.mov.dits-partial-${dead}`, 'half'), 'x')
+    await writeFile(join(dir, `.clip.mov.dits-partial-${process.ppid}`), 'another get, still running')
+    const output = await Output.create(getter(store), file.root, out)
+    for (const cid of file.chunks) output.writeLocal(cid)
+    await output.finish()
+    assert.deepEqual(new Uint8Array(await readFile(out)), file.data)
+    assert.deepEqual((await readdir(dir)).sort(), [`.clip.mov.dits-partial-${process.ppid}`, 'clip.mov'])
   })
 
   it('a block frame is byte for byte the protobuf encoding behind its length prefix', () => {
