@@ -13,7 +13,6 @@ import { basename, join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { chunkAndHash } from './chunk-pipeline.ts'
 import type { HashedChunk } from './chunk-pipeline.ts'
-import { createBlake3 } from '../src/hash/blake3.ts'
 import { cidFromDigest, RAW_CODE } from '../src/cid.ts'
 import { FileManifestBuilder, buildDirectory } from '../src/manifest/index.ts'
 import type { DirEntry, EncodedBlock, EntryKind } from '../src/manifest/index.ts'
@@ -162,10 +161,9 @@ export class Adder {
 
   private async addFile (path: string): Promise<{ cid: CID, size: number }> {
     const builder = new FileManifestBuilder(this.options.profile)
-    const whole = createBlake3()
+    let digest: Uint8Array | undefined
     let size = 0
     const onRead = (bytes: Uint8Array): void => {
-      whole.update(bytes)
       size += bytes.byteLength
       this.bytesRead += bytes.byteLength
       this.options.onProgress?.({ bytes: this.bytesRead, total: this.total, path })
@@ -181,7 +179,9 @@ export class Adder {
       }
     }
     try {
-      for await (const chunk of chunkAndHash(read, this.options.profile, { signal: this.options.signal, onRead })) {
+      const sizeHint = (await file.stat()).size
+      const onDigest = (d: Uint8Array): void => { digest = d }
+      for await (const chunk of chunkAndHash(read, this.options.profile, { signal: this.options.signal, onRead, onDigest, sizeHint })) {
         const cid = cidFromDigest(RAW_CODE, chunk.digest)
         await this.putChunk(cid, chunk)
         for (const part of builder.addChunk(cid, chunk.bytes.byteLength)) await this.putBlock(part)
@@ -189,7 +189,8 @@ export class Adder {
     } finally {
       await file.close()
     }
-    const { blocks, root } = builder.finish(size, whole.digest())
+    if (digest === undefined) throw new Error('the chunk pipeline ended without the whole-file digest')
+    const { blocks, root } = builder.finish(size, digest)
     for (const b of blocks) await this.putBlock(b)
     // The root goes last, after every block it reaches is on disk.
     await this.drain()

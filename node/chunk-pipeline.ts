@@ -14,6 +14,8 @@
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads'
 import { ChunkSplitter, chunkStream, validateProfile } from '../src/fastcdc/index.ts'
 import { blake3, BLAKE3_DIGEST_BYTES } from '../src/hash/index.ts'
+import { createBlake3 } from '../src/hash/blake3.ts'
+import type { Blake3Hasher } from '../src/hash/blake3.ts'
 import type { ChunkerProfile } from '../src/fastcdc/index.ts'
 import type { MessagePort } from 'node:worker_threads'
 import type { ChunkWorkerData, CutRequest, WorkerMessage } from './chunk-worker.ts'
@@ -48,8 +50,19 @@ export type ChunkSource = ReadInto | AsyncIterable<Uint8Array>
 
 export interface ChunkAndHashOptions {
   signal?: AbortSignal
-  /** Sees each piece of the stream as it is read (e.g. for a whole-file hash); the view is valid during the call only. */
+  /** Sees each piece of the stream as it is read; the view is valid during the call only. */
   onRead?: (bytes: Uint8Array) => void
+  /**
+   * Receives the BLAKE3-256 of the whole stream once it has ended, before the generator completes. The worker
+   * computes it when it cuts from the first byte (see sizeHint), the calling thread otherwise.
+   */
+  onDigest?: (digest: Uint8Array) => void
+  /**
+   * The length the stream is expected to have (a file's size). From workerThresholdBytes on, the worker cuts it
+   * from the first byte, and the calling thread reads ahead while the worker starts, instead of cutting the
+   * start itself: it is then left only reading and the consumer's work. Only a hint: the output is the same.
+   */
+  sizeHint?: number
   /**
    * The stream bytes held at most, read ahead or held by the consumer, in buffers of readBytes: at least
    * ceil(max / readBytes) + 2 of them. Held chunks keep their pieces from the oldest on: when no buffer is free the
@@ -153,6 +166,10 @@ class ChunkPipeline {
   private worker: ChunkWorker | undefined
   /** settles at the next release, worker reply or worker failure */
   private progress = deferred()
+  /** the whole stream's hash, when the calling thread computes it */
+  private readonly hasher: Blake3Hasher | undefined
+  /** the whole stream's hash, once the worker has sent it */
+  private workerDigest: Uint8Array | undefined
 
   constructor (source: ChunkSource, profile: ChunkerProfile, options: ChunkAndHashOptions) {
     this.profile = validateProfile(profile)
@@ -167,7 +184,14 @@ class ChunkPipeline {
     const reader = typeof source === 'function' ? { read: source, close: async () => {} } : readerOf(source)
     this.read = reader.read
     this.closeSource = reader.close
-    this.cutter = new InlineCutter(profile, this)
+    const threshold = options.workerThresholdBytes ?? DEFAULT_WORKER_THRESHOLD_BYTES
+    if (options.sizeHint !== undefined && options.sizeHint >= threshold) {
+      this.worker = new ChunkWorker(this.profile, this, options.onDigest !== undefined)
+      this.cutter = this.worker
+    } else {
+      this.cutter = new InlineCutter(profile, this)
+      if (options.onDigest !== undefined) this.hasher = createBlake3()
+    }
   }
 
   async * run (): AsyncGenerator<HashedChunk> {
@@ -191,6 +215,8 @@ class ChunkPipeline {
         } else if (this.canRead()) {
           await this.readNext()
         } else if (this.ended && this.cutter.outstanding === 0) {
+          const digest = this.hasher?.digest() ?? this.workerDigest
+          if (digest !== undefined) this.options.onDigest?.(digest)
           return
         } else {
           await this.wait()
@@ -206,6 +232,11 @@ class ChunkPipeline {
   addCut (length: number, digest: Uint8Array): void {
     this.cuts.push({ offset: this.cutEnd, length, digest, state: 'cut' })
     this.cutEnd += length
+  }
+
+  /** The worker's hash of the whole stream, sent with its last answer. */
+  setWorkerDigest (digest: Uint8Array): void {
+    this.workerDigest = digest
   }
 
   /** Wakes the generator if it waits. */
@@ -246,6 +277,7 @@ class ChunkPipeline {
     } while (n > 0 && length < buffer.length)
     if (length > 0) {
       this.options.onRead?.(buffer.subarray(0, length))
+      this.hasher?.update(buffer.subarray(0, length))
       const piece = { buffer, offset: this.readEnd, length }
       this.pieces.push(piece)
       this.readEnd += length
@@ -368,10 +400,11 @@ class ChunkWorker implements Cutter {
   /** one entry per request not yet answered, in order: the piece it took away, if any */
   private readonly away: Array<Piece | undefined> = []
 
-  constructor (profile: ChunkerProfile, pipeline: ChunkPipeline) {
+  /** with `wholeDigest`, the worker also hashes the whole stream: it must be given it from the first byte */
+  constructor (profile: ChunkerProfile, pipeline: ChunkPipeline, wholeDigest = false) {
     this.pipeline = pipeline
     const { port1, port2 } = new MessageChannel()
-    const workerData: ChunkWorkerData = { port: port2, profile }
+    const workerData: ChunkWorkerData = { port: port2, profile, wholeDigest }
     // tsc emits chunk-worker.js next to this module.
     this.worker = new Worker(new URL('./chunk-worker.js', import.meta.url), { workerData, transferList: [port2] })
     this.port = port1
@@ -428,6 +461,7 @@ class ChunkWorker implements Cutter {
       message.lengths.forEach((length, i) => {
         this.pipeline.addCut(length, message.digests.subarray(i * BLAKE3_DIGEST_BYTES, (i + 1) * BLAKE3_DIGEST_BYTES))
       })
+      if (message.wholeDigest !== undefined) this.pipeline.setWorkerDigest(message.wholeDigest)
     }
     this.pipeline.wake()
   }

@@ -90,6 +90,21 @@ describe('fastcdc', () => {
       })
     }
 
+    it('gives the whole stream\'s BLAKE3: from the worker when sizeHint starts it at byte 0, from the calling thread otherwise', async () => {
+      const whole = hex(blake3(data))
+      for (const options of [{ sizeHint: data.length }, { sizeHint: 0 }, {}, { sizeHint: data.length, workerThresholdBytes: 0 }]) {
+        let digest: Uint8Array | undefined
+        const { result, workers } = await withWorkers(async () => await summary(chunkAndHash(reader(data, 5, 3 * MiB), PROFILES.media, { ...options, onDigest: d => { digest = d } })))
+        assert.deepEqual(result, expected.get(PROFILES.media), JSON.stringify(options))
+        assert.equal(digest === undefined ? undefined : hex(digest), whole, JSON.stringify(options))
+        // a size hint over the threshold starts the worker at once; 40 MiB crosses the 32 MiB default either way
+        assert.equal(workers.length, 1, JSON.stringify(options))
+      }
+      let empty: Uint8Array | undefined
+      await summary(chunkAndHash(reader(new Uint8Array(0), 6, MiB), PROFILES.media, { sizeHint: 0, onDigest: d => { empty = d } }))
+      assert.equal(empty === undefined ? undefined : hex(empty), hex(blake3(new Uint8Array(0))))
+    })
+
     it('is identical with the default options and odd piece sizes', async () => {
       const profile: ChunkerProfile = { name: 'odd', min: 3000, avg: 20_000, max: 90_001, normalization: 2, seed: 3 }
       const reference = await summary(chunkAndHashSequential(inPieces(data, 3, 50_000), profile))
