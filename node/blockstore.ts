@@ -16,6 +16,7 @@ import type { AbortOptions } from '@libp2p/interface'
 import { verifyBlock } from '../src/cid.ts'
 import { VerificationError, NotFoundError, DitsError } from '../src/errors.ts'
 import { MAX_BLOCK_BYTES } from '../protocol/limits.ts'
+import { readFully, writeFully } from './files.ts'
 
 const EXTENSION = '.data'
 /** fsyncs in flight at once when making a batch of blocks durable */
@@ -154,7 +155,7 @@ export class DitsBlockstore {
   private async writeBuffered (tmp: string, bytes: Uint8Array): Promise<void> {
     const fh = await createFile(tmp, 'w')
     try {
-      await writeAll(fh, bytes, 0, bytes.byteLength)
+      await writeFully(fh, bytes, 0)
     } finally {
       await fh.close()
     }
@@ -179,7 +180,7 @@ export class DitsBlockstore {
         staging.fill(0, bytes.byteLength, padded)
         const fh = await createFile(tmp, DIRECT_WRITE_FLAGS)
         try {
-          await writeAll(fh, staging, 0, padded)
+          await writeFully(fh, staging.subarray(0, padded), 0)
           if (padded !== bytes.byteLength) await fh.truncate(bytes.byteLength)
         } finally {
           await fh.close()
@@ -237,15 +238,6 @@ export class DitsBlockstore {
   }
 }
 
-/** Writes bytes[from, to) at the same offsets of the file: a short write (a disk filling up) is retried, and then fails. */
-async function writeAll (fh: FileHandle, bytes: Uint8Array, from: number, to: number): Promise<void> {
-  for (let at = from; at < to;) {
-    const { bytesWritten } = await fh.write(bytes, at, to - at, at)
-    if (bytesWritten === 0) throw new DitsError(`the file system took none of ${to - at} bytes`)
-    at += bytesWritten
-  }
-}
-
 /** Opens a new block's temp file; a missing shard directory (not made at init) is made on the way. */
 async function createFile (path: string, flags: string | number): Promise<FileHandle> {
   try {
@@ -273,15 +265,8 @@ function alignedBuffer (length: number): Uint8Array {
 async function readWhole (path: string): Promise<Uint8Array> {
   const fh = await open(path, 'r')
   try {
-    const size = Math.min((await fh.stat()).size, MAX_BLOCK_BYTES + 1)
-    const bytes = new Uint8Array(size)
-    let at = 0
-    while (at < size) {
-      const { bytesRead } = await fh.read(bytes, at, size - at, at)
-      if (bytesRead === 0) break
-      at += bytesRead
-    }
-    return bytes.subarray(0, at)
+    const bytes = new Uint8Array(Math.min((await fh.stat()).size, MAX_BLOCK_BYTES + 1))
+    return bytes.subarray(0, await readFully(fh, bytes, 0))
   } finally {
     await fh.close()
   }

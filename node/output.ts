@@ -17,6 +17,7 @@ import type { CID } from 'multiformats/cid'
 import type { FileHandle } from 'node:fs/promises'
 import type { Blake3Hasher } from '../src/hash/blake3.ts'
 import { isAlive } from './repo.ts'
+import { readFully, writeFully } from './files.ts'
 
 /** A download into the repo, as the daemon's network offers it (node/net's `fetch`, FetchOptions there). */
 export type FetchFn = (root: CID, options: {
@@ -276,11 +277,7 @@ export class Output {
     file.state[index] = WRITING
     file.fh ??= open(file.path, 'r+')
     const fh = await file.fh
-    let done = 0
-    while (done < bytes.byteLength) {
-      const { bytesWritten } = await fh.write(bytes, done, bytes.byteLength - done, chunk.offset + done)
-      done += bytesWritten
-    }
+    await writeFully(fh, bytes, chunk.offset)
     file.state[index] = WRITTEN
     this.result.bytes += bytes.byteLength
     this.init.onProgress?.({ bytes: this.result.bytes, total: this.total })
@@ -305,12 +302,7 @@ export class Output {
         const c = file.chunks[i]
         bytes = new Uint8Array(c.length)
         const fh = await (file.fh as Promise<FileHandle>)
-        let done = 0
-        while (done < c.length) {
-          const { bytesRead } = await fh.read(bytes, done, c.length - done, c.offset + done)
-          if (bytesRead === 0) throw new VerificationError(`file ${file.cid}: ${file.path} is shorter than its chunks`)
-          done += bytesRead
-        }
+        if (await readFully(fh, bytes, c.offset) < c.length) throw new VerificationError(`file ${file.cid}: ${file.path} is shorter than its chunks`)
       }
       file.hasher.update(bytes)
       file.hashed++

@@ -32,7 +32,7 @@
 import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
-import { writeSync } from 'node:fs'
+import { writeFully, writeFullySync } from '../files.ts'
 import { MemoryStorage, NONE } from '../../src/raft/index.ts'
 import { DitsError } from '../../src/errors.ts'
 import { fsyncPath } from '../blockstore.ts'
@@ -236,7 +236,7 @@ export class RaftDiskStorage {
       }
       // the write only copies into the page cache: done synchronously it saves a thread-pool round trip
       // on the path of every commit; the fsync, which waits for the disk, stays off the event loop
-      writeAll(this.fh.fd, buf, this.end)
+      writeFullySync(this.fh.fd, buf, this.end)
       this.end += buf.byteLength
       if (mustSync(batch, this.memory.initialState())) await this.fh.datasync()
     }
@@ -326,17 +326,10 @@ export function mustSync (batch: PersistBatch, durable: HardState): boolean {
   return hs !== undefined && (hs.term !== durable.term || hs.vote !== durable.vote)
 }
 
-function writeAll (fd: number, buf: Buffer, position: number): void {
-  for (let at = 0; at < buf.byteLength;) at += writeSync(fd, buf, at, buf.byteLength - at, position + at)
-}
-
 const ZEROS = Buffer.alloc(ZERO_CHUNK_BYTES)
 
 async function writeZeros (fh: FileHandle, from: number, to: number): Promise<void> {
-  for (let at = from; at < to;) {
-    const { bytesWritten } = await fh.write(ZEROS, 0, Math.min(ZEROS.byteLength, to - at), at)
-    at += bytesWritten
-  }
+  for (let at = from; at < to; at += ZEROS.byteLength) await writeFully(fh, ZEROS.subarray(0, Math.min(ZEROS.byteLength, to - at)), at)
 }
 
 /** The offset of the last byte at or after `from` that is not zero, or `from - 1` when there is none. */
