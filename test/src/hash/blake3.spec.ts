@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { blake3 as nobleBlake3 } from '@noble/hashes/blake3.js'
-import { BLAKE3_DIGEST_BYTES, BLAKE3_BACKEND, blake3 as defaultBlake3, createBlake3 as defaultCreateBlake3, blake3Wasm, createBlake3Wasm } from '../../../src/hash/blake3.ts'
+import { BLAKE3_DIGEST_BYTES, BLAKE3_BACKEND, blake3 as defaultBlake3, createBlake3 as defaultCreateBlake3 } from '../../../src/hash/blake3.ts'
+import { blake3Wasm, createBlake3Wasm } from '../../../src/hash/blake3-wasm.ts'
 import type { Blake3Hasher } from '../../../src/hash/blake3.ts'
 
 /** ../shared/testdata next to the repo root, found from dist/test/src/hash/. */
