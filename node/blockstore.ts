@@ -16,7 +16,7 @@ import type { AbortOptions } from '@libp2p/interface'
 import { verifyBlock } from '../src/cid.ts'
 import { VerificationError, NotFoundError, DitsError } from '../src/errors.ts'
 import { MAX_BLOCK_BYTES } from '../protocol/limits.ts'
-import { readFully, writeFully } from './files.ts'
+import { readFully, writeFully, alignedBuffer, O_DIRECT, DIRECT_ALIGN_BYTES } from './files.ts'
 
 const EXTENSION = '.data'
 /** fsyncs in flight at once when making a batch of blocks durable */
@@ -24,15 +24,9 @@ const DEFAULT_SYNC_CONCURRENCY = 32
 /** libuv's thread pool, which runs every fs call: UV_THREADPOOL_SIZE, else libuv's default of 4 */
 const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) > 0 ? Number(process.env.UV_THREADPOOL_SIZE) : 4
 /** open(2) flags of a direct write. O_DIRECT is Linux's (where Node lacks it, direct writes are off). */
-const DIRECT_WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DIRECT
-/** what O_DIRECT needs memory, offsets and lengths aligned to: a page covers every logical block size in use */
-const DIRECT_ALIGN_BYTES = 4096
+const DIRECT_WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | (O_DIRECT ?? 0)
 /** direct puts of blocks from this size on use O_DIRECT: below it one buffered write is cheaper than two opens */
 const DIRECT_MIN_BYTES = 64 * 1024
-const WASM_PAGE_BYTES = 64 * 1024
-
-/** The slice of the WebAssembly JS API used here (the project compiles without the DOM types that declare it). */
-const { WebAssembly } = globalThis as unknown as { WebAssembly: { Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer } } }
 /** the characters of multibase base32 (RFC 4648, lower case, no padding) */
 const BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567'
 
@@ -67,7 +61,7 @@ export class DitsBlockstore {
   /** aligned buffers for writeDirect, as many as directWrites allows */
   private readonly staging: Uint8Array[] = []
   /** false once the file system has refused O_DIRECT */
-  private directSupported = (constants.O_DIRECT as number | undefined) !== undefined
+  private directSupported = O_DIRECT !== undefined
   private tmpCounter = 0
 
   constructor (dir: string, quarantineDir: string) {
@@ -247,14 +241,6 @@ async function createFile (path: string, flags: string | number): Promise<FileHa
     await mkdir(dirname(path), { recursive: true })
     return await open(path, flags)
   }
-}
-
-/**
- * `length` bytes that start on a page boundary, as O_DIRECT needs. A WebAssembly memory always does (it is
- * mapped whole, in 64 KiB pages); a Buffer's place in memory is up to the allocator.
- */
-function alignedBuffer (length: number): Uint8Array {
-  return new Uint8Array(new WebAssembly.Memory({ initial: Math.ceil(length / WASM_PAGE_BYTES) }).buffer, 0, length)
 }
 
 /**
