@@ -75,7 +75,7 @@ export const DEFAULT_HOLD_BYTES = 32 * 1024 * 1024
  */
 export const DEFAULT_DIRECT_MIN_BYTES = 8 * 1024 * 1024
 /** The span of one direct write of the output. */
-export const DEFAULT_STAGING_BYTES = 4 * 1024 * 1024
+export const DEFAULT_STAGING_BYTES = 2 * 1024 * 1024
 /**
  * Staging buffers in all: a direct file takes two (one fills while the other is written); a file that finds none
  * free is written through the page cache.
