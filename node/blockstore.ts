@@ -12,11 +12,12 @@ import { CID } from 'multiformats/cid'
 import { base32 } from 'multiformats/bases/base32'
 import type { ShardingStrategy } from 'blockstore-fs/sharding'
 import type { FileHandle } from 'node:fs/promises'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import type { AbortOptions } from '@libp2p/interface'
 import { verifyBlock } from '../src/cid.ts'
 import { VerificationError, NotFoundError, DitsError } from '../src/errors.ts'
 import { MAX_BLOCK_BYTES } from '../protocol/limits.ts'
-import { readFully, writeFully, alignedBuffer, O_DIRECT, DIRECT_ALIGN_BYTES } from './files.ts'
+import { readFully, writeFully, alignedBuffer, contiguous, copyInto, O_DIRECT, DIRECT_ALIGN_BYTES } from './files.ts'
 
 const EXTENSION = '.data'
 /** fsyncs in flight at once when making a batch of blocks durable */
@@ -114,9 +115,10 @@ export class DitsBlockstore {
   /**
    * Store a block. Unless the caller computed the CID from these very bytes (`trusted`), the bytes are
    * verified first: nothing that fails verification is ever stored. `direct` is for blocks that are about to
-   * be synced and are not read back soon (`add`'s): a large one goes straight to the disk (see writeDirect).
+   * be synced and are not read back soon (`add`'s): a large one goes straight to the disk (see writeDirect). The
+   * bytes may come in pieces (a fetched block, in the frames it arrived in).
    */
-  async put (cid: CID, bytes: Uint8Array, options: AbortOptions & { trusted?: boolean, direct?: boolean } = {}): Promise<void> {
+  async put (cid: CID, bytes: Uint8Array | Uint8ArrayList, options: AbortOptions & { trusted?: boolean, direct?: boolean } = {}): Promise<void> {
     if (bytes.byteLength > MAX_BLOCK_BYTES) throw new VerificationError(`block ${cid} is ${bytes.byteLength} bytes, over the ${MAX_BLOCK_BYTES}-byte limit`)
     if (options.trusted !== true && !verifyBlock(cid, bytes)) throw new VerificationError(`bytes offered for ${cid} do not match its BLAKE3 digest; not stored`)
     options.signal?.throwIfAborted()
@@ -128,10 +130,10 @@ export class DitsBlockstore {
           // EINVAL: this file system takes no O_DIRECT (tmpfs), or not with this alignment.
           if (err.code !== 'EINVAL') throw err
           this.directSupported = false
-          await this.writeBuffered(tmp, bytes)
+          await this.writeBuffered(tmp, contiguous(bytes))
         })
       } else {
-        await this.writeBuffered(tmp, bytes)
+        await this.writeBuffered(tmp, contiguous(bytes))
       }
       await rename(tmp, path)
     } catch (err) {
@@ -165,12 +167,12 @@ export class DitsBlockstore {
    * buffer, written directly padded with zeros to a whole page, and the file is cut back to the block's length:
    * one open per block, where writing the tail through the page cache took a second one.
    */
-  private async writeDirect (tmp: string, bytes: Uint8Array): Promise<void> {
+  private async writeDirect (tmp: string, bytes: Uint8Array | Uint8ArrayList): Promise<void> {
     const padded = Math.ceil(bytes.byteLength / DIRECT_ALIGN_BYTES) * DIRECT_ALIGN_BYTES
     await this.directWrites.run(async () => {
       const staging = this.staging.pop() ?? alignedBuffer(MAX_BLOCK_BYTES)
       try {
-        staging.set(bytes)
+        copyInto(staging, bytes, 0)
         staging.fill(0, bytes.byteLength, padded)
         const fh = await createFile(tmp, DIRECT_WRITE_FLAGS)
         try {

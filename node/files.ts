@@ -4,6 +4,7 @@
  */
 import { constants, writeSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import { DitsError } from '../src/errors.ts'
 
 /** open(2)'s O_DIRECT: Linux's; undefined where Node lacks it (direct writes are then off). */
@@ -45,6 +46,23 @@ export async function readFully (fh: FileHandle, bytes: Uint8Array, position: nu
     at += bytesRead
   }
   return at
+}
+
+/** `bytes` in one piece: itself, or its pieces copied together. */
+export function contiguous (bytes: Uint8Array | Uint8ArrayList): Uint8Array {
+  return bytes instanceof Uint8Array ? bytes : bytes.subarray()
+}
+
+/** Copies `bytes` (in one piece or several) into `target` at `at`. */
+export function copyInto (target: Uint8Array, bytes: Uint8Array | Uint8ArrayList, at: number): void {
+  if (bytes instanceof Uint8Array) {
+    target.set(bytes, at)
+    return
+  }
+  for (const piece of bytes) {
+    target.set(piece, at)
+    at += piece.byteLength
+  }
 }
 
 function taken (written: number, wanted: number): number {

@@ -16,17 +16,18 @@ import { createBlake3 } from '../src/hash/blake3.ts'
 import { equalBytes, toHex, RAW_CODE } from '../src/cid.ts'
 import { DitsError, UsageError, VerificationError, InvalidPathError } from '../src/errors.ts'
 import type { CID } from 'multiformats/cid'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import type { FileHandle } from 'node:fs/promises'
 import type { Blake3Hasher } from '../src/hash/blake3.ts'
 import { isAlive } from './repo.ts'
-import { readFully, writeFully, alignedBuffer, O_DIRECT, DIRECT_ALIGN_BYTES } from './files.ts'
+import { readFully, writeFully, alignedBuffer, contiguous, copyInto, O_DIRECT, DIRECT_ALIGN_BYTES } from './files.ts'
 
 /** A download into the repo, as the daemon's network offers it (node/net's `fetch`, FetchOptions there). */
 export type FetchFn = (root: CID, options: {
   signal?: AbortSignal
   maxRateBytesPerSec?: number
   scope?: 'all' | 'manifests'
-  onChunk?: (cid: CID, bytes?: Uint8Array) => Promise<void> | void
+  onChunk?: (cid: CID, bytes?: Uint8Array | Uint8ArrayList) => Promise<void> | void
   onProgress?: (p: { bytes: number, total: number }) => void
 }) => Promise<{ bytes_total: number, bytes_fetched: number, bytes_local: number, sources: Record<string, number>, excluded?: Record<string, string> }>
 
@@ -126,7 +127,7 @@ interface OutFile {
   hashed: number
   hasher: Blake3Hasher
   /** chunks past the hashed prefix whose bytes are in memory, not yet written */
-  held: Map<number, Uint8Array>
+  held: Map<number, Uint8Array | Uint8ArrayList>
   /** open while the file is being written: from its first chunk until its hash is complete */
   fh?: Promise<FileHandle>
   /** serialises the hash's advance, which writes the prefix (and may read back from the file) */
@@ -231,8 +232,11 @@ export class Output {
     for (const slots of this.slots.values()) yield slots[0].file.chunks[slots[0].index].cid
   }
 
-  /** `cid`'s bytes, verified by the caller against `cid`, go to every place the output has it. */
-  async write (cid: CID, bytes: Uint8Array): Promise<void> {
+  /**
+   * `cid`'s bytes, verified by the caller against `cid`, go to every place the output has it. They may come in
+   * pieces (a fetched chunk, in the frames it arrived in).
+   */
+  async write (cid: CID, bytes: Uint8Array | Uint8ArrayList): Promise<void> {
     if (this.failure != null) throw this.failure
     const slots = this.slots.get(cid.toString())
     if (slots == null) return
@@ -316,7 +320,7 @@ export class Output {
     }
   }
 
-  private async writeSlot (slot: Slot, bytes: Uint8Array): Promise<void> {
+  private async writeSlot (slot: Slot, bytes: Uint8Array | Uint8ArrayList): Promise<void> {
     const { file, index } = slot
     if (file.state[index] !== EMPTY) return
     const chunk = file.chunks[index]
@@ -329,7 +333,7 @@ export class Output {
       this.heldBytes += bytes.byteLength
       file.state[index] = HELD
     } else {
-      await writeFully(await this.handle(file), bytes, chunk.offset)
+      await writeFully(await this.handle(file), contiguous(bytes), chunk.offset)
       file.state[index] = SPILLED
     }
     this.result.bytes += bytes.byteLength
@@ -354,13 +358,15 @@ export class Output {
         file.held.delete(i)
         this.heldBytes -= bytes.byteLength
       } else {
-        bytes = new Uint8Array(c.length)
-        if (await readFully(await this.handle(file), bytes, c.offset) < c.length) throw new VerificationError(`file ${file.cid}: ${file.path} is shorter than its chunks`)
+        const read = new Uint8Array(c.length)
+        if (await readFully(await this.handle(file), read, c.offset) < c.length) throw new VerificationError(`file ${file.cid}: ${file.path} is shorter than its chunks`)
+        bytes = read
       }
-      file.hasher.update(bytes)
+      if (bytes instanceof Uint8Array) file.hasher.update(bytes)
+      else for (const piece of bytes) file.hasher.update(piece)
       if (i === 0 && file.large && this.directSupported) file.direct = this.takeStaging()
       if (file.direct != null) await this.stage(file, file.direct, bytes)
-      else if (file.state[i] === HELD) await writeFully(await this.handle(file), bytes, c.offset)
+      else if (file.state[i] === HELD) await writeFully(await this.handle(file), contiguous(bytes), c.offset)
       file.hashed++
     }
     // complete: a directory of many files never holds more than a few open
@@ -374,11 +380,11 @@ export class Output {
    * and every file after it. A chunk written ahead in place (SPILLED) is staged and written again: a direct write
    * has the kernel write back and drop the cached pages it covers.
    */
-  private async stage (file: OutFile, d: Direct, bytes: Uint8Array): Promise<void> {
+  private async stage (file: OutFile, d: Direct, bytes: Uint8Array | Uint8ArrayList): Promise<void> {
     for (let at = 0; at < bytes.byteLength;) {
       const buf = d.bufs[0]
       const n = Math.min(bytes.byteLength - at, buf.byteLength - d.fill)
-      buf.set(bytes.subarray(at, at + n), d.fill)
+      copyInto(buf, n === bytes.byteLength ? bytes : bytes instanceof Uint8Array ? bytes.subarray(at, at + n) : bytes.sublist(at, at + n), d.fill)
       d.fill += n
       at += n
       if (d.fill < buf.byteLength) continue
