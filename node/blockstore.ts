@@ -12,11 +12,12 @@ import { CID } from 'multiformats/cid'
 import { base32 } from 'multiformats/bases/base32'
 import type { ShardingStrategy } from 'blockstore-fs/sharding'
 import type { FileHandle } from 'node:fs/promises'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import type { AbortOptions } from '@libp2p/interface'
 import { verifyBlock } from '../src/cid.ts'
 import { VerificationError, NotFoundError, DitsError } from '../src/errors.ts'
 import { MAX_BLOCK_BYTES } from '../protocol/limits.ts'
-import { readFully, writeFully } from './files.ts'
+import { readFully, writeFully, alignedBuffer, contiguous, copyInto, O_DIRECT, DIRECT_ALIGN_BYTES } from './files.ts'
 
 const EXTENSION = '.data'
 /** fsyncs in flight at once when making a batch of blocks durable */
@@ -24,15 +25,9 @@ const DEFAULT_SYNC_CONCURRENCY = 32
 /** libuv's thread pool, which runs every fs call: UV_THREADPOOL_SIZE, else libuv's default of 4 */
 const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) > 0 ? Number(process.env.UV_THREADPOOL_SIZE) : 4
 /** open(2) flags of a direct write. O_DIRECT is Linux's (where Node lacks it, direct writes are off). */
-const DIRECT_WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DIRECT
-/** what O_DIRECT needs memory, offsets and lengths aligned to: a page covers every logical block size in use */
-const DIRECT_ALIGN_BYTES = 4096
+const DIRECT_WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | (O_DIRECT ?? 0)
 /** direct puts of blocks from this size on use O_DIRECT: below it one buffered write is cheaper than two opens */
 const DIRECT_MIN_BYTES = 64 * 1024
-const WASM_PAGE_BYTES = 64 * 1024
-
-/** The slice of the WebAssembly JS API used here (the project compiles without the DOM types that declare it). */
-const { WebAssembly } = globalThis as unknown as { WebAssembly: { Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer } } }
 /** the characters of multibase base32 (RFC 4648, lower case, no padding) */
 const BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567'
 
@@ -67,7 +62,7 @@ export class DitsBlockstore {
   /** aligned buffers for writeDirect, as many as directWrites allows */
   private readonly staging: Uint8Array[] = []
   /** false once the file system has refused O_DIRECT */
-  private directSupported = (constants.O_DIRECT as number | undefined) !== undefined
+  private directSupported = O_DIRECT !== undefined
   private tmpCounter = 0
 
   constructor (dir: string, quarantineDir: string) {
@@ -120,9 +115,10 @@ export class DitsBlockstore {
   /**
    * Store a block. Unless the caller computed the CID from these very bytes (`trusted`), the bytes are
    * verified first: nothing that fails verification is ever stored. `direct` is for blocks that are about to
-   * be synced and are not read back soon (`add`'s): a large one goes straight to the disk (see writeDirect).
+   * be synced and are not read back soon (`add`'s): a large one goes straight to the disk (see writeDirect). The
+   * bytes may come in pieces (a fetched block, in the frames it arrived in).
    */
-  async put (cid: CID, bytes: Uint8Array, options: AbortOptions & { trusted?: boolean, direct?: boolean } = {}): Promise<void> {
+  async put (cid: CID, bytes: Uint8Array | Uint8ArrayList, options: AbortOptions & { trusted?: boolean, direct?: boolean } = {}): Promise<void> {
     if (bytes.byteLength > MAX_BLOCK_BYTES) throw new VerificationError(`block ${cid} is ${bytes.byteLength} bytes, over the ${MAX_BLOCK_BYTES}-byte limit`)
     if (options.trusted !== true && !verifyBlock(cid, bytes)) throw new VerificationError(`bytes offered for ${cid} do not match its BLAKE3 digest; not stored`)
     options.signal?.throwIfAborted()
@@ -134,10 +130,10 @@ export class DitsBlockstore {
           // EINVAL: this file system takes no O_DIRECT (tmpfs), or not with this alignment.
           if (err.code !== 'EINVAL') throw err
           this.directSupported = false
-          await this.writeBuffered(tmp, bytes)
+          await this.writeBuffered(tmp, contiguous(bytes))
         })
       } else {
-        await this.writeBuffered(tmp, bytes)
+        await this.writeBuffered(tmp, contiguous(bytes))
       }
       await rename(tmp, path)
     } catch (err) {
@@ -171,12 +167,12 @@ export class DitsBlockstore {
    * buffer, written directly padded with zeros to a whole page, and the file is cut back to the block's length:
    * one open per block, where writing the tail through the page cache took a second one.
    */
-  private async writeDirect (tmp: string, bytes: Uint8Array): Promise<void> {
+  private async writeDirect (tmp: string, bytes: Uint8Array | Uint8ArrayList): Promise<void> {
     const padded = Math.ceil(bytes.byteLength / DIRECT_ALIGN_BYTES) * DIRECT_ALIGN_BYTES
     await this.directWrites.run(async () => {
       const staging = this.staging.pop() ?? alignedBuffer(MAX_BLOCK_BYTES)
       try {
-        staging.set(bytes)
+        copyInto(staging, bytes, 0)
         staging.fill(0, bytes.byteLength, padded)
         const fh = await createFile(tmp, DIRECT_WRITE_FLAGS)
         try {
@@ -247,14 +243,6 @@ async function createFile (path: string, flags: string | number): Promise<FileHa
     await mkdir(dirname(path), { recursive: true })
     return await open(path, flags)
   }
-}
-
-/**
- * `length` bytes that start on a page boundary, as O_DIRECT needs. A WebAssembly memory always does (it is
- * mapped whole, in 64 KiB pages); a Buffer's place in memory is up to the allocator.
- */
-function alignedBuffer (length: number): Uint8Array {
-  return new Uint8Array(new WebAssembly.Memory({ initial: Math.ceil(length / WASM_PAGE_BYTES) }).buffer, 0, length)
 }
 
 /**

@@ -1,10 +1,28 @@
 /**
  * Positional whole-buffer file I/O: the loops every writer and reader of blocks, outputs and the Raft log needs,
- * once, with the same answer to a file system that stops taking bytes.
+ * once, with the same answer to a file system that stops taking bytes; and the aligned memory O_DIRECT takes.
  */
-import { writeSync } from 'node:fs'
+import { constants, writeSync } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import { DitsError } from '../src/errors.ts'
+
+/** open(2)'s O_DIRECT: Linux's; undefined where Node lacks it (direct writes are then off). */
+export const O_DIRECT = constants.O_DIRECT as number | undefined
+/** what O_DIRECT needs memory, offsets and lengths aligned to: a page covers every logical block size in use */
+export const DIRECT_ALIGN_BYTES = 4096
+const WASM_PAGE_BYTES = 64 * 1024
+
+/** The slice of the WebAssembly JS API used here (the project compiles without the DOM types that declare it). */
+const { WebAssembly } = globalThis as unknown as { WebAssembly: { Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer } } }
+
+/**
+ * `length` bytes that start on a page boundary, as O_DIRECT needs. A WebAssembly memory always does (it is
+ * mapped whole, in 64 KiB pages); a Buffer's place in memory is up to the allocator.
+ */
+export function alignedBuffer (length: number): Uint8Array {
+  return new Uint8Array(new WebAssembly.Memory({ initial: Math.ceil(length / WASM_PAGE_BYTES) }).buffer, 0, length)
+}
 
 /** Writes all of `bytes` at `position`: a short write (a disk filling up) is retried, and one that takes nothing fails. */
 export async function writeFully (fh: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
@@ -28,6 +46,23 @@ export async function readFully (fh: FileHandle, bytes: Uint8Array, position: nu
     at += bytesRead
   }
   return at
+}
+
+/** `bytes` in one piece: itself, or its pieces copied together. */
+export function contiguous (bytes: Uint8Array | Uint8ArrayList): Uint8Array {
+  return bytes instanceof Uint8Array ? bytes : bytes.subarray()
+}
+
+/** Copies `bytes` (in one piece or several) into `target` at `at`. */
+export function copyInto (target: Uint8Array, bytes: Uint8Array | Uint8ArrayList, at: number): void {
+  if (bytes instanceof Uint8Array) {
+    target.set(bytes, at)
+    return
+  }
+  for (const piece of bytes) {
+    target.set(piece, at)
+    at += piece.byteLength
+  }
 }
 
 function taken (written: number, wanted: number): number {

@@ -5,7 +5,7 @@
  */
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
-import { blake3 } from './hash/blake3.ts'
+import { blake3, createBlake3 } from './hash/blake3.ts'
 import { InvalidCIDError } from './errors.ts'
 
 export const BLAKE3_CODE = 0x1e
@@ -28,10 +28,19 @@ export function chunkCid (bytes: Uint8Array): CID {
   return blockCid(RAW_CODE, bytes)
 }
 
-/** True when `bytes` are the block `cid` names: the codec is one of ours and the BLAKE3 digest matches. */
-export function verifyBlock (cid: CID, bytes: Uint8Array): boolean {
+/**
+ * True when `bytes` are the block `cid` names: the codec is one of ours and the BLAKE3 digest matches. The bytes
+ * may come in pieces (a block off the wire, still in the frames it arrived in).
+ */
+export function verifyBlock (cid: CID, bytes: Uint8Array | Iterable<Uint8Array>): boolean {
   if (!isDitsCid(cid)) return false
-  return equalBytes(blake3(bytes), cid.multihash.digest)
+  return equalBytes(bytes instanceof Uint8Array ? blake3(bytes) : hashPieces(bytes), cid.multihash.digest)
+}
+
+function hashPieces (pieces: Iterable<Uint8Array>): Uint8Array {
+  const hasher = createBlake3()
+  for (const piece of pieces) hasher.update(piece)
+  return hasher.digest()
 }
 
 export function isDitsCid (cid: CID): boolean {

@@ -10,7 +10,8 @@
 import { ChunksMessage, Want, Presence } from '../../protocol/chunks.ts'
 import { CHUNKS_PROTOCOL, MAX_MESSAGE_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_STRING_CHARS, DEFAULT_MAX_OUTSTANDING_WANTS } from '../../protocol/index.ts'
 import { FrameReader, writeFrame, varint } from './framing.ts'
-import { decodeChunksMessage, encodeBlockFrame, wireCid } from './wire.ts'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { decodeBlockFrame, decodeChunksMessage, encodeBlockFrame, wireCid } from './wire.ts'
 import { ProtocolViolationError, RemoteProtocolError, PeerTimeoutError } from './errors.ts'
 import { RateLimiter } from './rate-limiter.ts'
 import { deferred } from './deferred.ts'
@@ -37,8 +38,11 @@ const SERVE_HIGH_WATER_BYTES = 1024 * 1024
 export interface NetworkBlockstore {
   has(cid: CID, options?: AbortOptions): Promise<boolean>
   get(cid: CID, options?: AbortOptions): Promise<Uint8Array>
-  /** `direct`: a hint that the block goes to the disk now and is not read back soon (see DitsBlockstore.put) */
-  put(cid: CID, bytes: Uint8Array, options?: AbortOptions & { trusted?: boolean, direct?: boolean }): Promise<void>
+  /**
+   * `bytes` may come in pieces (a fetched block, in the frames it arrived in). `direct`: a hint that the block
+   * goes to the disk now and is not read back soon (see DitsBlockstore.put)
+   */
+  put(cid: CID, bytes: Uint8Array | Uint8ArrayList, options?: AbortOptions & { trusted?: boolean, direct?: boolean }): Promise<void>
 }
 
 export interface ChunkExchangeInit {
@@ -307,8 +311,11 @@ export function chunkExchange (init: ChunkExchangeInit): (components: ChunkExcha
 }
 
 export interface ChunkSessionHandlers {
-  /** A block arrived (unverified). Awaited: the session reads nothing more until it settles. */
-  onBlock(cid: CID, bytes: Uint8Array): Promise<void>
+  /**
+   * A block arrived (unverified), in the pieces it arrived in. Awaited: the session reads nothing more until it
+   * settles.
+   */
+  onBlock(cid: CID, bytes: Uint8ArrayList): Promise<void>
   onPresence(cid: CID, have: boolean): void
   /** The session ended: `err` is undefined for a clean close by either side. */
   onClose(err?: Error): void
@@ -383,10 +390,23 @@ export class ChunkSession {
   private async readLoop (): Promise<void> {
     // blocks are verified and stored a few at a time, so disk writes overlap; reading waits when all are busy
     const handling = new Set<Promise<void>>()
+    const deliver = async (cid: CID, bytes: Uint8ArrayList): Promise<void> => {
+      const handled: Promise<void> = this.handlers.onBlock(cid, bytes)
+        .catch((err: Error) => { this.end(err) })
+        .finally(() => handling.delete(handled))
+      handling.add(handled)
+      if (handling.size >= this.blockConcurrency) await Promise.race(handling)
+    }
     try {
       for (;;) {
-        const frame = await this.reader.next()
+        const frame = await this.reader.nextPieces()
         if (frame == null || this.closed) return
+        // the bulk of what a session receives: one block per message, read without copying its data together
+        const block = decodeBlockFrame(frame)
+        if (block != null) {
+          await deliver(wireCid(block.cid, 'block'), block.data)
+          continue
+        }
         const msg = decodeChunksMessage(frame)
         if (msg.wants.length > 0 || msg.cancels.length > 0) throw new ProtocolViolationError('a responder may send only presences and blocks')
         if (msg.error !== '') throw new RemoteProtocolError(`peer closed the stream: ${msg.error}`)
@@ -394,11 +414,7 @@ export class ChunkSession {
         for (const b of msg.blocks) {
           const cid = wireCid(b.cid, 'block')
           if (this.closed) return
-          const handled: Promise<void> = this.handlers.onBlock(cid, b.data)
-            .catch((err: Error) => { this.end(err) })
-            .finally(() => handling.delete(handled))
-          handling.add(handled)
-          if (handling.size >= this.blockConcurrency) await Promise.race(handling)
+          await deliver(cid, new Uint8ArrayList(b.data))
         }
       }
     } finally {

@@ -12,6 +12,7 @@ import { decodeNode } from '../../src/manifest/format.ts'
 import { FetchFailedError } from './errors.ts'
 import { deferred } from './deferred.ts'
 import type { CID } from 'multiformats/cid'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import type { AbortOptions, PeerId, Logger } from '@libp2p/interface'
 import type { ItemInit, Order, SchedulerAction } from '../../src/exchange/scheduler.ts'
 import type { ManifestNode } from '../../src/manifest/format.ts'
@@ -51,7 +52,7 @@ export interface FetchOptions extends AbortOptions {
    * stored) or already held (`bytes` undefined: they are in the repo). A fetched chunk counts as received only
    * once the hook has settled; a hook that throws fails the download.
    */
-  onChunk?(cid: CID, bytes?: Uint8Array): Promise<void> | void
+  onChunk?(cid: CID, bytes?: Uint8Array | Uint8ArrayList): Promise<void> | void
   onProgress?(progress: FetchProgress): void
 }
 
@@ -390,7 +391,7 @@ export class Download {
     }
   }
 
-  private async onBlock (source: Source, cid: CID, bytes: Uint8Array): Promise<void> {
+  private async onBlock (source: Source, cid: CID, bytes: Uint8ArrayList): Promise<void> {
     const key = source.peer.toString()
     const cidKey = cid.toString()
     if (this.settled) return
@@ -411,7 +412,7 @@ export class Download {
       else await stored
       if (cid.code === DAG_CBOR_CODE) {
         this.manifestBytesFetched += bytes.byteLength
-        await this.expandNode(cid, bytes, this.orderOf(cidKey))
+        await this.expandNode(cid, bytes.subarray(), this.orderOf(cidKey))
         this.manifestsOutstanding--
         this.checkAllKnown()
       } else {

@@ -8,6 +8,10 @@ import { MAX_ENTRIES_PER_MESSAGE, MAX_CID_BYTES, MAX_BLOCK_BYTES, MAX_STRING_CHA
 import { ProtocolViolationError } from './errors.ts'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
+const BLOCKS_TAG = (4 << 3) | 2
+const CID_TAG = (1 << 3) | 2
+const DATA_TAG = (2 << 3) | 2
+
 const LIMITS = {
   wants: MAX_ENTRIES_PER_MESSAGE,
   cancels: MAX_ENTRIES_PER_MESSAGE,
@@ -41,15 +45,46 @@ export function encodeBlockFrame (cid: Uint8Array, data: Uint8Array): [header: U
   const messageLength = 1 + varintLength(blockLength) + blockLength
   const header = new Uint8Array(varintLength(messageLength) + messageLength - data.byteLength)
   let at = putVarint(header, 0, messageLength)
-  header[at++] = (4 << 3) | 2
+  header[at++] = BLOCKS_TAG
   at = putVarint(header, at, blockLength)
-  header[at++] = (1 << 3) | 2
+  header[at++] = CID_TAG
   at = putVarint(header, at, cid.byteLength)
   header.set(cid, at)
   at += cid.byteLength
-  header[at++] = (2 << 3) | 2
+  header[at++] = DATA_TAG
   putVarint(header, at, data.byteLength)
   return [header, data]
+}
+
+/**
+ * The block of a message laid out exactly as encodeBlockFrame lays it out (one block, cid then data, nothing
+ * else): its CID's bytes and its data as a view of the frame's pieces, not copied. Undefined for any other
+ * message, which decodeChunksMessage reads (the same fields in any other protobuf layout decode the same there).
+ */
+export function decodeBlockFrame (frame: Uint8ArrayList): { cid: Uint8Array, data: Uint8ArrayList } | undefined {
+  const end = frame.byteLength
+  if (end === 0 || frame.get(0) !== BLOCKS_TAG) return undefined
+  const block = getVarint(frame, 1)
+  if (block == null || block.at + block.value !== end || block.at >= end || frame.get(block.at) !== CID_TAG) return undefined
+  const cid = getVarint(frame, block.at + 1)
+  if (cid == null || cid.at + cid.value >= end) return undefined
+  let at = cid.at + cid.value
+  if (frame.get(at++) !== DATA_TAG) return undefined
+  const data = getVarint(frame, at)
+  if (data == null || data.at + data.value !== end) return undefined
+  if (data.value > MAX_BLOCK_BYTES) throw new ProtocolViolationError(`block of ${data.value} bytes exceeds the ${MAX_BLOCK_BYTES}-byte limit`)
+  return { cid: frame.subarray(cid.at, cid.at + cid.value), data: frame.sublist(data.at, end) }
+}
+
+/** The varint at `at` (at most 5 bytes, within the frame) and where what follows it starts. */
+function getVarint (frame: Uint8ArrayList, at: number): { value: number, at: number } | undefined {
+  let value = 0
+  for (let shift = 0; shift < 35 && at < frame.byteLength; shift += 7) {
+    const b = frame.get(at++)
+    value += (b & 0x7f) * 2 ** shift
+    if ((b & 0x80) === 0) return { value, at }
+  }
+  return undefined
 }
 
 function varintLength (n: number): number {

@@ -329,6 +329,8 @@ async function get (addrs: string[], rootStr: string, dest: string, out: string)
   await mkdir(dest, { recursive: true })
   const store = new DitsBlockstore(join(dest, 'blocks'), join(dest, 'quarantine'))
   await store.open()
+  // the repo as `dits-node init` leaves it: a real get never makes shard directories
+  await store.createShards()
   const net = await createNetwork({ privateKey: await generateKeyPair('Ed25519'), blockstore: store, role: 'peer', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [], mdns: false })
   await net.start()
   const root = CID.parse(rootStr)

@@ -12,6 +12,7 @@ import { readFileNode, walkChunks } from '../../../src/manifest/reader.ts'
 import { createNetwork } from '../../../node/net/index.ts'
 import type { AbortOptions, ComponentLogger, Logger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import type { DitsNetwork, NetworkInit, NetworkBlockstore } from '../../../node/net/index.ts'
 
 export const KiB = 1024
@@ -41,11 +42,11 @@ export class MemoryBlockstore implements NetworkBlockstore {
     return b.bytes
   }
 
-  async put (cid: CID, bytes: Uint8Array, options: AbortOptions & { trusted?: boolean } = {}): Promise<void> {
+  async put (cid: CID, bytes: Uint8Array | Uint8ArrayList, options: AbortOptions & { trusted?: boolean } = {}): Promise<void> {
     options.signal?.throwIfAborted()
     if (options.trusted !== true && !verifyBlock(cid, bytes)) throw new VerificationError(`bytes for ${cid} do not match`)
     this.puts++
-    this.blocks.set(cid.toString(), { cid, bytes: Uint8Array.from(bytes) })
+    this.blocks.set(cid.toString(), { cid, bytes: bytes instanceof Uint8Array ? Uint8Array.from(bytes) : bytes.slice() })
   }
 
   /** Flip a byte of a stored block, as a failing disk would. */
