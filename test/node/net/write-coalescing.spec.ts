@@ -2,8 +2,10 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { multiaddrConnectionPair } from '@libp2p/utils'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { noise } from '@chainsafe/libp2p-noise'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { DEFERRED_CREDIT_MAX_BYTES, MAX_JOINED_WRITE_BYTES, deferredWindowUpdates, joinSmallWrites } from '../../../node/net/write-coalescing.ts'
+import { DEFERRED_CREDIT_MAX_BYTES, MAX_JOINED_WRITE_BYTES, deferredWindowUpdates, joinSmallWrites, oneWritePerRecord, recordLength } from '../../../node/net/write-coalescing.ts'
 import type { Stream, StreamMuxer } from '@libp2p/interface'
 
 const WINDOW_BYTES = 256 * 1024
@@ -114,5 +116,35 @@ describe('node/net write coalescing', () => {
     const credits = serverSends.flat().filter(([type, flag]) => type === WINDOW_UPDATE && flag === 0)
     assert.ok(credits.length > 0)
     for (const [, , length] of credits) assert.ok(length >= DEFERRED_CREDIT_MAX_BYTES, `a credit of ${length} bytes went out alone`)
+  })
+
+  it('reads a noise record length without throwing, 0 until both bytes are there', () => {
+    assert.equal(recordLength(new Uint8Array(0)), 0)
+    assert.equal(recordLength(Uint8Array.from([1])), 0)
+    assert.equal(recordLength(Uint8Array.from([1, 2, 3])), 258)
+    assert.equal(recordLength(new Uint8ArrayList(Uint8Array.from([0xff]), Uint8Array.from([0xfe, 7]))), 0xfffe)
+  })
+
+  it('over real noise: records go out as one write each, with the quiet length decoder in place', async () => {
+    const [outbound, inbound] = multiaddrConnectionPair()
+    const writes: boolean[] = []
+    const send = outbound.send.bind(outbound)
+    outbound.send = (data) => {
+      writes.push(data instanceof Uint8Array)
+      return send(data)
+    }
+    const components = async (): Promise<any> => ({ privateKey: await generateKeyPair('Ed25519'), logger: { forComponent: () => outbound.log }, upgrader: { getStreamMuxers: () => new Map() } })
+    const [a, b] = [oneWritePerRecord(noise())(await components()), oneWritePerRecord(noise())(await components())]
+    const [left, right] = await Promise.all([a.secureOutbound(outbound), b.secureInbound(inbound)])
+    for (const s of [left, right]) assert.equal((s.connection as any).decoder.lengthDecoder, recordLength)
+    const got: Uint8Array[] = []
+    right.connection.addEventListener('message', (evt) => { got.push(evt.data.subarray()) })
+    writes.length = 0
+    for (let i = 0; i < 5; i++) left.connection.send(Uint8Array.from([i, i, i]))
+    await settle()
+    assert.deepEqual(got.map(x => [...x]).flat(), [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4])
+    assert.deepEqual(writes, [true, true, true, true, true])
+    left.connection.abort(new Error('test over'))
+    right.connection.abort(new Error('test over'))
   })
 })
