@@ -446,12 +446,15 @@ export class RaftDriver {
         const durable = this.storage.memory.initialState()
         const sameTerm = rd.hardState === undefined || (rd.hardState.term === durable.term && rd.hardState.vote === durable.vote)
         const early = this.soft.role === 'leader' && sameTerm && rd.snapshot === undefined ? rd.messages.filter(m => m.type === 'App') : []
-        if (early.length > 0) this.sendMessages(early)
         const stable = rd.snapshot === undefined ? this.storage.memory.lastIndex() : 0
         // 1. persist: save() writes at once and leaves the fsync running on the thread pool while the work
         // below is done; nothing that depends on it happens before it resolves
         const saving = this.storage.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot })
         try {
+          // The appends go out after the fsync has started, not before: each socket write wakes a follower,
+          // which on a busy machine may take the leader's CPU for a while, and the commit waits for the
+          // leader's own fsync as well as for an answer.
+          if (early.length > 0) this.sendMessages(early)
           // Committed entries that are already on this voter's disk (from earlier Readies) need not wait for
           // this Ready's fsync: committed means durable on a majority, and these are durable here too, so their
           // results can go out while the disk works (etcd applies concurrently with its WAL write as well).

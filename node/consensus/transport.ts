@@ -108,21 +108,27 @@ export class RaftTransport {
     this.init.addresses.set(id, [...new Set([...known, ...addrs])])
   }
 
-  /** Queue messages for their voters; never blocks. */
+  /** Queue messages for their voters; never blocks. A voter's messages of one call go out in one write. */
   send (messages: Message[]): void {
     if (!this.running) return
+    const byPeer = new Map<string, Message[]>()
     for (const m of messages) {
       if (m.to === this.init.self) continue
       if (m.type === 'Snapshot') {
         this.sendSnapshot(m).catch(() => {})
         continue
       }
-      let peer = this.peers.get(m.to)
+      const batch = byPeer.get(m.to)
+      if (batch === undefined) byPeer.set(m.to, [m])
+      else batch.push(m)
+    }
+    for (const [to, batch] of byPeer) {
+      let peer = this.peers.get(to)
       if (peer === undefined) {
-        peer = new PeerSender(this, m.to)
-        this.peers.set(m.to, peer)
+        peer = new PeerSender(this, to)
+        this.peers.set(to, peer)
       }
-      peer.enqueue(m)
+      peer.enqueue(batch)
     }
   }
 
@@ -263,22 +269,20 @@ class PeerSender {
     this.id = id
   }
 
-  enqueue (m: Message): void {
+  enqueue (messages: Message[]): void {
     if (this.closed) return
     if (Date.now() < this.backoffUntil) {
       // dialing again this soon would only fail again; the core re-sends what it still needs
       this.transport.reportDropped(this.id)
       return
     }
-    if (this.queue.length >= this.transport.maxQueuedMessages) {
-      this.queue.shift()
+    this.queue.push(...messages)
+    const excess = this.queue.length - this.transport.maxQueuedMessages
+    if (excess > 0) {
+      this.queue.splice(0, excess)
       this.transport.reportDropped(this.id)
     }
-    this.queue.push(m)
-    if (!this.pumping) {
-      this.pumping = true
-      this.pump().finally(() => { this.pumping = false })
-    }
+    if (!this.pumping) this.pump().catch(() => {})
   }
 
   close (): void {
@@ -288,34 +292,45 @@ class PeerSender {
     this.stream = undefined
   }
 
+  /**
+   * Writes until the queue is empty. `pumping` is cleared in this function's own `finally`, which runs before
+   * it returns when it never had to wait (the usual case). Cleared by a callback on the returned promise, it
+   * stayed set past the end of the enqueue() that started the pump, and a message enqueued in that window
+   * (the next one of the same Ready) sat in the queue until some later message came along.
+   */
   private async pump (): Promise<void> {
-    while (this.queue.length > 0 && !this.closed) {
-      if (this.stream === undefined || this.stream.status !== 'open' || this.stream.writeStatus !== 'writable') {
-        this.stream?.abort(new Error('stale stream'))
-        this.stream = undefined
+    this.pumping = true
+    try {
+      while (this.queue.length > 0 && !this.closed) {
+        if (this.stream === undefined || this.stream.status !== 'open' || this.stream.writeStatus !== 'writable') {
+          this.stream?.abort(new Error('stale stream'))
+          this.stream = undefined
+          try {
+            const stream = await this.transport.open(this.id, AbortSignal.timeout(this.transport.dialTimeout))
+            // the receiver never writes on this stream; when it closes its end (idle, restart), stop using it
+            const stale = (): void => { if (this.stream === stream) this.stream = undefined }
+            stream.addEventListener('remoteCloseWrite', stale, { once: true })
+            stream.addEventListener('close', stale, { once: true })
+            this.stream = stream
+          } catch (err) {
+            this.fail(`dial failed: ${(err as Error).message}`, true)
+            return
+          }
+        }
+        const batch = coalesceAppends(this.queue)
+        this.queue = []
         try {
-          const stream = await this.transport.open(this.id, AbortSignal.timeout(this.transport.dialTimeout))
-          // the receiver never writes on this stream; when it closes its end (idle, restart), stop using it
-          const stale = (): void => { if (this.stream === stream) this.stream = undefined }
-          stream.addEventListener('remoteCloseWrite', stale, { once: true })
-          stream.addEventListener('close', stale, { once: true })
-          this.stream = stream
+          const stream = this.stream
+          if (!stream.send(frameAll(batch.map(encodeRaftMessage)))) {
+            await stream.onDrain({ signal: AbortSignal.timeout(this.transport.sendTimeout) })
+          }
         } catch (err) {
-          this.fail(`dial failed: ${(err as Error).message}`, true)
+          this.fail(`send failed: ${(err as Error).message}`, false)
           return
         }
       }
-      const batch = coalesceAppends(this.queue)
-      this.queue = []
-      try {
-        const stream = this.stream
-        if (!stream.send(frameAll(batch.map(encodeRaftMessage)))) {
-          await stream.onDrain({ signal: AbortSignal.timeout(this.transport.sendTimeout) })
-        }
-      } catch (err) {
-        this.fail(`send failed: ${(err as Error).message}`, false)
-        return
-      }
+    } finally {
+      this.pumping = false
     }
   }
 

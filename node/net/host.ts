@@ -18,6 +18,7 @@ import { KAD_PROTOCOL } from '../../protocol/index.ts'
 import { hello } from './hello.ts'
 import { chunkExchange } from './chunk-exchange.ts'
 import { MAX_STREAM_WINDOW_BYTES } from './framing.ts'
+import { deferredWindowUpdates, oneWritePerRecord } from './write-coalescing.ts'
 import type { Libp2p, PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import type { Identify } from '@libp2p/identify'
 import type { Ping } from '@libp2p/ping'
@@ -63,8 +64,8 @@ export async function createHost (init: HostInit): Promise<DitsLibp2p> {
     ...(init.datastore != null ? { datastore: init.datastore } : {}),
     addresses: { listen: init.listen },
     transports: [tcp(), webRTCDirect()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES } })],
+    connectionEncrypters: [oneWritePerRecord(noise())],
+    streamMuxers: [deferredWindowUpdates(yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES } }))],
     connectionGater: init.penalties.gater(),
     peerDiscovery,
     services: {
