@@ -9,7 +9,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { decodeBlockFrame, encodeBlockFrame } from '../../node/net/wire.ts'
 import { MAX_BLOCK_BYTES } from '../../protocol/index.ts'
 import { varint } from '../../node/net/framing.ts'
-import { makeFile, startNode, stopAll, MiB, KiB, LyingBlockstore, MemoryBlockstore } from './net/helpers.ts'
+import { makeFile, startNode, stopAll, MiB, KiB, startLiarAndHonest, MemoryBlockstore } from './net/helpers.ts'
 import type { TestNode } from './net/helpers.ts'
 import type { CID } from 'multiformats/cid'
 
@@ -100,14 +100,8 @@ describe('node/output: get writes the output while fetching', function () {
 
   it('fetchTo: writes while fetching; a lying peer never lands a wrong byte, the honest one completes it', async () => {
     const file = makeFile(8 * MiB, 256 * KiB)
-    const liar = await startNode({ store: new LyingBlockstore() })
-    const honest = await startNode({ maxServeRateBytesPerSec: 16e6 })
-    const d = await startNode()
+    const { liar, honest, d } = await startLiarAndHonest(file.blocks, 16e6)
     nodes = [liar, honest, d]
-    liar.store.putAll(file.blocks)
-    honest.store.putAll(file.blocks)
-    await d.net.connect(liar.addr)
-    await d.net.connect(honest.addr)
     const out = join(dir, 'out.bin')
     let chunksAtFirstOutput = -1
     const { fetched, result } = await fetchTo(async (cid, options) => await d.net.fetch(cid, {

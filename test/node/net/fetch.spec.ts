@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { makeFile, readBack, startNode, stopAll, waitFor, MiB, KiB, LyingBlockstore, MemoryBlockstore } from './helpers.ts'
+import { makeFile, readBack, startNode, stopAll, waitFor, MiB, KiB, startLiarAndHonest, MemoryBlockstore } from './helpers.ts'
 import type { TestNode } from './helpers.ts'
 import type { FetchProgress } from '../../../node/net/index.ts'
 
@@ -101,14 +101,8 @@ describe('node/net fetch (TCP loopback)', function () {
 
   it('a peer serving corrupt bytes is disconnected and excluded; the download completes from an honest peer', async () => {
     const file = makeFile(4 * MiB, 256 * KiB)
-    const liar = await startNode({ store: new LyingBlockstore() })
-    const honest = await startNode({ maxServeRateBytesPerSec: 20e6 })
-    const d = await startNode()
+    const { liar, honest, d } = await startLiarAndHonest(file.blocks, 20e6)
     nodes = [liar, honest, d]
-    liar.store.putAll(file.blocks)
-    honest.store.putAll(file.blocks)
-    await d.net.connect(liar.addr)
-    await d.net.connect(honest.addr)
     const report = await d.net.fetch(file.root)
     assert.match(report.excluded[liar.net.peerId] ?? '', /fail BLAKE3 verification/)
     assert.equal(report.sources[liar.net.peerId], undefined)

@@ -132,6 +132,21 @@ export async function startNode (init: Partial<NetworkInit> & { store?: MemoryBl
   return { net, store, addr }
 }
 
+/**
+ * A peer that serves corrupt bytes and an honest one, both holding `blocks`, and a downloader connected to both.
+ * The honest peer serves at most `honestRate` bytes/s, so that the liar is asked for some of the chunks.
+ */
+export async function startLiarAndHonest (blocks: Array<{ cid: CID, bytes: Uint8Array }>, honestRate: number): Promise<{ liar: TestNode, honest: TestNode, d: TestNode }> {
+  const liar = await startNode({ store: new LyingBlockstore() })
+  const honest = await startNode({ maxServeRateBytesPerSec: honestRate })
+  const d = await startNode()
+  liar.store.putAll(blocks)
+  honest.store.putAll(blocks)
+  await d.net.connect(liar.addr)
+  await d.net.connect(honest.addr)
+  return { liar, honest, d }
+}
+
 export async function stopAll (nodes: Array<TestNode | undefined>): Promise<void> {
   await Promise.all(nodes.map(async n => { await n?.net.stop() }))
 }
