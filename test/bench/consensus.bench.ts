@@ -27,9 +27,12 @@ import { API_FILE, API_TOKEN_FILE } from '../../node/repo.ts'
 const LOCK_BATCHES = 10
 const LOCK_BATCH_OPS = 30
 /**
- * Before the first run each side gets this much load, unmeasured: the voters are long-running daemons, and V8
+ * Each run starts with this much load on each side, unmeasured: the voters are long-running daemons, and V8
  * compiles their hot paths only after a few hundred operations (a fresh voter's first ~600 lock cycles took
- * ~1.5 ms longer each). etcd, compiled ahead, gets the same load.
+ * ~1.5 ms longer each). That holds after every failover too: the killed leader comes back as a fresh process and
+ * the new leader has never run a leader's code hot. With 20 cycles of warm-up after a failover, the next run's
+ * lock p50 was up to ~1 ms slower than the first run's, and took ~1,600 cycles to come back (voter user CPU per cycle
+ * 2.5 → 1.4 ms on the new leader). etcd, compiled ahead, gets the same load.
  */
 const WARMUP_LOCK_CYCLES = 1000
 const WARMUP_CAS_MS = 2_000
@@ -345,17 +348,16 @@ const consensus: Bench = {
       const lock = new Map<string, number[]>(sides.map(s => [s.name, []]))
       const cas = new Map<string, number[]>(sides.map(s => [s.name, []]))
       const fo = new Map<string, number[]>(sides.map(s => [s.name, []]))
-      for (const s of sides) {
-        const leader = await s.leader()
-        await lockBatch(s, leader, 'bench/warmup/clip.prproj', WARMUP_LOCK_CYCLES)
-        const load = new CasLoad(s, leader, 'warmup')
-        await load.setup()
-        await load.window(WARMUP_CAS_MS)
-      }
       for (let run = 0; run < ctx.runs; run++) {
         const leaders = new Map<string, number>()
         for (const s of sides) leaders.set(s.name, await s.leader())
         const at = (s: Side): number => leaders.get(s.name) as number
+        for (const s of sides) {
+          await lockBatch(s, at(s), `bench/warmup-${run}/clip.prproj`, WARMUP_LOCK_CYCLES)
+          const load = new CasLoad(s, at(s), `warmup-${run}`)
+          await load.setup()
+          await load.window(WARMUP_CAS_MS)
+        }
         const path = `bench/lock-${run}/clip.prproj`
         for (const s of sides) await lockBatch(s, at(s), path, LOCK_WARMUP)
         for (let b = 0; b < LOCK_BATCHES; b++) {
