@@ -15,6 +15,7 @@ import { MAX_CONSENSUS_MESSAGE_BYTES } from '../../protocol/limits.ts'
 import { ConsensusRequest } from '../../protocol/consensus.ts'
 import { UnavailableError } from '../../src/errors.ts'
 import { FrameReader } from '../net/framing.ts'
+import { deadline, withDeadline } from '../net/deadline.ts'
 import { NoQuorumError, RemoteConsensusError } from './errors.ts'
 import { decodeConsensusResponse, frameAll } from './wire.ts'
 import type { PeerId, Stream } from '@libp2p/interface'
@@ -183,7 +184,7 @@ export class ConsensusClient {
   async open (target: string, signal: AbortSignal): Promise<Stream> {
     const addrs = this.init.voters.get(target) ?? []
     const to: PeerId | Multiaddr[] = addrs.length > 0 ? addrs.map(a => multiaddr(a)) : peerIdFromString(target)
-    return await this.host.dialProtocol(to, CONSENSUS_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(this.dialTimeoutMs)]) })
+    return await withDeadline(signal, this.dialTimeoutMs, async signal => await this.host.dialProtocol(to, CONSENSUS_PROTOCOL, { signal }))
   }
 }
 
@@ -203,7 +204,15 @@ class VoterConnection {
   }
 
   async request (call: ConsensusCall, timeoutMs: number, signal?: AbortSignal): Promise<ConsensusReply> {
-    const limit = AbortSignal.any([AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))), ...(signal !== undefined ? [signal] : [])])
+    const wait = deadline(signal, Math.max(1, Math.ceil(timeoutMs)))
+    try {
+      return await this.send(call, timeoutMs, wait.signal, signal)
+    } finally {
+      wait.clear()
+    }
+  }
+
+  private async send (call: ConsensusCall, timeoutMs: number, limit: AbortSignal, signal?: AbortSignal): Promise<ConsensusReply> {
     const stream = await this.ensure(limit)
     const id = this.nextId
     this.nextId = this.nextId >= 0xffff_ffff ? 1 : this.nextId + 1

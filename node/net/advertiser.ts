@@ -7,6 +7,7 @@
  */
 import { provideKey } from '../../protocol/provide-key.ts'
 import { walkBlocks } from '../../src/manifest/reader.ts'
+import { deadline } from './deadline.ts'
 import type { AbortOptions, ComponentLogger, Logger, PeerId, PeerStore, Libp2pEvents } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { TypedEventTarget } from 'main-event'
@@ -145,16 +146,19 @@ export class Advertiser {
           this.waiting.set(cid.toString(), cid)
           continue
         }
-        const signal = AbortSignal.any([this.stopper.signal, AbortSignal.timeout(this.provideTimeoutMs), ...(options.signal != null ? [options.signal] : [])])
+        // one per CID announced (every chunk, with announceChunks): not AbortSignal.any, see deadline.ts
+        const wait = deadline([this.stopper.signal, options.signal], this.provideTimeoutMs)
         try {
           const key = await provideKey(cid)
-          for await (const event of this.components.dht.provide(key, { signal })) void event
+          for await (const event of this.components.dht.provide(key, { signal: wait.signal })) void event
           this.waiting.delete(cid.toString())
           this.announced++
           this.lastAnnounceAt = Date.now()
         } catch (err) {
           this.log('announcing %c failed, will retry: %s', cid, (err as Error).message)
           this.waiting.set(cid.toString(), cid)
+        } finally {
+          wait.clear()
         }
       }
     }

@@ -13,6 +13,7 @@ import { FrameReader, writeFrame, varint } from './framing.ts'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { decodeBlockFrame, decodeChunksMessage, encodeBlockFrame, wireCid } from './wire.ts'
 import { ProtocolViolationError, RemoteProtocolError, PeerTimeoutError } from './errors.ts'
+import { withDeadline } from './deadline.ts'
 import { RateLimiter } from './rate-limiter.ts'
 import { deferred } from './deferred.ts'
 import type { AbortOptions, Connection, PeerId, Startable, Stream, ComponentLogger, Logger } from '@libp2p/interface'
@@ -236,7 +237,7 @@ export class ChunkExchange implements Startable {
       for (;;) {
         let frame
         try {
-          frame = await reader.next({ signal: AbortSignal.any([stop.signal, AbortSignal.timeout(this.idleTimeoutMs)]) })
+          frame = await withDeadline(stop.signal, this.idleTimeoutMs, async signal => await reader.next({ signal }))
         } catch (err) {
           // quiet while we are still answering: not idle
           if (err instanceof PeerTimeoutError && !stop.signal.aborted && (busy || queue.size > 0 || ahead.length > 0)) continue
@@ -282,14 +283,14 @@ export class ChunkExchange implements Startable {
   }
 
   private async send (stream: Stream, msg: Partial<ChunksMessage>, signal: AbortSignal): Promise<void> {
-    await writeFrame(stream, ChunksMessage.encode(msg), { signal: AbortSignal.any([signal, AbortSignal.timeout(this.sendTimeoutMs)]) })
+    await withDeadline(signal, this.sendTimeoutMs, async signal => { await writeFrame(stream, ChunksMessage.encode(msg), { signal }) })
   }
 
   /** A block message without copying the block into it: the bulk of what a node sends. */
   private async sendBlock (stream: Stream, cid: CID, data: Uint8Array, signal: AbortSignal): Promise<void> {
     const [header, body] = encodeBlockFrame(cid.bytes, data)
     const sent = stream.send(header)
-    if (!stream.send(body) || !sent) await stream.onDrain({ signal: AbortSignal.any([signal, AbortSignal.timeout(this.sendTimeoutMs)]) })
+    if (!stream.send(body) || !sent) await withDeadline(signal, this.sendTimeoutMs, async signal => { await stream.onDrain({ signal }) })
   }
 }
 
