@@ -30,7 +30,7 @@ export type ExportResult = OutputResult
 /** Write the file or directory `root`, all of it in the repo, to `outPath`, byte-exact (see Output). */
 export async function exportTo (getBlock: GetBlock, root: CID, outPath: string, options: ExportOptions = {}): Promise<ExportResult> {
   const output = await Output.create(getBlock, root, outPath, options)
-  for (const cid of output.chunks()) output.writeLocal(cid)
+  // every chunk is in the repo: finish reads each from there as the window reaches it
   return await output.finish()
 }
 

@@ -1,10 +1,13 @@
 /**
- * The output of a network `get`, written while the chunks arrive (DESIGN §6), so the bytes go to the output
- * once, not to the repo and then back out of it. Every chunk handed in has been verified against its CID by the
- * caller (the fetcher verifies before it stores; chunks already held are read back through the verifying
- * blockstore here). Each file is hashed and written in file order over the prefix that is complete (chunks that
- * arrive ahead of it wait in memory, or beyond that are written in place and read back); its whole-file BLAKE3 is
- * checked before anything is renamed into place. A large file is written with O_DIRECT (see Output.stage).
+ * The output of a `get`, written while the chunks arrive (DESIGN §6), so the bytes go to the output once, not to
+ * the repo and then back out of it. Every chunk handed in has been verified against its CID by the caller (the
+ * fetcher verifies before it stores; chunks already held are read back through the verifying blockstore here).
+ * Each file is hashed and written in file order over the prefix that is complete (chunks that arrive ahead of it
+ * wait in memory, or beyond that are written in place and read back); its whole-file BLAKE3 is checked before
+ * anything is renamed into place. A large file is written with O_DIRECT (see Output.stage).
+ * The tree is laid out as a window over its chunks in file order: at most `windowChunks` chunk positions are known
+ * at once, from the oldest not yet hashed on, so a get of 2 TB holds no more than a get of 2 GB. `plan()` hands the
+ * chunks entering the window to whoever fetches them.
  * Everything is built under a temporary name beside the target, so a failed or killed get leaves no output.
  */
 import { constants } from 'node:fs'
@@ -20,6 +23,7 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 import type { FileHandle } from 'node:fs/promises'
 import type { Blake3Hasher } from '../src/hash/blake3.ts'
 import { isAlive } from './repo.ts'
+import { deferred } from './net/deferred.ts'
 import { readFully, writeFully, alignedBuffer, contiguous, copyInto, O_DIRECT, DIRECT_ALIGN_BYTES } from './files.ts'
 
 /** A download into the repo, as the daemon's network offers it (node/net's `fetch`, FetchOptions there). */
@@ -27,6 +31,7 @@ export type FetchFn = (root: CID, options: {
   signal?: AbortSignal
   maxRateBytesPerSec?: number
   scope?: 'all' | 'manifests'
+  plan?: AsyncIterable<PlannedChunk>
   onChunk?: (cid: CID, bytes?: Uint8Array | Uint8ArrayList) => Promise<void> | void
   onProgress?: (p: { bytes: number, total: number }) => void
 }) => Promise<{ bytes_total: number, bytes_fetched: number, bytes_local: number, sources: Record<string, number>, excluded?: Record<string, string> }>
@@ -40,8 +45,8 @@ export interface FetchToOptions {
 
 /**
  * `get` of `root` from the network into `outPath` in one pass: the manifests first (they lay out the output),
- * then every chunk goes to the output as it arrives (and to the repo, by `fetch`), and chunks the repo holds
- * already are copied from it.
+ * then the chunks in the output's window are fetched (or, held already, copied from the repo) and go to the
+ * output as they arrive (and to the repo, by `fetch`).
  */
 export async function fetchTo (fetch: FetchFn, getBlock: GetBlock, root: CID, outPath: string, options: FetchToOptions = {}): Promise<{ fetched: Awaited<ReturnType<FetchFn>>, result: OutputResult }> {
   await fetch(root, { signal: options.signal, scope: 'manifests' })
@@ -52,6 +57,7 @@ export async function fetchTo (fetch: FetchFn, getBlock: GetBlock, root: CID, ou
       signal: options.signal,
       maxRateBytesPerSec: options.maxRateBytesPerSec,
       onProgress: options.onProgress,
+      plan: output.plan(),
       onChunk: async (cid, bytes) => {
         if (bytes == null) output.writeLocal(cid)
         else await output.write(cid, bytes)
@@ -84,6 +90,12 @@ export const DEFAULT_STAGING_BYTES = 2 * 1024 * 1024
 const MAX_STAGING_BUFFERS = 4
 /** Chunks already in the repo read and written out at once. */
 const LOCAL_CONCURRENCY = 4
+/**
+ * Chunk positions of the output known at once, from the oldest not yet hashed on: what bounds a get's memory
+ * (a few hundred bytes each) whatever the size of the tree. 8192 positions span 8 GiB of media-profile chunks,
+ * far beyond what the fetcher keeps in flight, so a window never holds back a download that is going well.
+ */
+export const DEFAULT_WINDOW_CHUNKS = 8192
 const DIRECT_FLAGS = constants.O_WRONLY | (O_DIRECT ?? 0)
 
 /** a chunk's bytes: not here yet, being taken in, in memory (`held`), or written in place and not held */
@@ -98,6 +110,8 @@ export interface OutputInit {
   holdBytes?: number
   /** stops the writing of chunks already held */
   signal?: AbortSignal
+  /** @default DEFAULT_WINDOW_CHUNKS */
+  windowChunks?: number
   /** @default DEFAULT_DIRECT_MIN_BYTES */
   directMinBytes?: number
   /** a multiple of DIRECT_ALIGN_BYTES @default DEFAULT_STAGING_BYTES */
@@ -111,23 +125,43 @@ export interface OutputResult {
   dirs: number
 }
 
-/** One position of a chunk in the output: file `file`, its chunk number `index`. */
-interface Slot {
+/** A chunk of the output entering the window, for the fetcher: the first position of its CID in the window. */
+export interface PlannedChunk {
+  cid: CID
+  length: number
+}
+
+/** One position of a chunk in the output: chunk number `index` of `file`. */
+interface Position {
   file: OutFile
+  cid: CID
   index: number
+  offset: number
+  length: number
+  state: number
+  /** the bytes, while HELD */
+  held?: Uint8Array | Uint8ArrayList
+}
+
+/** The positions of one CID in the window; `delivered` once its bytes came (they are in the repo since). */
+interface Slots {
+  positions: Position[]
+  delivered: boolean
 }
 
 interface OutFile {
   cid: CID
   node: FileNode
   path: string
-  chunks: Array<{ cid: CID, offset: number, length: number }>
-  state: Uint8Array
+  /** the positions registered and not yet hashed, in order: queue[0] is chunk number `hashed` */
+  queue: Position[]
+  /** chunks registered so far */
+  registered: number
+  /** every chunk of the file is registered */
+  ended: boolean
   /** chunks [0, hashed) are in the whole-file hash */
   hashed: number
   hasher: Blake3Hasher
-  /** chunks past the hashed prefix whose bytes are in memory, not yet written */
-  held: Map<number, Uint8Array | Uint8ArrayList>
   /** open while the file is being written: from its first chunk until its hash is complete */
   fh?: Promise<FileHandle>
   /** serialises the hash's advance, which writes the prefix (and may read back from the file) */
@@ -137,6 +171,9 @@ interface OutFile {
   /** a large file's direct writing, from its first chunk until it is complete (none when no staging was free) */
   direct?: Direct
 }
+
+/** What walking the tree finds next: a chunk position, or the end of a file's chunks. */
+type Step = { kind: 'chunk', position: Position } | { kind: 'end', file: OutFile }
 
 /** The direct writing of one file: `bufs[0]` fills with the bytes from `at` on while `bufs[1]` may be being written. */
 interface Direct {
@@ -177,10 +214,23 @@ export class Output {
   private readonly holdBytes: number
   private readonly directMinBytes: number
   private readonly stagingBytes: number
+  private readonly windowChunks: number
   private readonly init: OutputInit
   private total = 0
-  private readonly slots = new Map<string, Slot[]>()
-  private readonly files: OutFile[] = []
+  /** the positions in the window, by CID */
+  private readonly slots = new Map<string, Slots>()
+  /** files with positions in the window, or not yet complete */
+  private readonly files = new Set<OutFile>()
+  /** positions registered and not yet hashed, over all files */
+  private windowUsed = 0
+  /** chunks that entered the window, not yet taken by plan() */
+  private readonly planned: PlannedChunk[] = []
+  private steps?: AsyncGenerator<Step>
+  /** the walk of the tree has registered its last position */
+  private walked = false
+  private filling?: Promise<void>
+  /** settles at the next hashed position or failure */
+  private progress = deferred()
   private heldBytes = 0
   /** staging buffers not in use, and how many exist */
   private readonly spareStaging: Uint8Array[] = []
@@ -200,14 +250,17 @@ export class Output {
     this.holdBytes = init.holdBytes ?? DEFAULT_HOLD_BYTES
     this.directMinBytes = init.directMinBytes ?? DEFAULT_DIRECT_MIN_BYTES
     this.stagingBytes = init.stagingBytes ?? DEFAULT_STAGING_BYTES
+    this.windowChunks = init.windowChunks ?? DEFAULT_WINDOW_CHUNKS
     if (this.stagingBytes <= 0 || this.stagingBytes % DIRECT_ALIGN_BYTES !== 0) throw new UsageError(`stagingBytes must be a positive multiple of ${DIRECT_ALIGN_BYTES}, got ${this.stagingBytes}`)
+    if (!(this.windowChunks >= 1)) throw new UsageError(`windowChunks must be at least 1, got ${this.windowChunks}`)
     this.init = init
     this.tmp = join(dirname(outPath), `${partialPrefix(outPath)}${process.pid}`)
   }
 
   /**
-   * Lay out the output of `root` (file or directory) under a temporary name: directories made, empty files
-   * created. Every manifest node of `root` must be in the repo; chunks need not be.
+   * Start the output of `root` (file or directory) under a temporary name, with the first window of its chunks
+   * laid out: directories made and files created (empty) as the walk reaches them. Every manifest node of `root`
+   * must be in the repo; chunks need not be.
    */
   static async create (getBlock: GetBlock, root: CID, outPath: string, init: OutputInit = {}): Promise<Output> {
     const exists = await fsStat(outPath).then(() => true, () => false)
@@ -218,8 +271,9 @@ export class Output {
     const out = new Output(getBlock, outPath, exists, init)
     out.total = node.size
     await removeStalePartials(outPath)
+    out.steps = out.walk(root, node, out.tmp)
     try {
-      await out.layOut(root, node, out.tmp)
+      await out.fill()
     } catch (err) {
       await out.abort()
       throw err
@@ -227,20 +281,38 @@ export class Output {
     return out
   }
 
-  /** The chunks the output needs, each once. */
-  * chunks (): Generator<CID> {
-    for (const slots of this.slots.values()) yield slots[0].file.chunks[slots[0].index].cid
+  /**
+   * The chunks of the output as they enter the window, each CID once while it is in the window, for the one
+   * consumer that fetches them (their bytes go to `write`, or `writeLocal` for those the repo holds). It waits
+   * while the window is full: the window moves on as the files' prefixes are hashed.
+   */
+  async * plan (): AsyncGenerator<PlannedChunk> {
+    for (;;) {
+      if (this.failure != null) throw this.failure
+      const next = this.planned.shift()
+      if (next != null) {
+        yield next
+      } else if (this.walked) {
+        return
+      } else if (this.windowUsed >= this.windowChunks) {
+        await this.progress.promise
+      } else {
+        await this.fill()
+      }
+    }
   }
 
   /**
-   * `cid`'s bytes, verified by the caller against `cid`, go to every place the output has it. They may come in
-   * pieces (a fetched chunk, in the frames it arrived in).
+   * `cid`'s bytes, verified by the caller against `cid`, go to every place the window has it. They may come in
+   * pieces (a fetched chunk, in the frames it arrived in). Bytes for a CID not in the window are not needed yet:
+   * the caller has them stored, and the window reads them from the repo when it gets there.
    */
   async write (cid: CID, bytes: Uint8Array | Uint8ArrayList): Promise<void> {
     if (this.failure != null) throw this.failure
     const slots = this.slots.get(cid.toString())
     if (slots == null) return
-    await Promise.all(slots.map(async slot => { await this.writeSlot(slot, bytes) }))
+    slots.delivered = true
+    await Promise.all([...slots.positions].map(async p => { await this.writeSlot(p, bytes) }))
   }
 
   /**
@@ -254,17 +326,22 @@ export class Output {
   }
 
   /**
-   * Fill whatever is still missing from the repo, check every file's size and whole-file BLAKE3, and rename the
-   * output into place.
+   * Walk the rest of the tree, filling whatever was not handed in from the repo, check every file's size and
+   * whole-file BLAKE3, and rename the output into place.
    */
   async finish (): Promise<OutputResult> {
     try {
+      for await (const { cid } of this.plan()) this.writeLocal(cid)
       await this.localIdle
       if (this.failure != null) throw this.failure
       for (const [key, slots] of this.slots) {
-        if (slots.some(s => s.file.state[s.index] === EMPTY)) await this.write(slots[0].file.chunks[slots[0].index].cid, await this.readLocal(key, slots))
+        const empty = slots.positions.find(p => p.state === EMPTY)
+        if (empty != null) await this.write(empty.cid, await this.readLocal(key, empty))
       }
-      for (const file of this.files) await this.check(file)
+      for (const file of this.files) {
+        await file.hashing
+        if (!isComplete(file)) throw new VerificationError(`file ${file.cid}: ${file.path} was never completed`)
+      }
       if (this.failure != null) throw this.failure
       if (this.exists) await rm(this.outPath, { recursive: true, force: true })
       await rename(this.tmp, this.outPath)
@@ -278,16 +355,59 @@ export class Output {
   /** Remove everything written so far. */
   async abort (): Promise<void> {
     this.failure ??= new DitsError('get aborted')
+    this.wake()
+    await this.filling?.catch(() => {})
     await this.localIdle
-    await Promise.all(this.files.map(async f => { await this.closeFile(f).catch(() => {}) }))
-    for (const file of this.files) file.held.clear()
+    await Promise.all([...this.files].map(async f => { await this.closeFile(f).catch(() => {}) }))
+    for (const file of this.files) for (const p of file.queue) p.held = undefined
     this.heldBytes = 0
+    await this.steps?.return(undefined).catch(() => {})
     await rm(this.tmp, { recursive: true, force: true })
   }
 
-  private async layOut (cid: CID, node: ManifestNode, path: string): Promise<void> {
+  /** Register positions while the window has room; one walker at a time. */
+  private async fill (): Promise<void> {
+    this.filling ??= (async () => {
+      try {
+        while (!this.walked && this.failure == null && this.windowUsed < this.windowChunks) {
+          const step = await (this.steps as AsyncGenerator<Step>).next()
+          if (step.done === true) this.walked = true
+          else this.register(step.value)
+        }
+      } finally {
+        this.filling = undefined
+      }
+    })()
+    await this.filling
+  }
+
+  private register (step: Step): void {
+    if (step.kind === 'end') {
+      step.file.ended = true
+      // a file whose chunks were all hashed already (or that has none) completes now
+      this.advanceLater(step.file)
+      return
+    }
+    const p = step.position
+    p.file.queue.push(p)
+    p.file.registered++
+    this.windowUsed++
+    const key = p.cid.toString()
+    const slots = this.slots.get(key)
+    if (slots == null) {
+      this.slots.set(key, { positions: [p], delivered: false })
+      this.planned.push({ cid: p.cid, length: p.length })
+    } else {
+      slots.positions.push(p)
+      // its bytes came before this position was known: they are in the repo
+      if (slots.delivered) this.writeLocal(p.cid)
+    }
+  }
+
+  /** The steps of the tree in file order: directories are made and files created as the walk reaches them. */
+  private async * walk (cid: CID, node: ManifestNode, path: string): AsyncGenerator<Step> {
     if (node.type === 'file') {
-      await this.layOutFile(cid, node, path)
+      yield * this.walkFile(cid, node, path)
       return
     }
     if (node.type !== 'dir') throw new DitsError(`${cid} is a ${node.type} node where a file or directory was expected`)
@@ -295,51 +415,54 @@ export class Output {
     this.result.dirs++
     for await (const [name, child] of walkDir(this.getBlock, node)) {
       if (name.includes('/') || name === '..' || name === '.' || name === '') throw new InvalidPathError(`directory ${cid} has an unsafe entry name ${JSON.stringify(name)}`)
-      await this.layOut(child, await readNode(this.getBlock, child), join(path, name))
+      yield * this.walk(child, await readNode(this.getBlock, child), join(path, name))
     }
   }
 
-  private async layOutFile (cid: CID, node: FileNode, path: string): Promise<void> {
-    const chunks = []
+  private async * walkFile (cid: CID, node: FileNode, path: string): AsyncGenerator<Step> {
+    // created now (exclusively) so that an empty file exists and a name clash shows at once
+    await (await open(path, 'wx')).close()
+    const file: OutFile = { cid, node, path, queue: [], registered: 0, ended: false, hashed: 0, hasher: createBlake3(), hashing: Promise.resolve(), large: node.size >= this.directMinBytes }
+    this.files.add(file)
     let end = 0
+    let index = 0
     for await (const c of walkChunks(this.getBlock, node)) {
       if (c.offset !== end) throw new VerificationError(`file ${cid}: chunk ${c.cid} at offset ${c.offset} where ${end} was expected`)
       end += c.length
-      chunks.push(c)
+      yield { kind: 'chunk', position: { file, cid: c.cid, index: index++, offset: c.offset, length: c.length, state: EMPTY } }
     }
     if (end !== node.size) throw new VerificationError(`file ${cid}: its chunks add up to ${end} bytes but its manifest says ${node.size}`)
-    const file: OutFile = { cid, node, path, chunks, state: new Uint8Array(chunks.length), hashed: 0, hasher: createBlake3(), held: new Map(), hashing: Promise.resolve(), large: node.size >= this.directMinBytes }
-    this.files.push(file)
-    // created now (exclusively) so that an empty file exists and a name clash shows at once
-    await (await open(path, 'wx')).close()
-    for (const [index, c] of chunks.entries()) {
-      const key = c.cid.toString()
-      const slots = this.slots.get(key)
-      if (slots == null) this.slots.set(key, [{ file, index }])
-      else slots.push({ file, index })
-    }
+    yield { kind: 'end', file }
   }
 
-  private async writeSlot (slot: Slot, bytes: Uint8Array | Uint8ArrayList): Promise<void> {
-    const { file, index } = slot
-    if (file.state[index] !== EMPTY) return
-    const chunk = file.chunks[index]
-    if (bytes.byteLength !== chunk.length) throw new VerificationError(`chunk ${chunk.cid} is ${bytes.byteLength} bytes but file ${file.cid} says ${chunk.length}`)
-    file.state[index] = TAKING
+  private async writeSlot (p: Position, bytes: Uint8Array | Uint8ArrayList): Promise<void> {
+    const { file } = p
+    if (p.state !== EMPTY) return
+    if (bytes.byteLength !== p.length) throw new VerificationError(`chunk ${p.cid} is ${bytes.byteLength} bytes but file ${file.cid} says ${p.length}`)
+    p.state = TAKING
     // the next chunk of the prefix is written at once; others wait in memory while there is room, and beyond
     // that are written in place now and read back when the prefix reaches them
-    if (index === file.hashed || this.heldBytes + bytes.byteLength <= this.holdBytes) {
-      file.held.set(index, bytes)
+    if (p.index === file.hashed || this.heldBytes + bytes.byteLength <= this.holdBytes) {
+      p.held = bytes
       this.heldBytes += bytes.byteLength
-      file.state[index] = HELD
+      p.state = HELD
     } else {
-      await writeFully(await this.handle(file), contiguous(bytes), chunk.offset)
-      file.state[index] = SPILLED
+      await writeFully(await this.handle(file), contiguous(bytes), p.offset)
+      p.state = SPILLED
     }
     this.result.bytes += bytes.byteLength
     this.init.onProgress?.({ bytes: this.result.bytes, total: this.total })
     file.hashing = file.hashing.then(async () => { await this.advance(file) })
     await file.hashing
+  }
+
+  /** Run the file's advance after what is queued, reporting a failure (no caller waits for it). */
+  private advanceLater (file: OutFile): void {
+    file.hashing = file.hashing.then(async () => { await this.advance(file) })
+    file.hashing.catch((err: Error) => {
+      this.failure ??= err
+      this.wake()
+    })
   }
 
   /** The file's handle for buffered writes and reads, opened on first use. */
@@ -348,29 +471,55 @@ export class Output {
     return await file.fh
   }
 
-  /** Hash and write the chunks that now follow the prefix, reading back those written ahead of it. */
+  /**
+   * Hash and write the chunks that now follow the prefix, reading back those written ahead of it; each leaves the
+   * window. A file complete with all its chunks is closed and its whole-file BLAKE3 checked.
+   */
   private async advance (file: OutFile): Promise<void> {
-    while (file.hashed < file.chunks.length && file.state[file.hashed] >= HELD) {
-      const i = file.hashed
-      const c = file.chunks[i]
-      let bytes = file.held.get(i)
+    while (file.queue.length > 0 && file.queue[0].state >= HELD) {
+      const p = file.queue[0]
+      let bytes = p.held
       if (bytes != null) {
-        file.held.delete(i)
+        p.held = undefined
         this.heldBytes -= bytes.byteLength
       } else {
-        const read = new Uint8Array(c.length)
-        if (await readFully(await this.handle(file), read, c.offset) < c.length) throw new VerificationError(`file ${file.cid}: ${file.path} is shorter than its chunks`)
+        const read = new Uint8Array(p.length)
+        if (await readFully(await this.handle(file), read, p.offset) < p.length) throw new VerificationError(`file ${file.cid}: ${file.path} is shorter than its chunks`)
         bytes = read
       }
       if (bytes instanceof Uint8Array) file.hasher.update(bytes)
       else for (const piece of bytes) file.hasher.update(piece)
-      if (i === 0 && file.large && this.directSupported) file.direct = this.takeStaging()
+      if (p.index === 0 && file.large && this.directSupported) file.direct = this.takeStaging()
       if (file.direct != null) await this.stage(file, file.direct, bytes)
-      else if (file.state[i] === HELD) await writeFully(await this.handle(file), contiguous(bytes), c.offset)
+      else if (p.state === HELD) await writeFully(await this.handle(file), contiguous(bytes), p.offset)
+      file.queue.shift()
       file.hashed++
+      this.leaveWindow(p)
     }
-    // complete: a directory of many files never holds more than a few open
-    if (file.hashed === file.chunks.length) await this.closeFile(file)
+    if (isComplete(file) && this.files.has(file)) {
+      // complete: a directory of many files never holds more than a few open
+      await this.closeFile(file)
+      const digest = file.hasher.digest()
+      if (!equalBytes(digest, file.node.blake3)) throw new VerificationError(`file ${file.cid}: whole-file BLAKE3 ${toHex(digest)} does not match the manifest's ${toHex(file.node.blake3)}`)
+      this.files.delete(file)
+      this.result.files++
+    }
+  }
+
+  private leaveWindow (p: Position): void {
+    const key = p.cid.toString()
+    const slots = this.slots.get(key)
+    if (slots != null) {
+      slots.positions.splice(slots.positions.indexOf(p), 1)
+      if (slots.positions.length === 0) this.slots.delete(key)
+    }
+    this.windowUsed--
+    this.wake()
+  }
+
+  private wake (): void {
+    this.progress.resolve()
+    this.progress = deferred()
   }
 
   /**
@@ -426,8 +575,8 @@ export class Output {
         try {
           await d.writing
           const whole = d.fill - d.fill % DIRECT_ALIGN_BYTES
-          if (file.hashed === file.chunks.length && whole > 0) await this.writeSpan(file, d, d.bufs[0], d.at, whole)
-          if (file.hashed === file.chunks.length && whole < d.fill) await writeFully(await this.handle(file), d.bufs[0].subarray(whole, d.fill), d.at + whole)
+          if (isComplete(file) && whole > 0) await this.writeSpan(file, d, d.bufs[0], d.at, whole)
+          if (isComplete(file) && whole < d.fill) await writeFully(await this.handle(file), d.bufs[0].subarray(whole, d.fill), d.at + whole)
         } finally {
           this.spareStaging.push(...d.bufs)
           await d.fh?.then(async fh => { await fh.close() }, () => {})
@@ -455,39 +604,38 @@ export class Output {
     return { bufs: [bufs[0], bufs[1]], at: 0, fill: 0, writing: Promise.resolve(), refused: false }
   }
 
-  private async check (file: OutFile): Promise<void> {
-    await file.hashing
-    if (file.hashed !== file.chunks.length) throw new VerificationError(`file ${file.cid}: ${file.chunks.length - file.hashed} chunk(s) never written`)
-    const digest = file.hasher.digest()
-    if (!equalBytes(digest, file.node.blake3)) throw new VerificationError(`file ${file.cid}: whole-file BLAKE3 ${toHex(digest)} does not match the manifest's ${toHex(file.node.blake3)}`)
-    this.result.files++
-  }
-
   private pumpLocal (): void {
     while (this.localRunning < LOCAL_CONCURRENCY && this.localQueue.length > 0) {
       const cid = this.localQueue.shift() as CID
       if (this.localRunning === 0) this.localIdle = new Promise(resolve => { this.resolveLocalIdle = resolve })
       this.localRunning++
       const key = cid.toString()
-      const slots = this.slots.get(key) as Slot[]
       const work = (async () => {
         this.init.signal?.throwIfAborted()
-        if (slots.every(s => s.file.state[s.index] !== EMPTY)) return
-        await this.write(cid, await this.readLocal(key, slots))
+        const empty = this.slots.get(key)?.positions.find(p => p.state === EMPTY)
+        if (empty == null) return
+        await this.write(cid, await this.readLocal(key, empty))
       })()
-      work.catch((err: Error) => { this.failure ??= err }).finally(() => {
+      work.catch((err: Error) => {
+        this.failure ??= err
+        this.wake()
+      }).finally(() => {
         if (--this.localRunning === 0 && this.localQueue.length === 0) this.resolveLocalIdle?.()
         this.pumpLocal()
       })
     }
   }
 
-  private async readLocal (key: string, slots: Slot[]): Promise<Uint8Array> {
-    const { file, index } = slots[0]
+  private async readLocal (key: string, p: Position): Promise<Uint8Array> {
     try {
-      return await this.getBlock(file.chunks[index].cid)
+      return await this.getBlock(p.cid)
     } catch (err) {
-      throw new DitsError(`chunk ${key} of ${file.path} is not in the repo: ${(err as Error).message}`)
+      throw new DitsError(`chunk ${key} of ${p.file.path} is not in the repo: ${(err as Error).message}`)
     }
   }
+}
+
+/** Every chunk of the file is registered and hashed. */
+function isComplete (file: OutFile): boolean {
+  return file.ended && file.hashed === file.registered
 }

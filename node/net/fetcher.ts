@@ -1,14 +1,17 @@
 /**
- * One download (DESIGN §6): walks the manifest tree of a root, skipping every block already held
- * (resumable), finds sources — connected peers, the configured seeds and DHT providers of the root, each
- * probed with a HAVE want — and drives the pure Scheduler: it turns the scheduler's actions into wants and
- * cancels on one ChunkSession per source, and reports every block, DONT_HAVE, stall and disconnect back.
+ * One download (DESIGN §6): fetches the manifest tree of a root, then walks its chunks in file order through a
+ * window (the caller's plan, or the tree itself), skipping every block already held (resumable); finds sources —
+ * connected peers, the configured seeds and DHT providers of the root, each probed with a HAVE want — and
+ * drives the pure Scheduler: it turns the scheduler's actions into wants and cancels on one ChunkSession per
+ * source, and reports every block, DONT_HAVE, stall and disconnect back. Only the window's chunks are known at
+ * once, so memory does not grow with the size of the root.
  * Every block is verified against its CID before it is stored; a peer that sends bytes that fail is
  * disconnected, penalized and never asked again in this download.
  */
 import { Scheduler } from '../../src/exchange/scheduler.ts'
 import { DAG_CBOR_CODE, verifyBlock } from '../../src/cid.ts'
 import { decodeNode } from '../../src/manifest/format.ts'
+import { walkChunkLinks } from '../../src/manifest/reader.ts'
 import { FetchFailedError } from './errors.ts'
 import { deferred } from './deferred.ts'
 import type { CID } from 'multiformats/cid'
@@ -41,6 +44,18 @@ export const RATE_WINDOW_MS = 3_000
 export const DEFAULT_SEED_GRACE_MS = 2_000
 /** Local `has` checks run this many at once while walking a manifest. */
 const HAS_CONCURRENCY = 32
+/**
+ * Chunks planned and not yet received, at most: more than the peers' windows can hold in flight (64 MiB each,
+ * 64 KiB chunks at the smallest profile's average), so planning never starves a fast source.
+ */
+export const DEFAULT_PLAN_AHEAD_CHUNKS = 4096
+/**
+ * Received chunks the download still recognises: a block that a hedged or cancelled want still brings is
+ * dropped quietly within this many, where one for a chunk never asked for is a protocol violation.
+ */
+const RECENT_CHUNKS = 4096
+/** A plan that has not produced its next chunk for this long is waiting (see Scheduler.setPlanWaiting). */
+const PLAN_STALL_MS = 50
 
 export interface FetchOptions extends AbortOptions {
   /** Cap on the download rate, bytes per second, across all sources. */
@@ -48,9 +63,18 @@ export interface FetchOptions extends AbortOptions {
   /** 'manifests': fetch only the manifest nodes of the root (to lay out its output before the chunks come) @default 'all' */
   scope?: 'all' | 'manifests'
   /**
-   * Each chunk of the root (a chunk that occurs twice may be reported twice): fetched now (`bytes` verified against `cid`; the hook runs while they are
-   * stored) or already held (`bytes` undefined: they are in the repo). A fetched chunk counts as received only
-   * once the hook has settled; a hook that throws fails the download.
+   * The chunks to fetch, in the order they are wanted, once the manifests are all held; a chunk may occur more
+   * than once. The download takes the next one while fewer than `planAheadChunks` are outstanding.
+   * @default every chunk of the root, in file order
+   */
+  plan?: AsyncIterable<{ cid: CID, length: number }>
+  /** Chunks planned and not yet received, at most. @default DEFAULT_PLAN_AHEAD_CHUNKS */
+  planAheadChunks?: number
+  /**
+   * Each chunk of the plan (a chunk that occurs twice may be reported twice): fetched now (`bytes` verified
+   * against `cid`; the hook runs once they are stored) or already held (`bytes` undefined). Either way the chunk
+   * is in the repo when the hook runs. A fetched chunk counts as received only once the hook has settled; a hook
+   * that throws fails the download.
    */
   onChunk?(cid: CID, bytes?: Uint8Array | Uint8ArrayList): Promise<void> | void
   onProgress?(progress: FetchProgress): void
@@ -132,6 +156,7 @@ export class Download {
   private readonly root: CID
   private readonly options: FetchOptions
   private readonly scheduler: Scheduler
+  private readonly planAheadChunks: number
   private readonly cids = new Map<string, CID>()
   /** position of each manifest node not yet fetched, for its children's order */
   private readonly orders = new Map<string, Order>()
@@ -150,6 +175,14 @@ export class Download {
   private manifestBytesFetched = 0
   private readonly perSource: Record<string, number> = {}
   private manifestsOutstanding = 0
+  private planning = false
+  private planned = false
+  /** orders the plan's chunks after one another */
+  private planSeq = 0
+  /** keys of received chunks, oldest first, forgotten beyond RECENT_CHUNKS */
+  private readonly recent: string[] = []
+  /** settles when a planned chunk is received or the download ends */
+  private planRoom = deferred<void>()
   /** block handlers between "accepted by the scheduler" and "stored and expanded" */
   private busy = 0
   private probing = 0
@@ -168,6 +201,7 @@ export class Download {
     this.root = root
     this.options = options
     this.scheduler = new Scheduler({ maxRateBytesPerSec: options.maxRateBytesPerSec })
+    this.planAheadChunks = options.planAheadChunks ?? DEFAULT_PLAN_AHEAD_CHUNKS
   }
 
   async run (): Promise<FetchReport> {
@@ -180,9 +214,9 @@ export class Download {
     try {
       this.options.signal?.throwIfAborted()
       await this.expand([{ cid: this.root, order: [], bytes: undefined }])
+      this.startPlan()
       this.checkAllKnown()
       if (!this.scheduler.done) {
-        this.discover()
         this.schedulePump()
         await this.finished.promise
       }
@@ -190,6 +224,7 @@ export class Download {
       return this.report()
     } finally {
       this.settled = true
+      this.planRoom.resolve()
       this.options.signal?.removeEventListener('abort', onAbort)
       this.stop.abort()
       clearTimeout(this.timer)
@@ -213,11 +248,11 @@ export class Download {
   }
 
   /**
-   * Walk blocks: those held are counted (manifests are read and their links walked), the rest go to the
-   * scheduler. `bytes` is a chunk's length from its parent manifest.
+   * Walk manifest nodes: those held are read and their links walked, the rest go to the scheduler. Below the root
+   * only manifest nodes are walked; the chunks come from the plan. `bytes` is a chunk root's length when known.
    */
   private async expand (links: Array<{ cid: CID, order: Order, bytes?: number }>): Promise<void> {
-    if (this.options.scope === 'manifests') links = links.filter(l => l.cid.code === DAG_CBOR_CODE)
+    links = links.filter(l => l.cid.code === DAG_CBOR_CODE || (l.order.length === 0 && this.options.scope !== 'manifests'))
     for (let i = 0; i < links.length; i += HAS_CONCURRENCY) {
       const batch = links.slice(i, i + HAS_CONCURRENCY)
       const held = await Promise.all(batch.map(async l => await this.ctx.blockstore.has(l.cid, { signal: this.stop.signal })))
@@ -225,21 +260,18 @@ export class Download {
       for (let j = 0; j < batch.length; j++) {
         const { cid, order, bytes } = batch[j]
         if (held[j]) {
-          if (cid.code === DAG_CBOR_CODE) {
-            const block = await this.ctx.blockstore.get(cid, { signal: this.stop.signal }).catch((err: Error) => {
-              // quarantined by the blockstore: fetch it again (self-healing)
-              if (err.name === 'VerificationError' || err.name === 'NotFoundError') return undefined
-              throw err
-            })
-            if (block != null) {
-              await this.expandNode(cid, block, order)
-              continue
-            }
-          } else {
+          if (cid.code !== DAG_CBOR_CODE) {
+            // a root that is itself a chunk, held already
             this.blocksLocal++
-            this.bytesLocal += bytes ?? 0
-            if (order.length === 0) this.bytesTotal = bytes ?? 0
-            await this.options.onChunk?.(cid)
+            continue
+          }
+          const block = await this.ctx.blockstore.get(cid, { signal: this.stop.signal }).catch((err: Error) => {
+            // quarantined by the blockstore: fetch it again (self-healing)
+            if (err.name === 'VerificationError' || err.name === 'NotFoundError') return undefined
+            throw err
+          })
+          if (block != null) {
+            await this.expandNode(cid, block, order)
             continue
           }
         }
@@ -253,6 +285,7 @@ export class Download {
         missing.push({ key, bytes: bytes ?? MANIFEST_ESTIMATE_BYTES, order })
       }
       this.scheduler.add(missing)
+      if (missing.length > 0) this.wantSources()
     }
   }
 
@@ -263,7 +296,85 @@ export class Download {
   }
 
   private checkAllKnown (): void {
-    this.scheduler.setAllKnown(this.manifestsOutstanding === 0)
+    this.scheduler.setAllKnown(this.manifestsOutstanding === 0 && (this.options.scope === 'manifests' || this.planned))
+  }
+
+  /** Once every manifest node is held, take the chunks from the plan (in the background). */
+  private startPlan (): void {
+    if (this.planning || this.manifestsOutstanding > 0 || this.options.scope === 'manifests' || this.root.code !== DAG_CBOR_CODE) {
+      this.planned ||= this.root.code !== DAG_CBOR_CODE
+      return
+    }
+    this.planning = true
+    this.takePlan().catch((err: Error) => { this.fail(err) })
+  }
+
+  private async takePlan (): Promise<void> {
+    const getBlock = async (cid: CID): Promise<Uint8Array> => await this.ctx.blockstore.get(cid, { signal: this.stop.signal })
+    const plan = (this.options.plan ?? walkChunkLinks(getBlock, this.root))[Symbol.asyncIterator]()
+    try {
+      for (;;) {
+        while (this.scheduler.outstanding >= this.planAheadChunks && !this.settled) await this.waitForPlanRoom()
+        if (this.settled) return
+        // a plan that holds back its next chunk for a while (the output's window waits for its head) lets the
+        // scheduler hedge the stragglers it waits for
+        const next = plan.next()
+        const timer = setTimeout(() => {
+          this.scheduler.setPlanWaiting(true)
+          this.schedulePump()
+        }, PLAN_STALL_MS)
+        let step
+        try {
+          step = await next
+        } finally {
+          clearTimeout(timer)
+          this.scheduler.setPlanWaiting(false)
+        }
+        if (step.done === true || this.settled) break
+        await this.takeChunk(step.value.cid, step.value.length)
+      }
+      this.planned = true
+      this.checkAllKnown()
+      this.schedulePump()
+    } finally {
+      if (this.settled) await plan.return?.(undefined)
+    }
+  }
+
+  private async waitForPlanRoom (): Promise<void> {
+    this.scheduler.setPlanWaiting(true)
+    this.schedulePump()
+    await this.planRoom.promise
+    this.scheduler.setPlanWaiting(false)
+  }
+
+  /** A chunk of the plan: on its way already, held (reported as local), or one more to fetch. */
+  private async takeChunk (cid: CID, length: number): Promise<void> {
+    const key = cid.toString()
+    // asked for already: its block goes through onChunk when it comes
+    if (this.scheduler.isOutstanding(key)) return
+    const received = this.cids.has(key)
+    const held = await this.ctx.blockstore.has(cid, { signal: this.stop.signal })
+    // received and still being stored: onChunk sees it once it is
+    if (received && !held) return
+    if (held) {
+      if (!received) {
+        this.blocksLocal++
+        this.bytesLocal += length
+      }
+      await this.options.onChunk?.(cid)
+      return
+    }
+    this.cids.set(key, cid)
+    this.scheduler.add([{ key, bytes: length, order: [this.planSeq++] }])
+    this.wantSources()
+    this.schedulePump()
+  }
+
+  /** Look for sources once the download has something to fetch: one held entirely asks no one. */
+  private wantSources (): void {
+    if (this.discoveryRounds > 0 || this.discovering) return
+    this.discover()
   }
 
   private discover (): void {
@@ -406,20 +517,22 @@ export class Download {
     if (!this.scheduler.received(key, cidKey, bytes.byteLength, performance.now())) return
     this.busy++
     try {
-      // a fetched chunk goes to the disk anyway and is not read back by this download: skip the page cache
-      const stored = this.ctx.blockstore.put(cid, bytes, { trusted: true, direct: true, signal: this.stop.signal })
-      if (cid.code !== DAG_CBOR_CODE && this.options.onChunk != null) await Promise.all([stored, this.options.onChunk(cid, bytes)])
-      else await stored
+      // a fetched chunk goes to the disk anyway and is not read back by this download: skip the page cache.
+      // Stored before onChunk sees it, so that whoever is told of a chunk can read it from the repo.
+      await this.ctx.blockstore.put(cid, bytes, { trusted: true, direct: true, signal: this.stop.signal })
       if (cid.code === DAG_CBOR_CODE) {
         this.manifestBytesFetched += bytes.byteLength
         await this.expandNode(cid, bytes.subarray(), this.orderOf(cidKey))
         this.manifestsOutstanding--
+        this.startPlan()
         this.checkAllKnown()
       } else {
+        await this.options.onChunk?.(cid, bytes)
         this.blocksFetched++
         this.bytesFetched += bytes.byteLength
         this.perSource[key] = (this.perSource[key] ?? 0) + bytes.byteLength
         if (cid.equals(this.root)) this.bytesTotal = bytes.byteLength
+        this.remember(cidKey)
       }
     } catch (err) {
       this.fail(err as Error)
@@ -428,6 +541,18 @@ export class Download {
     }
     this.emitProgress(false)
     this.schedulePump()
+  }
+
+  /** A received chunk is recognised for a while, then forgotten (scheduler included), making room in the plan. */
+  private remember (key: string): void {
+    this.recent.push(key)
+    while (this.recent.length > RECENT_CHUNKS) {
+      const old = this.recent.shift() as string
+      this.scheduler.forget(old)
+      this.cids.delete(old)
+    }
+    this.planRoom.resolve()
+    this.planRoom = deferred<void>()
   }
 
   private orderOf (key: string): Order {
@@ -465,7 +590,7 @@ export class Download {
       this.finished.resolve()
       return
     }
-    if (!this.discovering && this.probing === 0 && this.busy === 0) {
+    if (!this.discovering && this.probing === 0 && this.busy === 0 && this.scheduler.outstanding > 0) {
       const noSource = this.scheduler.usablePeers().length === 0
       const onlyStuck = this.scheduler.inFlight === 0 && this.scheduler.pendingItems === 0 && this.scheduler.stuck().length > 0
       if (noSource || onlyStuck) {

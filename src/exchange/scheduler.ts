@@ -15,9 +15,9 @@
  * - A peer that delivers nothing for its stall deadline has its wants moved to others and backs off
  *   (exponentially); after `maxStrikes` stalls it is dropped for the download. A peer that sent bytes that
  *   failed verification is excluded at once.
- * - Endgame: once every item is known and none is pending, an in-flight item is hedged on a second peer when
- *   that peer would deliver it in less than half the time its holder still needs (work stealing for
- *   stragglers); the first copy to arrive wins and the other holder gets a cancel.
+ * - Endgame: once every item is known (or the caller can add none for now) and none is pending, an in-flight
+ *   item is hedged on a second peer when that peer would deliver it in less than half the time its holder still
+ *   needs (work stealing for stragglers); the first copy to arrive wins and the other holder gets a cancel.
  * - An optional global rate cap is a token bucket charged when wants are sent.
  */
 import { MinHeap } from './heap.ts'
@@ -196,6 +196,7 @@ export class Scheduler {
   private inflightCount = 0
   private doneCount = 0
   private allKnown = false
+  private planWaiting = false
   private tokens: number
   private tokensAt?: number
   /** tokens the next want waits for, when the rate cap held it back */
@@ -233,6 +234,37 @@ export class Scheduler {
   /** Whether every item of the download has been added (no manifest node still to expand): enables the endgame. */
   setAllKnown (allKnown: boolean): void {
     this.allKnown = allKnown
+  }
+
+  /**
+   * Whether no more items can be added for now (the caller's plan waits for items to complete): the endgame's
+   * hedging of stragglers runs then too, so a slow peer at the head of a window does not hold the window still.
+   */
+  setPlanWaiting (waiting: boolean): void {
+    this.planWaiting = waiting
+  }
+
+  /** The item is known and not done: its block is still to come. */
+  isOutstanding (key: string): boolean {
+    const item = this.items.get(key)
+    return item != null && item.state !== 'done'
+  }
+
+  /** Items known and not done. */
+  get outstanding (): number {
+    return this.items.size - this.doneCount
+  }
+
+  /**
+   * Drop a done item, so that a download of any size keeps only its window in memory; a block that still comes
+   * for it is then unknown (`received` returns false).
+   */
+  forget (key: string): void {
+    const item = this.items.get(key)
+    if (item?.state !== 'done') return
+    this.items.delete(key)
+    this.doneCount--
+    for (const peer of this.peers.values()) peer.dontHave.delete(key)
   }
 
   /** A source that may serve the items. Returns false for a peer excluded earlier in this download. */
@@ -338,7 +370,7 @@ export class Scheduler {
     this.detectStalls(now)
     const wants = new Map<string, string[]>()
     this.assignPending(now, wants)
-    if (this.allKnown && this.pendingCount === 0) this.hedge(now, wants)
+    if ((this.allKnown || this.planWaiting) && this.pendingCount === 0) this.hedge(now, wants)
     for (const [peer, keys] of wants) this.outbox.push({ type: 'want', peer, keys })
     const out = this.outbox
     this.outbox = []

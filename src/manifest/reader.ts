@@ -68,6 +68,24 @@ export async function * walkDir (getBlock: GetBlock, dir: DirNode): AsyncGenerat
 }
 
 /**
+ * Every chunk of the file or directory `root`, depth-first in file order (a chunk that occurs twice is yielded
+ * twice), with its length from the manifest. Only manifest nodes pass through `getBlock`, one path of them at a
+ * time: memory stays bounded however many chunks the tree has. A raw `root` is itself a chunk of unknown length
+ * to its caller and yields nothing.
+ */
+export async function * walkChunkLinks (getBlock: GetBlock, root: CID): AsyncGenerator<{ cid: CID, length: number }> {
+  if (root.code !== DAG_CBOR_CODE) return
+  const node = await readNode(getBlock, root)
+  if (node.type === 'file') {
+    for await (const c of walkChunks(getBlock, node)) yield { cid: c.cid, length: c.length }
+  } else if (node.type === 'dir') {
+    for await (const [, child] of walkDir(getBlock, node)) yield * walkChunkLinks(getBlock, child)
+  } else {
+    throw new ManifestError(`${root} is an inner ${node.type} node, not a file or directory manifest`)
+  }
+}
+
+/**
  * Every block reachable from `root` (manifest nodes and chunks), root first, depth-first in file order.
  * Chunks are named, never read: only manifest nodes pass through `getBlock`.
  */

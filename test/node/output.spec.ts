@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -167,6 +168,82 @@ describe('node/output: get writes the output while fetching', function () {
     await output.finish()
     assert.deepEqual(new Uint8Array(await readFile(out)), file.data)
     assert.deepEqual((await readdir(dir)).sort(), [`.clip.mov.dits-partial-${process.ppid}`, 'clip.mov'])
+  })
+
+  it('lays a file out as a window over its chunks: the plan waits while the window is full, and repeats are read back from the repo', async () => {
+    // 40 chunks of 7 distinct ones, repeating every 7 positions: with a window of 4 a repeat is never in the
+    // window with the chunk it repeats, so each is planned again and, its bytes stored already, read back
+    const pattern = Array.from({ length: 7 }, () => new Uint8Array(randomBytes(4 * KiB)))
+    const data = new Uint8Array(Buffer.concat(Array.from({ length: 40 }, (_, i) => pattern[i % 7])))
+    const file = makeFile(data.byteLength, 4 * KiB, 8, data)
+    const byCid = new Map(file.blocks.map(b => [b.cid.toString(), b.bytes]))
+    const store = new MemoryBlockstore()
+    store.putAll(file.blocks.filter(b => b.cid.code !== 0x55))
+    const out = join(dir, 'out.bin')
+    const output = await Output.create(getter(store), file.root, out, { windowChunks: 4 })
+    const plan = output.plan()
+    const taken: CID[] = []
+    for (let i = 0; i < 4; i++) taken.push((await plan.next()).value.cid)
+    // four positions known, none written: the fifth waits for the head to be written
+    const fifth = plan.next()
+    const early = await Promise.race([fifth.then(() => 'planned'), new Promise(resolve => setTimeout(() => resolve('waiting'), 100))])
+    assert.equal(early, 'waiting')
+    const deliver = async (cid: CID): Promise<void> => {
+      if (await store.has(cid)) {
+        output.writeLocal(cid)
+        return
+      }
+      const bytes = byCid.get(cid.toString()) as Uint8Array
+      store.putAll([{ cid, bytes }])
+      await output.write(cid, bytes)
+    }
+    for (const cid of taken) await deliver(cid)
+    let planned = taken.length + 1
+    await deliver((await fifth).value.cid)
+    for await (const { cid } of plan) {
+      planned++
+      await deliver(cid)
+    }
+    assert.equal(planned, 40)
+    assert.deepEqual(await output.finish(), { bytes: data.byteLength, files: 1, dirs: 0 })
+    assert.deepEqual(new Uint8Array(await readFile(out)), data)
+  })
+
+  it('fetchTo through a small window and plan: every chunk comes once from the peer, byte-exact', async () => {
+    const file = makeFile(300 * 4 * KiB + 5, 4 * KiB, 16)
+    const a = await startNode()
+    const d = await startNode()
+    nodes = [a, d]
+    a.store.putAll(file.blocks)
+    await d.net.connect(a.addr)
+    const out = join(dir, 'out.bin')
+    await d.net.fetch(file.root, { scope: 'manifests' })
+    const output = await Output.create(getter(d.store), file.root, out, { windowChunks: 16 })
+    let pulled = 0
+    let delivered = 0
+    let ahead = 0
+    const plan = (async function * () {
+      for await (const c of output.plan()) {
+        pulled++
+        ahead = Math.max(ahead, pulled - delivered)
+        yield c
+      }
+    })()
+    const report = await d.net.fetch(file.root, {
+      plan,
+      planAheadChunks: 8,
+      onChunk: async (cid, bytes) => {
+        delivered++
+        if (bytes == null) output.writeLocal(cid)
+        else await output.write(cid, bytes)
+      }
+    })
+    await output.finish()
+    assert.deepEqual(new Uint8Array(await readFile(out)), file.data)
+    assert.equal(report.blocks_fetched, file.chunks.length)
+    assert.equal(report.bytes_fetched, file.data.byteLength)
+    // the download asks for a few chunks at a time, never the whole file: 8 planned, the rest of the output's window
+    assert.ok(ahead <= 16, `planned ${ahead} chunks ahead of those delivered`)
   })
 
   it('a block frame is byte for byte the protobuf encoding behind its length prefix', () => {

@@ -82,9 +82,8 @@ export interface TestFile {
   chunks: CID[]
 }
 
-/** A random file cut into fixed-size chunks, with a manifest tree of `maxLinks` links per node. */
-export function makeFile (size: number, chunkBytes = 256 * KiB, maxLinks = 16): TestFile {
-  const data = new Uint8Array(randomBytes(size))
+/** A file (random unless `data` is given) cut into fixed-size chunks, with a manifest tree of `maxLinks` links per node. */
+export function makeFile (size: number, chunkBytes = 256 * KiB, maxLinks = 16, data = new Uint8Array(randomBytes(size))): TestFile {
   const builder = new FileManifestBuilder({ name: 'test', min: chunkBytes, avg: chunkBytes, max: chunkBytes, normalization: 0 }, maxLinks)
   const blocks: Array<{ cid: CID, bytes: Uint8Array }> = []
   const chunks: CID[] = []
