@@ -12,7 +12,7 @@ import type { ExportProgress, LsEntry, StatResult } from './exporter.ts'
 import type { FetchFn } from './output.ts'
 import { verifyBlocks, gc } from './maintenance.ts'
 import type { VerifyResult, GcResult } from './maintenance.ts'
-import { buildDirectory, readFileNode, walkBlocks } from '../src/manifest/index.ts'
+import { buildDirectory, readFileNode, walkBlocks, walkChunks } from '../src/manifest/index.ts'
 import type { DirEntry } from '../src/manifest/index.ts'
 import type { GetBlock } from '../src/manifest/index.ts'
 import { parseCid } from '../src/cid.ts'
@@ -150,10 +150,21 @@ export class RepoOps {
   /** The bytes of a file (or range of it), in order. */
   async * cat (args: CatArgs, ctx: OpContext = {}): AsyncGenerator<Uint8Array> {
     const cid = parseCid(args.cid)
-    if (this.network != null) await this.network.fetch(cid, { signal: ctx.signal })
-    else if (!(await this.repo.blocks.has(cid))) throw this.notHere(cid)
+    const offset = args.offset ?? 0
+    const length = args.length ?? Infinity
+    if (this.network != null) {
+      // the manifests, then only the chunks the range needs: a few KiB of a 100 GB file fetch one chunk
+      await this.network.fetch(cid, { signal: ctx.signal, scope: 'manifests' })
+      const file = await readFileNode(this.getBlock, cid)
+      const plan = (async function * (getBlock: GetBlock) {
+        for await (const c of walkChunks(getBlock, file, { offset, length })) yield { cid: c.cid, length: c.length }
+      })(this.getBlock)
+      await this.network.fetch(cid, { signal: ctx.signal, plan })
+    } else if (!(await this.repo.blocks.has(cid))) {
+      throw this.notHere(cid)
+    }
     const file = await readFileNode(this.getBlock, cid)
-    yield * readRange(this.getBlock, file, args.offset ?? 0, args.length ?? Infinity)
+    yield * readRange(this.getBlock, file, offset, length)
   }
 
   async ls (args: { cid: string }): Promise<LsEntry[]> {

@@ -41,12 +41,18 @@ describe('two daemons on loopback (real processes)', function () {
     const peers = JSON.parse(await ok(['--repo', b, '--json', 'peers'])) as Array<{ id: string, lan: boolean }>
     assert.ok(peers.some(p => p.id === da.info.peerId && p.lan))
 
+    // cat of a range fetches only the chunks under it (small profile: 16-256 KiB chunks)
+    const piece = await dits(['--repo', b, 'cat', root, '--offset', '3000000', '--length', '5000'])
+    assert.equal(piece.code, 0, piece.stderr)
+    assert.ok(piece.stdoutBytes.equals(data.subarray(3_000_000, 3_005_000)), 'the range, byte-exact')
+
     const out = join(work, 'copy.mov')
     const got = JSON.parse(await ok(['--repo', b, '--json', 'get', root, '-o', out]))
     assert.ok((await readFile(out)).equals(data), 'byte-exact')
     assert.equal(got.bytes_total, data.byteLength)
-    assert.equal(got.bytes_fetched, data.byteLength)
-    assert.equal(got.sources[da.info.peerId], data.byteLength)
+    assert.ok(got.bytes_local >= 5000 && got.bytes_local <= 2 * 256 * 1024, `the range's chunks were held: ${got.bytes_local} bytes`)
+    assert.equal(got.bytes_fetched, data.byteLength - got.bytes_local)
+    assert.equal(got.sources[da.info.peerId], got.bytes_fetched)
 
     // Held now: a second get is all local.
     const again = JSON.parse(await ok(['--repo', b, '--json', 'get', root, '-o', join(work, 'copy2.mov')]))
