@@ -312,6 +312,9 @@ export class Download {
   private async takePlan (): Promise<void> {
     const getBlock = async (cid: CID): Promise<Uint8Array> => await this.ctx.blockstore.get(cid, { signal: this.stop.signal })
     const plan = (this.options.plan ?? walkChunkLinks(getBlock, this.root))[Symbol.asyncIterator]()
+    // chunks being looked up in the repo, a few at once: one at a time, each `has` waited in the thread pool
+    // behind the block writes, and the plan fell behind the download
+    const taking = new Set<Promise<void>>()
     try {
       for (;;) {
         while (this.scheduler.outstanding >= this.planAheadChunks && !this.settled) await this.waitForPlanRoom()
@@ -331,12 +334,16 @@ export class Download {
           this.scheduler.setPlanWaiting(false)
         }
         if (step.done === true || this.settled) break
-        await this.takeChunk(step.value.cid, step.value.length)
+        const took: Promise<void> = this.takeChunk(step.value.cid, step.value.length, this.planSeq++).finally(() => taking.delete(took))
+        taking.add(took)
+        if (taking.size >= HAS_CONCURRENCY) await Promise.race(taking)
       }
+      await Promise.all(taking)
       this.planned = true
       this.checkAllKnown()
       this.schedulePump()
     } finally {
+      await Promise.allSettled(taking)
       if (this.settled) await plan.return?.(undefined)
     }
   }
@@ -348,8 +355,8 @@ export class Download {
     this.scheduler.setPlanWaiting(false)
   }
 
-  /** A chunk of the plan: on its way already, held (reported as local), or one more to fetch. */
-  private async takeChunk (cid: CID, length: number): Promise<void> {
+  /** A chunk of the plan, number `seq`: on its way already, held (reported as local), or one more to fetch. */
+  private async takeChunk (cid: CID, length: number, seq: number): Promise<void> {
     const key = cid.toString()
     // asked for already: its block goes through onChunk when it comes
     if (this.scheduler.isOutstanding(key)) return
@@ -366,7 +373,7 @@ export class Download {
       return
     }
     this.cids.set(key, cid)
-    this.scheduler.add([{ key, bytes: length, order: [this.planSeq++] }])
+    this.scheduler.add([{ key, bytes: length, order: [seq] }])
     this.wantSources()
     this.schedulePump()
   }
