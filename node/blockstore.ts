@@ -200,10 +200,10 @@ export class DitsBlockstore {
    * Make blocks durable: fdatasync each file and then fsync their shard directories. Whatever makes a manifest,
    * pin or ref durable calls this first for the blocks it references (blockstore-fs itself does not fsync).
    * fdatasync suffices for a block: it writes the data and the size, and blocks never change (their mtime is
-   * of no use).
+   * of no use). A block listed twice is synced once.
    */
   async sync (cids: Iterable<CID>, concurrency = DEFAULT_SYNC_CONCURRENCY): Promise<void> {
-    const paths = [...cids].map(c => this.path(c))
+    const paths = [...new Set([...cids].map(c => this.path(c)))]
     const dirs = new Set(paths.map(p => dirname(p)))
     await forEachLimit(paths, concurrency, datasyncPath)
     await forEachLimit([...dirs], concurrency, fsyncPath)
