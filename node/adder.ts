@@ -6,7 +6,7 @@
  * worst unpinned orphans, which `gc` reclaims — never a manifest that points at missing chunks.
  * Chunks go to the disk as they are written (O_DIRECT, see DitsBlockstore.put), while later ones are cut and
  * hashed, and an add that will be pinned syncs them in batches as it goes (BlockSync), so the caller's flush
- * before pinning has only the last batch left to do.
+ * before pinning has only the last batch and the shard directories left to do.
  *
  * Memory does not grow with the number of chunks: a chunk repeated within the add is recognised by the store's
  * `has` once its first write has ended, or among the few writes under way before that; the manifest builder

@@ -1,8 +1,8 @@
 /**
- * Making a stream of blocks durable in batches, for a pin (or anything else that will reference them durably):
- * each block is fdatasynced and its shard directory fsynced (DitsBlockstore.sync) before `flush` returns, while
- * only the blocks of two batches are held at a time — one syncing in the background, the next filling — however
- * many blocks go through.
+ * Making a stream of blocks durable before a pin (or anything else that will reference them durably) makes them
+ * reachable: once `flush` returns, every block added has been fdatasynced and its shard directory fsynced. The files
+ * are synced in batches as blocks come, one batch in the background while the next fills, so only two batches of
+ * CIDs are held however many blocks go through; the shard directories (1024 at most) are fsynced once, at the flush.
  */
 import type { CID } from 'multiformats/cid'
 import type { DitsBlockstore } from './blockstore.ts'
@@ -11,14 +11,14 @@ const MiB = 1024 * 1024
 
 /**
  * Blocks per batch. The CIDs of a batch are held until it is synced (~2.3 KB each with the string multiformats caches
- * on a CID once printed), so this bounds the memory to ~10 MiB a batch; and a batch's sync fsyncs each shard
- * directory it touches (up to 1024) once, so batches much smaller than the number of shards would fsync a directory
- * for nearly every block.
+ * on a CID once printed): ~10 MiB a batch. Few batches, because each costs a journal commit (ext4: its first
+ * fdatasync commits the metadata of the rest with it); syncing each block as it was written, a commit per block,
+ * took ~0.3 s per GiB more than one sync at the end.
  */
 export const DEFAULT_SYNC_BATCH_BLOCKS = 4096
 /**
  * Bytes per batch. Blocks written through the page cache (small ones, or where O_DIRECT is refused) are still to be
- * written by the sync: this bounds what the sync before a pin waits for to ~1 s of this machine class's disk
+ * written by the sync: this bounds what the flush before a pin waits for to ~1 s of this machine class's disk
  * (~270 MB/s). With the `small` profile (64 KiB chunks) this and DEFAULT_SYNC_BATCH_BLOCKS meet.
  */
 export const DEFAULT_SYNC_BATCH_BYTES = 256 * MiB
@@ -31,7 +31,7 @@ export interface BlockSyncInit {
 }
 
 export class BlockSync {
-  private readonly blocks: Pick<DitsBlockstore, 'sync'>
+  private readonly blocks: Pick<DitsBlockstore, 'syncData' | 'syncDirs'>
   private readonly batchBlocks: number
   private readonly batchBytes: number
   /** the batch filling */
@@ -41,14 +41,16 @@ export class BlockSync {
   private syncingBatch: CID[] = []
   private syncing: Promise<void> | undefined
   private failure: Error | undefined
+  /** the shard directories of the blocks synced so far, to fsync at the flush */
+  private dirs = new Set<string>()
 
-  constructor (blocks: Pick<DitsBlockstore, 'sync'>, init: BlockSyncInit = {}) {
+  constructor (blocks: Pick<DitsBlockstore, 'syncData' | 'syncDirs'>, init: BlockSyncInit = {}) {
     this.blocks = blocks
     this.batchBlocks = init.batchBlocks ?? DEFAULT_SYNC_BATCH_BLOCKS
     this.batchBytes = init.batchBytes ?? DEFAULT_SYNC_BATCH_BYTES
   }
 
-  /** Blocks added and not yet durable: the batch filling and the one syncing. */
+  /** Blocks added and not yet synced: the batch filling and the one syncing. */
   get held (): number {
     return this.batch.length + this.syncingBatch.length
   }
@@ -70,12 +72,15 @@ export class BlockSync {
     if (this.failure !== undefined) throw this.failure
   }
 
-  /** Sync the rest. Once it resolves, every block added is durable. Call it with no `add` under way. */
+  /** Sync the rest and the shard directories. Once it resolves, every block added is durable. Call it with no `add` under way. */
   async flush (): Promise<void> {
     await this.syncing
     if (this.batch.length > 0) this.start()
     await this.syncing
     if (this.failure !== undefined) throw this.failure
+    const dirs = this.dirs
+    this.dirs = new Set()
+    await this.blocks.syncDirs(dirs)
   }
 
   private full (): boolean {
@@ -86,7 +91,8 @@ export class BlockSync {
     this.syncingBatch = this.batch
     this.batch = []
     this.bytes = 0
-    this.syncing = this.blocks.sync(this.syncingBatch)
+    this.syncing = this.blocks.syncData(this.syncingBatch)
+      .then(dirs => { for (const dir of dirs) this.dirs.add(dir) })
       .catch((err: Error) => { this.failure ??= err })
       .finally(() => {
         this.syncingBatch = []

@@ -15,6 +15,7 @@ import { readFileNode, walkBlocks, walkChunks } from '../../src/manifest/index.t
 import type { CID } from 'multiformats/cid'
 import type { Worker } from 'node:worker_threads'
 import { pseudoRandomBytes } from '../src/fastcdc/testdata.ts'
+import { watchSyncs } from '../helpers/sync-watch.ts'
 
 const MiB = 1024 * 1024
 
@@ -99,17 +100,11 @@ describe('node/adder', () => {
     assert.equal(adder.stats.bytesDedup, 4 * MiB - adder.stats.bytesNew)
   })
 
-  it('holds the CIDs of two sync batches at most (each the batch size and the writes under way), and has synced every block of the file at the flush', async () => {
+  it('holds the CIDs of two sync batches at most (each the batch size and the writes under way), and has made every block of the file durable at the flush', async () => {
     const data = pseudoRandomBytes(4 * MiB, 26)
     const path = join(dir, 'many.bin')
     await writeFile(path, data)
-    const synced = new Set<string>()
-    const syncBlocks = blocks.sync.bind(blocks)
-    blocks.sync = async (cids) => {
-      const list = [...cids]
-      await syncBlocks(list)
-      for (const c of list) synced.add(c.toString())
-    }
+    const syncs = watchSyncs(blocks)
     const batchBlocks = 50
     let maxHeld = 0
     class WatchedSync extends BlockSync {
@@ -129,7 +124,8 @@ describe('node/adder', () => {
     assert.ok(maxHeld <= 2 * (batchBlocks + DEFAULT_PUT_CONCURRENCY), `held ${maxHeld} CIDs at once`)
     const dag = new Set<string>()
     for await (const c of walkBlocks(async c => await blocks.get(c), cid)) dag.add(c.toString())
-    assert.deepEqual([...synced].sort(), [...dag].sort(), 'exactly the blocks of the file were synced')
+    assert.deepEqual([...syncs.data].sort(), [...dag].sort(), 'exactly the blocks of the file were synced')
+    assert.deepEqual([...syncs.durable()].sort(), [...dag].sort(), 'and their shard directories')
     assert.equal(adder.stats.bytesNew, data.length)
   })
 

@@ -6,16 +6,23 @@ import { chunkCid } from '../../src/cid.ts'
 import type { Deferred } from '../../node/net/deferred.ts'
 import type { CID } from 'multiformats/cid'
 
-/** A blockstore whose syncs end when the test says so. */
+/** A blockstore whose syncs of files end when the test says so; each block's directory is named after it. */
 class StubStore {
   readonly batches: string[][] = []
   readonly ends: Array<Deferred<void>> = []
+  readonly dirSyncs: string[][] = []
 
-  async sync (cids: Iterable<CID>): Promise<void> {
-    this.batches.push([...cids].map(c => c.toString()))
+  async syncData (cids: Iterable<CID>): Promise<Set<string>> {
+    const batch = [...cids].map(c => c.toString())
+    this.batches.push(batch)
     const end = deferred()
     this.ends.push(end)
     await end.promise
+    return new Set(batch.map(c => `dir-${c}`))
+  }
+
+  async syncDirs (dirs: Iterable<string>): Promise<void> {
+    this.dirSyncs.push([...dirs])
   }
 }
 
@@ -31,7 +38,7 @@ async function settled (p: Promise<unknown>): Promise<boolean> {
 }
 
 describe('node/block-sync', () => {
-  it('syncs a full batch in the background, waits for it when the next one fills, and syncs the rest at flush', async () => {
+  it('syncs a full batch in the background, waits for it when the next one fills, and syncs the rest and the directories at flush', async () => {
     const store = new StubStore()
     const sync = new BlockSync(store, { batchBlocks: 3 })
     for (const c of cids.slice(0, 3)) await sync.add(c)
@@ -54,9 +61,11 @@ describe('node/block-sync', () => {
     await tick()
     assert.deepEqual(store.batches, [names(0, 3), names(3, 6), names(6, 7)])
     assert.equal(await settled(flush), false, 'flush waits for the last batch')
+    assert.deepEqual(store.dirSyncs, [], 'directories are synced once, after every file')
     store.ends[2].resolve()
     await flush
     assert.equal(sync.held, 0)
+    assert.deepEqual(store.dirSyncs, [names(0, 7).map(c => `dir-${c}`)])
   })
 
   it('starts one sync for adds that fill a batch together', async () => {
@@ -87,5 +96,6 @@ describe('node/block-sync', () => {
     await tick()
     await assert.rejects(sync.add(cids[1]), /EIO/)
     await assert.rejects(sync.flush(), /EIO/)
+    assert.deepEqual(store.dirSyncs, [])
   })
 })

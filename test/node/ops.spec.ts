@@ -8,6 +8,8 @@ import { parseCid, RAW_CODE } from '../../src/cid.ts'
 import { PROFILES } from '../../src/fastcdc/index.ts'
 import { walkBlocks } from '../../src/manifest/index.ts'
 import { pseudoRandomBytes } from '../src/fastcdc/testdata.ts'
+import { watchSyncs } from '../helpers/sync-watch.ts'
+import type { SyncWatch } from '../helpers/sync-watch.ts'
 import type { CID } from 'multiformats/cid'
 
 const MiB = 1024 * 1024
@@ -16,27 +18,20 @@ describe('node/ops', () => {
   let dir: string
   let repo: Repo
   let ops: RepoOps
-  /** the blocks whose sync has ended */
-  let synced: Set<string>
-  /** for each pin written, the blocks synced by then */
-  let syncedAtPin: Map<string, Set<string>>
+  let syncs: SyncWatch
+  /** for each pin written, the blocks durable by then */
+  let durableAtPin: Map<string, Set<string>>
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'dits-ops-'))
     await initRepo(join(dir, 'repo'))
     repo = await Repo.open(join(dir, 'repo'), { write: true })
     ops = new RepoOps(repo)
-    synced = new Set()
-    syncedAtPin = new Map()
-    const sync = repo.blocks.sync.bind(repo.blocks)
-    repo.blocks.sync = async (cids) => {
-      const list = [...cids]
-      await sync(list)
-      for (const c of list) synced.add(c.toString())
-    }
+    syncs = watchSyncs(repo.blocks)
+    durableAtPin = new Map()
     const pin = repo.pins.add.bind(repo.pins)
     repo.pins.add = async (cid) => {
-      syncedAtPin.set(cid.toString(), new Set(synced))
+      durableAtPin.set(cid.toString(), syncs.durable())
       await pin(cid)
     }
   })
@@ -60,17 +55,17 @@ describe('node/ops', () => {
     return [...cids]
   }
 
-  /** Every block under the pin was synced before the pin was written, and is in the store. */
+  /** Every block under the pin was durable before the pin was written, and is in the store. */
   async function assertDurablyPinned (root: CID): Promise<void> {
     assert.deepEqual((await repo.pins.ls()).map(c => c.toString()), [root.toString()])
-    const before = syncedAtPin.get(root.toString()) ?? new Set()
+    const before = durableAtPin.get(root.toString()) ?? new Set()
     for (const c of await dagOf(root)) {
-      assert.ok(before.has(c), `${c} was synced before the pin`)
+      assert.ok(before.has(c), `${c} was durable before the pin`)
       await repo.blocks.get(parseCid(c))
     }
   }
 
-  it('add pins the root once every block under it, the wrapping directory included, is synced', async () => {
+  it('add pins the root once every block under it, the wrapping directory included, is durable', async () => {
     const r = await ops.add({ paths: await content(), profile: PROFILES.small, pin: true })
     assert.equal(r.files, 3)
     assert.equal(r.dirs, 1)
@@ -79,9 +74,9 @@ describe('node/ops', () => {
     await assertDurablyPinned(parseCid(r.root))
   })
 
-  it('add --no-pin syncs nothing, and pin add then syncs the whole DAG before pinning it', async () => {
+  it('add --no-pin syncs nothing, and pin add then makes the whole DAG durable before pinning it', async () => {
     const r = await ops.add({ paths: await content(), profile: PROFILES.small, pin: false })
-    assert.equal(synced.size, 0)
+    assert.equal(syncs.data.size, 0)
     assert.deepEqual(await repo.pins.ls(), [])
     await ops.pinAdd({ cid: r.root })
     await assertDurablyPinned(parseCid(r.root))
