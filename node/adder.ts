@@ -5,7 +5,12 @@
  * last; a pin is written only after every block it reaches is fsynced. A killed add therefore leaves at
  * worst unpinned orphans, which `gc` reclaims — never a manifest that points at missing chunks.
  * Chunks go to the disk as they are written (O_DIRECT, see DitsBlockstore.put), while later ones are cut and
- * hashed, so the caller's sync before pinning has little left to do.
+ * hashed, and an add that will be pinned syncs them in batches as it goes (BlockSync), so the caller's flush
+ * before pinning has only the last batch and the shard directories left to do.
+ *
+ * Memory does not grow with the number of chunks: a chunk repeated within the add is recognised by the store's
+ * `has` once its first write has ended, or among the few writes under way before that; the manifest builder
+ * holds one part node's links per tree level; the sync holds two batches of CIDs.
  */
 import { readSync } from 'node:fs'
 import { lstat, open, stat, readdir, realpath } from 'node:fs/promises'
@@ -19,12 +24,13 @@ import type { DirEntry, EncodedBlock, EntryKind } from '../src/manifest/index.ts
 import type { ChunkerProfile } from '../src/fastcdc/index.ts'
 import { DitsError, InvalidPathError } from '../src/errors.ts'
 import type { DitsBlockstore } from './blockstore.ts'
+import type { BlockSync } from './block-sync.ts'
 
 /**
  * Block writes in flight at once: enough to keep the disk busy, few enough to bound the chunks they hold in the
  * chunk pipeline's buffers (typically 8 × 1 MiB of its 32 MiB).
  */
-const DEFAULT_PUT_CONCURRENCY = 8
+export const DEFAULT_PUT_CONCURRENCY = 8
 
 export interface AddProgress {
   /** bytes of file content read so far, over all paths */
@@ -38,6 +44,11 @@ export interface AddOptions {
   profile: ChunkerProfile
   onProgress?: (p: AddProgress) => void
   signal?: AbortSignal
+  /**
+   * Where every block the add writes or finds goes once it is in the store, to be made durable: for a caller that
+   * will pin the root, and flushes it first. Without it nothing is synced.
+   */
+  sync?: BlockSync
 }
 
 export interface AddedPath {
@@ -64,11 +75,10 @@ export class SpecialFileError extends InvalidPathError {
 
 export class Adder {
   readonly stats: AddStats = { files: 0, dirs: 0, chunks: 0, bytesNew: 0, bytesDedup: 0 }
-  /** every block this add wrote or found, so the caller can fsync them before pinning */
-  readonly touched: CID[] = []
   private readonly blocks: DitsBlockstore
   private readonly options: AddOptions
-  private readonly seen = new Set<string>()
+  /** the CIDs (as strings) of the blocks being looked up or written: at most DEFAULT_PUT_CONCURRENCY */
+  private readonly writing = new Set<string>()
   private readonly pending = new Set<Promise<void>>()
   private bytesRead = 0
   private total = 0
@@ -85,10 +95,25 @@ export class Adder {
 
   /** On failure (or abort) it returns once the writes already under way have ended, so nothing writes after. */
   async addPath (path: string): Promise<AddedPath> {
+    return await this.settled(async () => ({ path, ...(await this.addAny(path, new Set())) }))
+  }
+
+  /**
+   * Wraps paths already added in one directory, so that there is one root to pass around. It is not counted in
+   * `stats.dirs`, which counts the directories added.
+   */
+  async wrap (added: AddedPath[]): Promise<{ cid: CID, size: number }> {
+    const entries: DirEntry[] = added.map(a => [entryName(a.path), a.cid, a.size, a.kind])
+    const cid = await this.settled(async () => await this.putDirectory(entries))
+    return { cid, size: entries.reduce((s, e) => s + e[2], 0) }
+  }
+
+  /** `fn`'s result once its writes have ended; on failure, the failure once the writes under way have ended. */
+  private async settled<T> (fn: () => Promise<T>): Promise<T> {
     try {
-      const added = await this.addAny(path, new Set())
+      const result = await fn()
       await this.drain()
-      return { path, ...added }
+      return result
     } catch (err) {
       await Promise.allSettled(this.pending)
       throw err
@@ -151,12 +176,18 @@ export class Adder {
       const child = await this.addAny(join(path, name), inner)
       entries.push([name.normalize('NFC'), child.cid, child.size, child.kind])
     }
+    const cid = await this.putDirectory(entries)
+    this.stats.dirs++
+    return { cid, size: entries.reduce((s, e) => s + e[2], 0), kind: 'dir' }
+  }
+
+  /** Stores a directory's manifest, its root after the rest. */
+  private async putDirectory (entries: DirEntry[]): Promise<CID> {
     const { blocks, root } = buildDirectory(entries)
     for (const b of blocks) await this.putBlock(b)
     await this.drain()
     await this.putBlock(root)
-    this.stats.dirs++
-    return { cid: root.cid, size: entries.reduce((s, e) => s + e[2], 0), kind: 'dir' }
+    return root.cid
   }
 
   private async addFile (path: string): Promise<{ cid: CID, size: number }> {
@@ -204,36 +235,52 @@ export class Adder {
   private async putChunk (cid: CID, chunk: HashedChunk): Promise<void> {
     const length = chunk.bytes.byteLength
     this.stats.chunks++
-    const key = cid.toString()
-    if (this.seen.has(key)) {
+    if (this.writing.has(cid.toString())) {
       this.stats.bytesDedup += length
       return
     }
-    this.seen.add(key)
-    this.touched.push(cid)
     const release = chunk.hold()
-    const write = async (): Promise<void> => {
-      // Checked in the write slot, so that the checks of 8 chunks overlap like their writes.
-      if (await this.blocks.has(cid)) {
-        this.stats.bytesDedup += length
-        return
+    await this.schedule(cid, length, async () => {
+      try {
+        // Checked in the write slot, so that the checks of 8 chunks overlap like their writes. A chunk repeated
+        // within this add is found here too, once its first write has ended.
+        if (await this.blocks.has(cid)) {
+          this.stats.bytesDedup += length
+          return
+        }
+        this.stats.bytesNew += length
+        await this.blocks.put(cid, chunk.bytes, { trusted: true, direct: true, signal: this.options.signal })
+      } finally {
+        release()
       }
-      this.stats.bytesNew += length
-      await this.blocks.put(cid, chunk.bytes, { trusted: true, direct: true, signal: this.options.signal })
-    }
-    await this.schedule(write().finally(release))
+    })
   }
 
   private async putBlock (block: EncodedBlock): Promise<void> {
-    const key = block.cid.toString()
-    if (this.seen.has(key)) return
-    this.seen.add(key)
-    this.touched.push(block.cid)
-    await this.schedule(this.blocks.put(block.cid, block.bytes, { trusted: true, direct: true, signal: this.options.signal }))
+    if (this.writing.has(block.cid.toString())) return
+    await this.schedule(block.cid, block.bytes.byteLength, async () => {
+      if (await this.blocks.has(block.cid)) return
+      await this.blocks.put(block.cid, block.bytes, { trusted: true, direct: true, signal: this.options.signal })
+    })
   }
 
-  private async schedule (write: Promise<void>): Promise<void> {
-    const p = write.finally(() => this.pending.delete(p))
+  /**
+   * Runs `write` (which leaves the block in the store) in a write slot, once one is free, then hands the block to
+   * the sync: the slot is held until the sync takes it, which holds the add back when the disk syncs slower than it
+   * writes.
+   */
+  private async schedule (cid: CID, length: number, write: () => Promise<void>): Promise<void> {
+    const key = cid.toString()
+    this.writing.add(key)
+    const run = async (): Promise<void> => {
+      try {
+        await write()
+      } finally {
+        this.writing.delete(key)
+      }
+      await this.options.sync?.add(cid, length)
+    }
+    const p = run().finally(() => this.pending.delete(p))
     this.pending.add(p)
     // Surface a failed write at the next wait rather than as an unhandled rejection.
     p.catch(() => {})

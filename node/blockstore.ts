@@ -197,15 +197,19 @@ export class DitsBlockstore {
   }
 
   /**
-   * Make blocks durable: fdatasync each file and then fsync their shard directories. Whatever makes a manifest,
-   * pin or ref durable calls this first for the blocks it references (blockstore-fs itself does not fsync).
-   * fdatasync suffices for a block: it writes the data and the size, and blocks never change (their mtime is
-   * of no use).
+   * The first half of making blocks durable (blockstore-fs itself never fsyncs; BlockSync drives both halves):
+   * fdatasync each file. fdatasync suffices for a block: it writes the data and the size, and blocks never change
+   * (their mtime is of no use). A block listed twice is synced once. Returns the shard directories the blocks are
+   * in: until syncDirs has fsynced them, a crash may still lose the blocks' names.
    */
-  async sync (cids: Iterable<CID>, concurrency = DEFAULT_SYNC_CONCURRENCY): Promise<void> {
-    const paths = [...cids].map(c => this.path(c))
-    const dirs = new Set(paths.map(p => dirname(p)))
-    await forEachLimit(paths, concurrency, datasyncPath)
+  async syncData (cids: Iterable<CID>, concurrency = DEFAULT_SYNC_CONCURRENCY): Promise<Set<string>> {
+    const paths = new Set([...cids].map(c => this.path(c)))
+    await forEachLimit([...paths], concurrency, datasyncPath)
+    return new Set([...paths].map(p => dirname(p)))
+  }
+
+  /** The second half: fsync shard directories (from syncData), then the store's own, which lists shards made on first use. */
+  async syncDirs (dirs: Iterable<string>, concurrency = DEFAULT_SYNC_CONCURRENCY): Promise<void> {
     await forEachLimit([...dirs], concurrency, fsyncPath)
     await fsyncPath(this.dir)
   }

@@ -4,16 +4,16 @@
  * alike. Arguments and results are plain JSON-able data.
  */
 import type { CID } from 'multiformats/cid'
-import { Adder, entryName } from './adder.ts'
+import { Adder } from './adder.ts'
 import type { AddProgress } from './adder.ts'
+import { BlockSync } from './block-sync.ts'
 import { exportTo, readRange, ls, statCid } from './exporter.ts'
 import { fetchTo } from './output.ts'
 import type { ExportProgress, LsEntry, StatResult } from './exporter.ts'
 import type { FetchFn } from './output.ts'
 import { verifyBlocks, gc } from './maintenance.ts'
 import type { VerifyResult, GcResult } from './maintenance.ts'
-import { buildDirectory, readFileNode, walkBlocks, walkChunks } from '../src/manifest/index.ts'
-import type { DirEntry } from '../src/manifest/index.ts'
+import { readFileNode, walkBlocks, walkChunks } from '../src/manifest/index.ts'
 import type { GetBlock } from '../src/manifest/index.ts'
 import { parseCid } from '../src/cid.ts'
 import { UsageError, NotFoundError, UnavailableError } from '../src/errors.ts'
@@ -99,26 +99,15 @@ export class RepoOps {
   async add (args: AddArgs, ctx: OpContext = {}): Promise<AddResponse> {
     if (args.paths.length === 0) throw new UsageError('add needs at least one PATH')
     await this.gcRunning
-    const adder = new Adder(this.repo.blocks, { profile: args.profile, onProgress: ctx.onProgress, signal: ctx.signal })
+    const sync = args.pin ? new BlockSync(this.repo.blocks) : undefined
+    const adder = new Adder(this.repo.blocks, { profile: args.profile, onProgress: ctx.onProgress, signal: ctx.signal, sync })
     await adder.scan(args.paths)
     const added = []
     for (const path of args.paths) added.push(await adder.addPath(path))
-    let root = added[0].cid
-    let size = added[0].size
-    if (added.length > 1) {
-      // Several paths: wrap them in one directory so there is one root to pass around.
-      const entries: DirEntry[] = added.map(a => [entryName(a.path), a.cid, a.size, a.kind])
-      const { blocks, root: dir } = buildDirectory(entries)
-      for (const b of [...blocks, dir]) {
-        await this.repo.blocks.put(b.cid, b.bytes, { trusted: true })
-        adder.touched.push(b.cid)
-      }
-      root = dir.cid
-      size = entries.reduce((s, e) => s + e[2], 0)
-    }
-    if (args.pin) {
+    const { cid: root, size } = added.length > 1 ? await adder.wrap(added) : added[0]
+    if (sync !== undefined) {
       // Durability order: the blocks, then the pin that makes them reachable.
-      await this.repo.blocks.sync(adder.touched)
+      await sync.flush()
       await this.repo.pins.add(root)
     }
     await this.network?.provide(root)
@@ -215,9 +204,9 @@ export class RepoOps {
     if (check.missing.length > 0 || check.bad.length > 0) {
       throw new NotFoundError(`cannot pin ${cid}: ${check.missing.length} block(s) missing and ${check.bad.length} corrupt under it (first: ${check.missing[0] ?? check.bad[0]?.cid})${this.network == null ? '; start the daemon to fetch them' : ''}`)
     }
-    const cids: CID[] = []
-    for await (const c of walkBlocks(this.getBlock, cid)) cids.push(c)
-    await this.repo.blocks.sync(cids)
+    const sync = new BlockSync(this.repo.blocks)
+    for await (const c of walkBlocks(this.getBlock, cid)) await sync.add(c)
+    await sync.flush()
     await this.repo.pins.add(cid)
     await this.network?.provide(cid)
     return { pinned: cid.toString() }

@@ -20,6 +20,15 @@ const node = process.execPath
 const dits = async (repo: string, args: string[]): Promise<Awaited<ReturnType<typeof timeCommand>>> =>
   await timeCommand(node, [BIN, '--repo', repo, ...args], { ...process.env, DITS_CONFIG_DISCOVERY__MDNS: 'false' })
 
+/**
+ * sync(1), untimed, before each timed command of a comparison: cp and Helia never fsync, so without it the kernel
+ * writes back their ~1 GiB of dirty pages (and the deletes of the previous run) while the next command is timed —
+ * dits' add comes right after Helia's — and one side pays for the other's writes. Each starts from a clean page cache.
+ */
+async function settle (): Promise<void> {
+  await timeCommand('sync', [])
+}
+
 async function freshRepo (ctx: BenchContext, name: string): Promise<string> {
   const repo = join(ctx.tmpDir, name)
   await rm(repo, { recursive: true, force: true })
@@ -40,15 +49,19 @@ const add1g: Bench = {
     const mbps = (run: { ms: number }): number => GiB / MB / (run.ms / 1000)
     for (let i = 0; i < ctx.runs; i++) {
       const repo = await freshRepo(ctx, 'repo')
+      await settle()
       ours.push(mbps(await dits(repo, ['add', file])))
       await rm(repo, { recursive: true, force: true })
       const copy = join(ctx.tmpDir, 'copy.bin')
+      await settle()
       cp.push(mbps(await timeCommand('cp', [file, copy])))
       await rm(copy, { force: true })
+      await settle()
       // add makes its blocks durable before it pins; cp leaves its copy in the page cache.
       fsynced.push(mbps(await timeCommand('dd', [`if=${file}`, `of=${copy}`, 'bs=4M', 'conv=fsync', 'status=none'])))
       await rm(copy, { force: true })
       const hb = join(ctx.tmpDir, 'helia-blocks')
+      await settle()
       helia.push(mbps(await timeCommand(node, [join(here, 'helia-add.js'), file, hb])))
       await rm(hb, { recursive: true, force: true })
       ctx.log(`run ${i + 1}: dits ${ours.at(-1)?.toFixed(0)} MB/s, cp ${cp.at(-1)?.toFixed(0)} MB/s, fsynced copy ${fsynced.at(-1)?.toFixed(0)} MB/s, helia ${helia.at(-1)?.toFixed(0)} MB/s`)

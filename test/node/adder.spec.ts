@@ -4,15 +4,18 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { setTimeout as delay } from 'node:timers/promises'
 import { join } from 'node:path'
-import { Adder } from '../../node/adder.ts'
+import { Adder, DEFAULT_PUT_CONCURRENCY } from '../../node/adder.ts'
+import { BlockSync } from '../../node/block-sync.ts'
 import { DitsBlockstore, WholeCidSharding } from '../../node/blockstore.ts'
 import { chunkAndHashSequential } from '../../node/chunk-pipeline.ts'
 import { cidFromDigest, RAW_CODE } from '../../src/cid.ts'
-import { PROFILES } from '../../src/fastcdc/index.ts'
+import { PROFILES, parseChunkSize } from '../../src/fastcdc/index.ts'
 import { blake3 } from '../../src/hash/index.ts'
-import { readFileNode, walkChunks } from '../../src/manifest/index.ts'
+import { readFileNode, walkBlocks, walkChunks } from '../../src/manifest/index.ts'
+import type { CID } from 'multiformats/cid'
 import type { Worker } from 'node:worker_threads'
 import { pseudoRandomBytes } from '../src/fastcdc/testdata.ts'
+import { watchSyncs } from '../helpers/sync-watch.ts'
 
 const MiB = 1024 * 1024
 
@@ -78,15 +81,64 @@ describe('node/adder', () => {
     assert.equal(again.chunks, first.chunks)
   })
 
+  it('writes a chunk repeated while its first write is under way once, and counts the repeats as deduplicated', async () => {
+    const path = join(dir, 'zeros.bin')
+    await writeFile(path, new Uint8Array(4 * MiB))
+    const written: string[] = []
+    const put = blocks.put.bind(blocks)
+    blocks.put = async (cid, bytes, options) => {
+      if (cid.code === RAW_CODE) written.push(cid.toString())
+      await put(cid, bytes, options)
+    }
+    const { adder, cid } = await add(path)
+    const distinct = new Map<string, number>()
+    for await (const chunk of walkChunks(async c => await blocks.get(c), await readFileNode(async c => await blocks.get(c), cid))) distinct.set(chunk.cid.toString(), chunk.length)
+    assert.ok(adder.stats.chunks > DEFAULT_PUT_CONCURRENCY, `${adder.stats.chunks} chunks, more than the writes at once`)
+    assert.equal(distinct.size, 1)
+    assert.deepEqual(written, [...distinct.keys()])
+    assert.equal(adder.stats.bytesNew, [...distinct.values()][0])
+    assert.equal(adder.stats.bytesDedup, 4 * MiB - adder.stats.bytesNew)
+  })
+
+  it('holds the CIDs of two sync batches at most (each the batch size and the writes under way), and has made every block of the file durable at the flush', async () => {
+    const data = pseudoRandomBytes(4 * MiB, 26)
+    const path = join(dir, 'many.bin')
+    await writeFile(path, data)
+    const syncs = watchSyncs(blocks)
+    const batchBlocks = 50
+    let maxHeld = 0
+    class WatchedSync extends BlockSync {
+      override async add (cid: CID, bytes?: number): Promise<void> {
+        const adding = super.add(cid, bytes)
+        maxHeld = Math.max(maxHeld, this.held)
+        await adding
+      }
+    }
+    const sync = new WatchedSync(blocks, { batchBlocks })
+    const adder = new Adder(blocks, { profile: parseChunkSize('1K:2K:8K'), sync })
+    await adder.scan([path])
+    const { cid } = await adder.addPath(path)
+    await sync.flush()
+
+    assert.ok(adder.stats.chunks > 20 * batchBlocks, `${adder.stats.chunks} chunks`)
+    assert.ok(maxHeld <= 2 * (batchBlocks + DEFAULT_PUT_CONCURRENCY), `held ${maxHeld} CIDs at once`)
+    const dag = new Set<string>()
+    for await (const c of walkBlocks(async c => await blocks.get(c), cid)) dag.add(c.toString())
+    assert.deepEqual([...syncs.data].sort(), [...dag].sort(), 'exactly the blocks of the file were synced')
+    assert.deepEqual([...syncs.durable()].sort(), [...dag].sort(), 'and their shard directories')
+    assert.equal(adder.stats.bytesNew, data.length)
+  })
+
   it('writes into shard directories made on first use when the store has none', async () => {
     const bare = new DitsBlockstore(join(dir, 'bare'), join(dir, 'quarantine'))
     await bare.open()
     const path = join(dir, 'small.bin')
     await writeFile(path, pseudoRandomBytes(MiB, 23))
-    const adder = new Adder(bare, { profile: PROFILES.small })
+    const sync = new BlockSync(bare)
+    const adder = new Adder(bare, { profile: PROFILES.small, sync })
     await adder.scan([path])
     await adder.addPath(path)
-    await bare.sync(adder.touched)
+    await sync.flush()
     const shards = await readdir(join(dir, 'bare'))
     assert.ok(shards.length > 0 && shards.every(s => WholeCidSharding.shards.includes(s)))
   })

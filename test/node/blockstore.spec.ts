@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { DitsBlockstore } from '../../node/blockstore.ts'
 import { chunkCid, blockCid, DAG_CBOR_CODE } from '../../src/cid.ts'
@@ -48,10 +48,12 @@ describe('node/blockstore', () => {
     await assert.rejects(store.get(cid), { name: 'NotFoundError' })
   })
 
-  it('syncs blocks without error', async () => {
+  it('syncs blocks, then the shard directories it names', async () => {
     const bytes = randomBytes(100)
     const cid = chunkCid(bytes)
     await store.put(cid, bytes)
-    await store.sync([cid])
+    const dirs = await store.syncData([cid, cid])
+    assert.deepEqual([...dirs], [dirname(store.path(cid))])
+    await store.syncDirs(dirs)
   })
 })

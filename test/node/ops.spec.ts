@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { RepoOps } from '../../node/ops.ts'
+import { Repo, initRepo } from '../../node/repo.ts'
+import { parseCid, RAW_CODE } from '../../src/cid.ts'
+import { PROFILES } from '../../src/fastcdc/index.ts'
+import { walkBlocks } from '../../src/manifest/index.ts'
+import { pseudoRandomBytes } from '../src/fastcdc/testdata.ts'
+import { watchSyncs } from '../helpers/sync-watch.ts'
+import type { SyncWatch } from '../helpers/sync-watch.ts'
+import type { CID } from 'multiformats/cid'
+
+const MiB = 1024 * 1024
+
+describe('node/ops', () => {
+  let dir: string
+  let repo: Repo
+  let ops: RepoOps
+  let syncs: SyncWatch
+  /** for each pin written, the blocks durable by then */
+  let durableAtPin: Map<string, Set<string>>
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dits-ops-'))
+    await initRepo(join(dir, 'repo'))
+    repo = await Repo.open(join(dir, 'repo'), { write: true })
+    ops = new RepoOps(repo)
+    syncs = watchSyncs(repo.blocks)
+    durableAtPin = new Map()
+    const pin = repo.pins.add.bind(repo.pins)
+    repo.pins.add = async (cid) => {
+      durableAtPin.set(cid.toString(), syncs.durable())
+      await pin(cid)
+    }
+  })
+  afterEach(async () => {
+    await repo.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  /** A file and a directory of two files: added together, they are wrapped in one more directory. */
+  async function content (): Promise<string[]> {
+    await writeFile(join(dir, 'a.bin'), pseudoRandomBytes(3 * MiB, 31))
+    await mkdir(join(dir, 'tree'))
+    await writeFile(join(dir, 'tree', 'b.bin'), pseudoRandomBytes(2 * MiB, 32))
+    await writeFile(join(dir, 'tree', 'c.bin'), pseudoRandomBytes(MiB, 33))
+    return [join(dir, 'a.bin'), join(dir, 'tree')]
+  }
+
+  async function dagOf (root: CID): Promise<string[]> {
+    const cids = new Set<string>()
+    for await (const c of walkBlocks(async c => await repo.blocks.get(c), root)) cids.add(c.toString())
+    return [...cids]
+  }
+
+  /** Every block under the pin was durable before the pin was written, and is in the store. */
+  async function assertDurablyPinned (root: CID): Promise<void> {
+    assert.deepEqual((await repo.pins.ls()).map(c => c.toString()), [root.toString()])
+    const before = durableAtPin.get(root.toString()) ?? new Set()
+    for (const c of await dagOf(root)) {
+      assert.ok(before.has(c), `${c} was durable before the pin`)
+      await repo.blocks.get(parseCid(c))
+    }
+  }
+
+  it('add pins the root once every block under it, the wrapping directory included, is durable', async () => {
+    const r = await ops.add({ paths: await content(), profile: PROFILES.small, pin: true })
+    assert.equal(r.files, 3)
+    assert.equal(r.dirs, 1)
+    assert.equal(r.bytes_new, 6 * MiB)
+    assert.equal(r.chunks, (await dagOf(parseCid(r.root))).filter(c => parseCid(c).code === RAW_CODE).length)
+    await assertDurablyPinned(parseCid(r.root))
+  })
+
+  it('add --no-pin syncs nothing, and pin add then makes the whole DAG durable before pinning it', async () => {
+    const r = await ops.add({ paths: await content(), profile: PROFILES.small, pin: false })
+    assert.equal(syncs.data.size, 0)
+    assert.deepEqual(await repo.pins.ls(), [])
+    await ops.pinAdd({ cid: r.root })
+    await assertDurablyPinned(parseCid(r.root))
+  })
+})
