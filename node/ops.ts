@@ -44,8 +44,12 @@ export interface GetResponse {
   cid: string
   out: string
   bytes_total: number
+  /** chunk bytes received from peers */
   bytes_fetched: number
+  /** chunk bytes the repo held already */
   bytes_local: number
+  /** the rest: later occurrences of a chunk that occurs more than once in the root, written from the first */
+  bytes_dedup: number
   files: number
   dirs: number
   sources: Record<string, number>
@@ -130,10 +134,14 @@ export class RepoOps {
     if (this.network == null) {
       if (!(await this.repo.blocks.has(cid))) throw this.notHere(cid)
       const result = await exportTo(this.getBlock, cid, args.out, { force: args.force, signal: ctx.signal, onProgress: ctx.onProgress })
-      return { cid: cid.toString(), out: args.out, bytes_total: result.bytes, bytes_fetched: 0, bytes_local: result.bytes, sources: {}, files: result.files, dirs: result.dirs }
+      return { cid: cid.toString(), out: args.out, bytes_total: result.bytes, bytes_fetched: 0, bytes_local: result.bytes, bytes_dedup: 0, sources: {}, files: result.files, dirs: result.dirs }
     }
     const { fetched, result } = await fetchTo(this.network.fetch.bind(this.network), this.getBlock, cid, args.out, { force: args.force, signal: ctx.signal, maxRateBytesPerSec: args.maxRateBytesPerSec, onProgress: ctx.onProgress })
-    return { cid: cid.toString(), out: args.out, ...fetched, files: result.files, dirs: result.dirs }
+    // every byte of the output was written and checked (whole-file BLAKE3): what was neither fetched nor held
+    // came from another occurrence of the same chunk (a chunk fetched twice, once forgotten past the download's
+    // window, would make this negative: none of it is then a repeat)
+    const dedup = fetched.bytes_total - fetched.bytes_fetched - fetched.bytes_local
+    return { cid: cid.toString(), out: args.out, ...fetched, bytes_dedup: Math.max(0, dedup), files: result.files, dirs: result.dirs }
   }
 
   /** The bytes of a file (or range of it), in order. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -53,11 +53,24 @@ describe('two daemons on loopback (real processes)', function () {
     assert.ok(got.bytes_local >= 5000 && got.bytes_local <= 2 * 256 * 1024, `the range's chunks were held: ${got.bytes_local} bytes`)
     assert.equal(got.bytes_fetched, data.byteLength - got.bytes_local)
     assert.equal(got.sources[da.info.peerId], got.bytes_fetched)
+    assert.equal(got.bytes_dedup, 0)
 
     // Held now: a second get is all local.
     const again = JSON.parse(await ok(['--repo', b, '--json', 'get', root, '-o', join(work, 'copy2.mov')]))
     assert.equal(again.bytes_fetched, 0)
     assert.equal(again.bytes_local, data.byteLength)
+    // a tree holding the clip twice: the second copy is written from the first, and the counts add up
+    const tree = join(work, 'tree')
+    await mkdir(tree)
+    await writeFile(join(tree, 'take1.mov'), data)
+    await writeFile(join(tree, 'take1-copy.mov'), data)
+    const treeRoot = (await ok(['--repo', a, 'add', '--profile', 'small', tree])).trim().split('\n').at(-1) as string
+    const both = JSON.parse(await ok(['--repo', b, '--json', 'get', treeRoot, '-o', join(work, 'tree-copy')]))
+    assert.equal(both.bytes_total, 2 * data.byteLength)
+    assert.equal(both.bytes_dedup, data.byteLength)
+    assert.equal(both.bytes_fetched + both.bytes_local + both.bytes_dedup, both.bytes_total)
+    assert.ok((await readFile(join(work, 'tree-copy', 'take1-copy.mov'))).equals(data))
+
     const status = JSON.parse(await ok(['--repo', b, '--json', 'status']))
     assert.ok(status.peers >= 1)
     assert.ok(status.repo.blocks > 0)
