@@ -153,10 +153,7 @@ export class RepoOps {
       // the manifests, then only the chunks the range needs: a few KiB of a 100 GB file fetch one chunk
       await this.network.fetch(cid, { signal: ctx.signal, scope: 'manifests' })
       const file = await readFileNode(this.getBlock, cid)
-      const plan = (async function * (getBlock: GetBlock) {
-        for await (const c of walkChunks(getBlock, file, { offset, length })) yield { cid: c.cid, length: c.length }
-      })(this.getBlock)
-      await this.network.fetch(cid, { signal: ctx.signal, plan })
+      await this.network.fetch(cid, { signal: ctx.signal, plan: walkChunks(this.getBlock, file, { offset, length }) })
     } else if (!(await this.repo.blocks.has(cid))) {
       throw this.notHere(cid)
     }

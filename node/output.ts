@@ -155,8 +155,6 @@ interface OutFile {
   path: string
   /** the positions registered and not yet hashed, in order: queue[0] is chunk number `hashed` */
   queue: Position[]
-  /** chunks registered so far */
-  registered: number
   /** every chunk of the file is registered */
   ended: boolean
   /** chunks [0, hashed) are in the whole-file hash */
@@ -331,13 +329,10 @@ export class Output {
    */
   async finish (): Promise<OutputResult> {
     try {
+      // what the plan's consumer did not take, and what nobody handed in, comes from the repo
       for await (const { cid } of this.plan()) this.writeLocal(cid)
       await this.localIdle
       if (this.failure != null) throw this.failure
-      for (const [key, slots] of this.slots) {
-        const empty = slots.positions.find(p => p.state === EMPTY)
-        if (empty != null) await this.write(empty.cid, await this.readLocal(key, empty))
-      }
       for (const file of this.files) {
         await file.hashing
         if (!isComplete(file)) throw new VerificationError(`file ${file.cid}: ${file.path} was never completed`)
@@ -390,7 +385,6 @@ export class Output {
     }
     const p = step.position
     p.file.queue.push(p)
-    p.file.registered++
     this.windowUsed++
     const key = p.cid.toString()
     const slots = this.slots.get(key)
@@ -422,7 +416,7 @@ export class Output {
   private async * walkFile (cid: CID, node: FileNode, path: string): AsyncGenerator<Step> {
     // created now (exclusively) so that an empty file exists and a name clash shows at once
     await (await open(path, 'wx')).close()
-    const file: OutFile = { cid, node, path, queue: [], registered: 0, ended: false, hashed: 0, hasher: createBlake3(), hashing: Promise.resolve(), large: node.size >= this.directMinBytes }
+    const file: OutFile = { cid, node, path, queue: [], ended: false, hashed: 0, hasher: createBlake3(), hashing: Promise.resolve(), large: node.size >= this.directMinBytes }
     this.files.add(file)
     let end = 0
     let index = 0
@@ -637,5 +631,5 @@ export class Output {
 
 /** Every chunk of the file is registered and hashed. */
 function isComplete (file: OutFile): boolean {
-  return file.ended && file.hashed === file.registered
+  return file.ended && file.queue.length === 0
 }

@@ -301,10 +301,9 @@ export class Download {
 
   /** Once every manifest node is held, take the chunks from the plan (in the background). */
   private startPlan (): void {
-    if (this.planning || this.manifestsOutstanding > 0 || this.options.scope === 'manifests' || this.root.code !== DAG_CBOR_CODE) {
-      this.planned ||= this.root.code !== DAG_CBOR_CODE
-      return
-    }
+    // a raw root is the download's only chunk, fetched with the manifests
+    if (this.root.code !== DAG_CBOR_CODE) this.planned = true
+    if (this.planned || this.planning || this.manifestsOutstanding > 0 || this.options.scope === 'manifests') return
     this.planning = true
     this.takePlan().catch((err: Error) => { this.fail(err) })
   }

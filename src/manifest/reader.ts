@@ -69,15 +69,15 @@ export async function * walkDir (getBlock: GetBlock, dir: DirNode): AsyncGenerat
 
 /**
  * Every chunk of the file or directory `root`, depth-first in file order (a chunk that occurs twice is yielded
- * twice), with its length from the manifest. Only manifest nodes pass through `getBlock`, one path of them at a
- * time: memory stays bounded however many chunks the tree has. A raw `root` is itself a chunk of unknown length
- * to its caller and yields nothing.
+ * twice), with its length and its offset in its file. Only manifest nodes pass through `getBlock`, one path of
+ * them at a time: memory stays bounded however many chunks the tree has. A raw `root` is itself a chunk of
+ * unknown length to its caller and yields nothing.
  */
-export async function * walkChunkLinks (getBlock: GetBlock, root: CID): AsyncGenerator<{ cid: CID, length: number }> {
+export async function * walkChunkLinks (getBlock: GetBlock, root: CID): AsyncGenerator<ChunkRef> {
   if (root.code !== DAG_CBOR_CODE) return
   const node = await readNode(getBlock, root)
   if (node.type === 'file') {
-    for await (const c of walkChunks(getBlock, node)) yield { cid: c.cid, length: c.length }
+    yield * walkChunks(getBlock, node)
   } else if (node.type === 'dir') {
     for await (const [, child] of walkDir(getBlock, node)) yield * walkChunkLinks(getBlock, child)
   } else {
