@@ -3,9 +3,10 @@
  * file name, so the codec survives and listing works for BLAKE3 CIDs (DESIGN §1). Writes are atomic
  * (temp + rename) and done here in one write call; blockstore-fs serves has, delete and listing.
  * Every read is verified against the CID; a block that fails is moved to `quarantine/` and never returned.
+ * Every change goes through `usage`, which keeps the counts of blocks and bytes held.
  */
 import { constants, open as openFd, read as readFd, fstatSync, closeSync } from 'node:fs'
-import { open, rename, mkdir, readdir, unlink } from 'node:fs/promises'
+import { open, rename, mkdir, readdir, unlink, lstat } from 'node:fs/promises'
 import { join, basename, dirname } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { CID } from 'multiformats/cid'
@@ -17,9 +18,13 @@ import type { AbortOptions } from '@libp2p/interface'
 import { verifyBlock } from '../src/cid.ts'
 import { VerificationError, NotFoundError, DitsError } from '../src/errors.ts'
 import { MAX_BLOCK_BYTES } from '../protocol/limits.ts'
-import { writeFully, alignedBuffer, contiguous, copyInto, O_DIRECT, DIRECT_ALIGN_BYTES } from './files.ts'
+import { writeFully, alignedBuffer, contiguous, copyInto, fsyncPath, O_DIRECT, DIRECT_ALIGN_BYTES } from './files.ts'
+import { BlockUsage } from './block-usage.ts'
+import type { Usage, UsageReport } from './block-usage.ts'
 
 const EXTENSION = '.data'
+/** lstats in flight at once when counting a shard's bytes */
+const SHARD_STAT_CONCURRENCY = 16
 /** fsyncs in flight at once when making a batch of blocks durable */
 const DEFAULT_SYNC_CONCURRENCY = 32
 /** libuv's thread pool, which runs every fs call: UV_THREADPOOL_SIZE, else libuv's default of 4 */
@@ -55,6 +60,8 @@ export class WholeCidSharding implements ShardingStrategy {
 export class DitsBlockstore {
   readonly dir: string
   private readonly quarantineDir: string
+  /** where the counts of blocks and bytes are saved (see BlockUsage) */
+  private readonly usageFile: string
   private readonly fs: FsBlockstore
   private readonly sharding = new WholeCidSharding()
   /** direct writes at once: one per pool thread (no more could run), each with a staging buffer */
@@ -64,15 +71,25 @@ export class DitsBlockstore {
   /** false once the file system has refused O_DIRECT */
   private directSupported = O_DIRECT !== undefined
   private tmpCounter = 0
+  private usage?: BlockUsage
+  /** changes in flight, by block path: a second change to the same block waits for the first */
+  private readonly changing = new Map<string, Promise<unknown>>()
 
-  constructor (dir: string, quarantineDir: string) {
+  constructor (dir: string, quarantineDir: string, usageFile: string) {
     this.dir = dir
     this.quarantineDir = quarantineDir
+    this.usageFile = usageFile
     this.fs = new FsBlockstore(dir, { shardingStrategy: this.sharding })
   }
 
   async open (): Promise<void> {
     await this.fs.open()
+    this.usage = await BlockUsage.load(this.usageFile)
+  }
+
+  /** Save the counts of blocks and bytes for the next process: the repo's writer does, as it closes the repo. */
+  async close (): Promise<void> {
+    await this.usage?.save()
   }
 
   /**
@@ -83,6 +100,24 @@ export class DitsBlockstore {
     await mkdir(this.dir, { recursive: true })
     await forEachLimit([...WholeCidSharding.shards], DEFAULT_SYNC_CONCURRENCY, async shard => { await mkdir(join(this.dir, shard), { recursive: true }) })
     await fsyncPath(this.dir)
+    await BlockUsage.empty(this.usageFile).save()
+  }
+
+  /**
+   * Blocks and bytes held. When the counts are unknown (the last process to change the store did not close it), a
+   * recount starts in the background and the report says `counting` until it is done.
+   */
+  usageReport (): UsageReport {
+    const usage = this.opened()
+    const report = usage.report()
+    if (report !== undefined) return report
+    this.recount().catch(() => {})
+    return usage.report() ?? { blocks: 0, bytes: 0, counting: true }
+  }
+
+  /** Count the blocks and bytes held by walking every shard (sharing a recount already under way). */
+  async recount (): Promise<Usage> {
+    return await this.opened().count(WholeCidSharding.shards, async shard => await shardUsage(join(this.dir, shard)))
   }
 
   path (cid: CID): string {
@@ -116,32 +151,37 @@ export class DitsBlockstore {
    * Store a block. Unless the caller computed the CID from these very bytes (`trusted`), the bytes are
    * verified first: nothing that fails verification is ever stored. `direct` is for blocks that are about to
    * be synced and are not read back soon (`add`'s): a large one goes straight to the disk (see writeDirect). The
-   * bytes may come in pieces (a fetched block, in the frames it arrived in).
+   * bytes may come in pieces (a fetched block, in the frames it arrived in). A block already stored is left as it is.
    */
   async put (cid: CID, bytes: Uint8Array | Uint8ArrayList, options: AbortOptions & { trusted?: boolean, direct?: boolean } = {}): Promise<void> {
     if (bytes.byteLength > MAX_BLOCK_BYTES) throw new VerificationError(`block ${cid} is ${bytes.byteLength} bytes, over the ${MAX_BLOCK_BYTES}-byte limit`)
     if (options.trusted !== true && !verifyBlock(cid, bytes)) throw new VerificationError(`bytes offered for ${cid} do not match its BLAKE3 digest; not stored`)
     options.signal?.throwIfAborted()
     const path = this.path(cid)
-    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${this.tmpCounter++}.tmp`)
-    try {
-      if (options.direct === true && this.directSupported && bytes.byteLength >= DIRECT_MIN_BYTES) {
-        await this.writeDirect(tmp, bytes).catch(async (err: NodeJS.ErrnoException) => {
-          // EINVAL: this file system takes no O_DIRECT (tmpfs), or not with this alignment.
-          if (err.code !== 'EINVAL') throw err
-          this.directSupported = false
+    await this.change(path, async () => {
+      // A block is named by its content: one already here holds these bytes (or fails verification when read).
+      if (await lstat(path).then(() => true, () => false)) return UNCHANGED
+      const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${this.tmpCounter++}.tmp`)
+      try {
+        if (options.direct === true && this.directSupported && bytes.byteLength >= DIRECT_MIN_BYTES) {
+          await this.writeDirect(tmp, bytes).catch(async (err: NodeJS.ErrnoException) => {
+            // EINVAL: this file system takes no O_DIRECT (tmpfs), or not with this alignment.
+            if (err.code !== 'EINVAL') throw err
+            this.directSupported = false
+            await this.writeBuffered(tmp, contiguous(bytes))
+          })
+        } else {
           await this.writeBuffered(tmp, contiguous(bytes))
-        })
-      } else {
-        await this.writeBuffered(tmp, contiguous(bytes))
+        }
+        await rename(tmp, path)
+      } catch (err) {
+        await unlink(tmp).catch(() => {})
+        const code = (err as NodeJS.ErrnoException).code
+        if (code === 'ENOSPC') throw new DiskFullError(`disk full while writing block ${cid} into ${this.dir}: free space and run the command again (blocks already written are reused; \`dits-node gc\` reclaims unpinned ones)`)
+        throw new DitsError(`cannot write block ${cid} into ${this.dir}: ${(err as Error).message}`)
       }
-      await rename(tmp, path)
-    } catch (err) {
-      await unlink(tmp).catch(() => {})
-      const code = (err as NodeJS.ErrnoException).code
-      if (code === 'ENOSPC') throw new DiskFullError(`disk full while writing block ${cid} into ${this.dir}: free space and run the command again (blocks already written are reused; \`dits-node gc\` reclaims unpinned ones)`)
-      throw new DitsError(`cannot write block ${cid} into ${this.dir}: ${(err as Error).message}`)
-    }
+      return { blocks: 1, bytes: bytes.byteLength }
+    })
   }
 
   /**
@@ -188,7 +228,19 @@ export class DitsBlockstore {
   }
 
   async delete (cid: CID, options: AbortOptions = {}): Promise<void> {
-    await this.fs.delete(cid, options)
+    options.signal?.throwIfAborted()
+    const path = this.path(cid)
+    await this.change(path, async () => {
+      const size = await lstat(path).then(s => s.size, () => undefined)
+      if (size === undefined) return UNCHANGED
+      try {
+        await unlink(path)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return UNCHANGED
+        throw new DitsError(`cannot delete block ${cid} (${path}): ${(err as Error).message}`)
+      }
+      return { blocks: -1, bytes: -size }
+    })
   }
 
   /** Every CID stored, without reading the blocks. */
@@ -230,12 +282,63 @@ export class DitsBlockstore {
 
   private async quarantine (cid: CID): Promise<string> {
     await mkdir(this.quarantineDir, { recursive: true })
+    const path = this.path(cid)
     const target = join(this.quarantineDir, `${cid.toString(base32)}.${process.pid}.${performance.now().toFixed(0)}${EXTENSION}`)
-    await rename(this.path(cid), target).catch(async (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err
+    await this.change(path, async () => {
+      const size = await lstat(path).then(s => s.size, () => undefined)
+      if (size === undefined) return UNCHANGED
+      try {
+        await rename(path, target)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return UNCHANGED
+        throw err
+      }
+      return { blocks: -1, bytes: -size }
     })
     return target
   }
+
+  /**
+   * Run a change to the block at `path` that returns its effect on the counts. Changes to one block run one after
+   * the other (two fetches of one chunk write it once), changes to different blocks at once.
+   */
+  private async change (path: string, op: () => Promise<Usage>): Promise<void> {
+    const usage = this.opened()
+    const before = this.changing.get(path)
+    const run = (async () => {
+      if (before !== undefined) await before.catch(() => {})
+      await usage.change(basename(dirname(path)), async () => ({ result: undefined, delta: await op() }))
+    })()
+    this.changing.set(path, run)
+    try {
+      await run
+    } finally {
+      if (this.changing.get(path) === run) this.changing.delete(path)
+    }
+  }
+
+  private opened (): BlockUsage {
+    if (this.usage === undefined) throw new DitsError(`the blockstore ${this.dir} is not open`)
+    return this.usage
+  }
+}
+
+const UNCHANGED: Usage = { blocks: 0, bytes: 0 }
+
+/** The blocks in one shard directory and their bytes (temp files left by writers are not blocks). */
+async function shardUsage (dir: string): Promise<Usage> {
+  const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return []
+    throw err
+  })
+  const usage = { blocks: 0, bytes: 0 }
+  await forEachLimit(names.filter(n => n.endsWith(EXTENSION) && !n.startsWith('.')), SHARD_STAT_CONCURRENCY, async name => {
+    const size = await lstat(join(dir, name)).then(s => s.size, () => undefined)
+    if (size === undefined) return
+    usage.blocks++
+    usage.bytes += size
+  })
+  return usage
 }
 
 /** Opens a new block's temp file; a missing shard directory (not made at init) is made on the way. */
@@ -281,15 +384,6 @@ async function datasyncPath (path: string): Promise<void> {
   const fh = await open(path, 'r')
   try {
     await fh.datasync()
-  } finally {
-    await fh.close()
-  }
-}
-
-export async function fsyncPath (path: string): Promise<void> {
-  const fh = await open(path, 'r')
-  try {
-    await fh.sync()
   } finally {
     await fh.close()
   }

@@ -5,7 +5,8 @@
  */
 import { unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Repo, API_FILE, API_TOKEN_FILE, writeDurable } from './repo.ts'
+import { Repo, API_FILE, API_TOKEN_FILE } from './repo.ts'
+import { writeDurable } from './files.ts'
 import { RepoOps } from './ops.ts'
 import { ApiServer, newApiToken } from './api.ts'
 import { opTable } from './op-table.ts'
@@ -70,6 +71,8 @@ export class Daemon {
         provide: async (root) => { await network.provide(root) },
         addresses: () => network.addresses()
       }
+      // Unknown counts of blocks and bytes (the last writer was killed) are recounted now, so that `status` has them soon.
+      repo.blocks.usageReport()
       // What the repo already pins is announced again at every start.
       for (const root of await repo.pins.ls()) network.provide(root).catch(() => {})
       daemon.apiUrl = await daemon.api.listen(config.api.port)

@@ -1,8 +1,11 @@
 /**
  * Positional whole-buffer file I/O: the loops every writer and reader of blocks, outputs and the Raft log needs,
- * once, with the same answer to a file system that stops taking bytes; and the aligned memory O_DIRECT takes.
+ * once, with the same answer to a file system that stops taking bytes; the aligned memory O_DIRECT takes; and
+ * fsync by path and durable whole-file writes.
  */
 import { constants, writeSync } from 'node:fs'
+import { open, rename } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import type { FileHandle } from 'node:fs/promises'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { DitsError } from '../src/errors.ts'
@@ -68,4 +71,28 @@ export function copyInto (target: Uint8Array, bytes: Uint8Array | Uint8ArrayList
 function taken (written: number, wanted: number): number {
   if (written === 0) throw new DitsError(`the file system took none of ${wanted} bytes`)
   return written
+}
+
+/** fsync a file or a directory by path. */
+export async function fsyncPath (path: string): Promise<void> {
+  const fh = await open(path, 'r')
+  try {
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+}
+
+/** Write a file so that after return it survives power loss: temp, fsync, rename, fsync the directory. */
+export async function writeDurable (path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`
+  const fh = await open(tmp, 'w', mode)
+  try {
+    await fh.writeFile(data)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  await rename(tmp, path)
+  await fsyncPath(dirname(path))
 }

@@ -13,11 +13,11 @@ import type { ExportProgress, LsEntry, StatResult } from './exporter.ts'
 import type { FetchFn } from './output.ts'
 import { verifyBlocks, gc } from './maintenance.ts'
 import type { VerifyResult, GcResult } from './maintenance.ts'
+import type { UsageReport } from './block-usage.ts'
 import { readFileNode, walkBlocks, walkChunks } from '../src/manifest/index.ts'
 import type { GetBlock } from '../src/manifest/index.ts'
 import { parseCid } from '../src/cid.ts'
 import { UsageError, NotFoundError, UnavailableError } from '../src/errors.ts'
-import { stat } from 'node:fs/promises'
 import type { ChunkerProfile } from '../src/fastcdc/index.ts'
 import type { Repo } from './repo.ts'
 
@@ -177,6 +177,8 @@ export class RepoOps {
     const roots = args.cid === undefined ? undefined : [await this.local(args.cid)]
     const scrub = async (): Promise<VerifyResult> => await verifyBlocks(this.repo.blocks, roots, { signal: ctx.signal, onProgress: (checked) => ctx.onProgress?.({ checked }) })
     const first = await scrub()
+    // A scrub of the whole store also recounts it: a block changed behind dits' back may have skewed the counts.
+    if (roots === undefined) await this.repo.blocks.recount()
     if (args.repair !== true || (first.bad.length === 0 && first.missing.length === 0)) return first
     if (this.network == null) throw new UnavailableError(`verify --repair fetches ${first.bad.length + first.missing.length} block(s) from peers: it needs a running daemon (\`dits-node start\`)`)
     for (const root of roots ?? await this.repo.pins.ls()) await this.network.fetch(root, { signal: ctx.signal })
@@ -184,15 +186,9 @@ export class RepoOps {
     return { ...second, repaired: first.bad.length + first.missing.length - second.bad.length - second.missing.length }
   }
 
-  /** Blocks and bytes held, for `status`. */
-  async repoStats (): Promise<{ blocks: number, bytes: number, pins: number }> {
-    let blocks = 0
-    let bytes = 0
-    for await (const cid of this.repo.blocks.cids()) {
-      blocks++
-      bytes += await stat(this.repo.blocks.path(cid)).then(s => s.size, () => 0)
-    }
-    return { blocks, bytes, pins: (await this.repo.pins.ls()).length }
+  /** Blocks and bytes held (kept as they change; `counting` while a recount after a crash is under way), for `status`. */
+  async repoStats (): Promise<UsageReport & { pins: number }> {
+    return { ...this.repo.blocks.usageReport(), pins: (await this.repo.pins.ls()).length }
   }
 
   async gc (args: { dryRun?: boolean }, ctx: OpContext = {}): Promise<GcResult> {

@@ -12,12 +12,13 @@
  * <repo>/api, api.token    while a daemon runs: its address and bearer token (0600)
  * ```
  */
-import { mkdir, readFile, open, unlink, readdir, rename, stat, symlink, readlink } from 'node:fs/promises'
+import { mkdir, readFile, unlink, readdir, stat, symlink, readlink } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
 import type { PrivateKey } from '@libp2p/interface'
-import { DitsBlockstore, fsyncPath } from './blockstore.ts'
+import { DitsBlockstore } from './blockstore.ts'
+import { writeDurable, fsyncPath } from './files.ts'
 import { loadConfig, defaultConfig, CONFIG_FILE } from '../config/index.ts'
 import type { Config, Role } from '../config/index.ts'
 import { DitsError, UsageError } from '../src/errors.ts'
@@ -61,7 +62,7 @@ export async function initRepo (dir: string, options: InitOptions = {}): Promise
   if (await repoExists(dir)) throw new UsageError(`a repo already exists at ${dir}`)
   await mkdir(dir, { recursive: true })
   for (const sub of ['pins', 'datastore']) await mkdir(join(dir, sub), { recursive: true })
-  await new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine')).createShards()
+  await new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine'), join(dir, 'usage.json')).createShards()
   const { generateKeyPair, privateKeyToProtobuf } = await import('@libp2p/crypto/keys')
   const key = await generateKeyPair('Ed25519')
   await writeDurable(join(dir, IDENTITY_FILE), privateKeyToProtobuf(key), 0o600)
@@ -92,7 +93,7 @@ export class Repo {
     this.dir = dir
     this.config = config
     this.keyBytes = keyBytes
-    this.blocks = new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine'))
+    this.blocks = new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine'), join(dir, 'usage.json'))
     this.pins = new Pins(join(dir, 'pins'))
   }
 
@@ -135,6 +136,8 @@ export class Repo {
 
   async close (): Promise<void> {
     if (this.lockHeld) {
+      // The writer saves the counts of blocks and bytes; if it cannot (a full disk), the next one recounts.
+      await this.blocks.close().catch(() => {})
       this.lockHeld = false
       await unlink(join(this.dir, LOCK_FILE)).catch(() => {})
     }
@@ -227,16 +230,3 @@ export class Pins {
   }
 }
 
-/** Write a file so that after return it survives power loss: temp, fsync, rename, fsync the directory. */
-export async function writeDurable (path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`
-  const fh = await open(tmp, 'w', mode)
-  try {
-    await fh.writeFile(data)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  await rename(tmp, path)
-  await fsyncPath(join(path, '..'))
-}

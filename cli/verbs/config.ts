@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import { CliContext } from '../context.ts'
 import type { GlobalOptions } from '../context.ts'
 import { loadConfig, readConfigFile, checkKey, getKey, setKey, validateConfig, CONFIG_FILE, ConfigError } from '../../config/index.ts'
-import { repoExists, writeDurable } from '../../node/repo.ts'
+import { repoExists } from '../../node/repo.ts'
+import { writeDurable } from '../../node/files.ts'
 import { NoRepoError } from '../../node/repo.ts'
 
 export function register (program: Command): void {

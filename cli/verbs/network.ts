@@ -29,13 +29,13 @@ export function register (program: Command): void {
     .description('listen addresses, peers, DHT, blocks stored, transfers in flight')
     .action(async (_o: unknown, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
-      const s = await withClient(ctx, 'daemon', async c => await c.call<NetworkStatus & { repo: { blocks: number, bytes: number, pins: number } }>('status', {}))
+      const s = await withClient(ctx, 'daemon', async c => await c.call<NetworkStatus & { repo: { blocks: number, bytes: number, pins: number, counting: boolean } }>('status', {}))
       ctx.print(s, [
         `peer id    ${s.peerId} (${s.roles.join('+')})`,
         ...s.addresses.map(a => `listening  ${a}`),
         `peers      ${s.peers}`,
         `dht        ${s.dht.mode}, routing table ${s.dht.routingTableSize}`,
-        `stored     ${s.repo.blocks} blocks, ${formatBytes(s.repo.bytes)}, ${s.repo.pins} pins`,
+        `stored     ${s.repo.blocks} blocks, ${formatBytes(s.repo.bytes)}, ${s.repo.pins} pins${s.repo.counting ? ' (so far: recounting after an unclean stop)' : ''}`,
         `transfers  ${s.transfers.downloads} down, ${s.transfers.uploads} up`
       ])
     })

@@ -35,7 +35,7 @@ import { crc32 } from 'node:zlib'
 import { writeFully, writeFullySync } from '../files.ts'
 import { MemoryStorage, NONE } from '../../src/raft/index.ts'
 import { DitsError } from '../../src/errors.ts'
-import { fsyncPath } from '../blockstore.ts'
+import { fsyncPath } from '../files.ts'
 import type { FileHandle } from 'node:fs/promises'
 import type { Entry, EntryType, HardState, Snapshot } from '../../src/raft/index.ts'
 

@@ -79,7 +79,7 @@ async function runChild (args: string[]): Promise<{ ms: number, rssMiB: number }
 
 /** Store `file` in a blockstore-fs as 1 MiB chunks plus a manifest; returns the root. */
 async function addFile (file: string, dir: string): Promise<CID> {
-  const store = new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine'))
+  const store = new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine'), join(dir, 'usage.json'))
   await store.open()
   const builder = new FileManifestBuilder(PROFILES.media)
   const whole = createBlake3()
@@ -305,7 +305,7 @@ async function rawHost (file: string): Promise<{ stop(): Promise<void>, addr: st
 }
 
 async function serve (repo: string, file: string, count: number, rate: number): Promise<void> {
-  const store = new DitsBlockstore(join(repo, 'blocks'), join(repo, 'quarantine'))
+  const store = new DitsBlockstore(join(repo, 'blocks'), join(repo, 'quarantine'), join(repo, 'usage.json'))
   await store.open()
   const nets = await Promise.all(Array.from({ length: count }, async () => await createNetwork({
     privateKey: await generateKeyPair('Ed25519'),
@@ -327,7 +327,7 @@ async function serve (repo: string, file: string, count: number, rate: number): 
 
 async function get (addrs: string[], rootStr: string, dest: string, out: string): Promise<void> {
   await mkdir(dest, { recursive: true })
-  const store = new DitsBlockstore(join(dest, 'blocks'), join(dest, 'quarantine'))
+  const store = new DitsBlockstore(join(dest, 'blocks'), join(dest, 'quarantine'), join(dest, 'usage.json'))
   await store.open()
   // the repo as `dits-node init` leaves it: a real get never makes shard directories
   await store.createShards()

@@ -25,7 +25,7 @@ describe('node/adder', () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'dits-adder-'))
-    blocks = new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine'))
+    blocks = new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine'), join(dir, 'usage.json'))
     await blocks.createShards()
     await blocks.open()
   })
@@ -130,7 +130,7 @@ describe('node/adder', () => {
   })
 
   it('writes into shard directories made on first use when the store has none', async () => {
-    const bare = new DitsBlockstore(join(dir, 'bare'), join(dir, 'quarantine'))
+    const bare = new DitsBlockstore(join(dir, 'bare'), join(dir, 'quarantine'), join(dir, 'usage.json'))
     await bare.open()
     const path = join(dir, 'small.bin')
     await writeFile(path, pseudoRandomBytes(MiB, 23))

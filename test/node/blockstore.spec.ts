@@ -12,7 +12,7 @@ describe('node/blockstore', () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'dits-bs-'))
-    store = new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine'))
+    store = new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine'), join(dir, 'usage.json'))
     await store.open()
   })
   afterEach(async () => { await rm(dir, { recursive: true, force: true }) })
