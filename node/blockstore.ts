@@ -243,9 +243,15 @@ export class DitsBlockstore {
     })
   }
 
-  /** Every CID stored, without reading the blocks. */
+  /**
+   * Every CID stored, without reading the blocks: a shard directory at a time, so that listing millions of blocks holds
+   * one shard's names (blockstore-fs' glob keeps every path it has yielded).
+   */
   async * cids (options: AbortOptions = {}): AsyncGenerator<CID> {
-    for await (const { cid } of this.fs.getAll(options)) yield CID.asCID(cid) ?? CID.decode(cid.bytes)
+    for (const shard of WholeCidSharding.shards) {
+      options.signal?.throwIfAborted()
+      for (const name of await blockNames(join(this.dir, shard))) yield this.sharding.decode(name)
+    }
   }
 
   /**
@@ -325,14 +331,19 @@ export class DitsBlockstore {
 
 const UNCHANGED: Usage = { blocks: 0, bytes: 0 }
 
-/** The blocks in one shard directory and their bytes (temp files left by writers are not blocks). */
-async function shardUsage (dir: string): Promise<Usage> {
+/** The names of the blocks in one shard directory (temp files left by writers are not blocks). */
+async function blockNames (dir: string): Promise<string[]> {
   const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return []
     throw err
   })
+  return names.filter(n => n.endsWith(EXTENSION) && !n.startsWith('.'))
+}
+
+/** The blocks in one shard directory and their bytes. */
+async function shardUsage (dir: string): Promise<Usage> {
   const usage = { blocks: 0, bytes: 0 }
-  await forEachLimit(names.filter(n => n.endsWith(EXTENSION) && !n.startsWith('.')), SHARD_STAT_CONCURRENCY, async name => {
+  await forEachLimit(await blockNames(dir), SHARD_STAT_CONCURRENCY, async name => {
     const size = await lstat(join(dir, name)).then(s => s.size, () => undefined)
     if (size === undefined) return
     usage.blocks++

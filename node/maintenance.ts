@@ -4,7 +4,7 @@
 import { stat } from 'node:fs/promises'
 import type { CID } from 'multiformats/cid'
 import { decodeNode, nodeLinks } from '../src/manifest/index.ts'
-import { DAG_CBOR_CODE } from '../src/cid.ts'
+import { DAG_CBOR_CODE, CidSet } from '../src/cid.ts'
 import { DitsError } from '../src/errors.ts'
 import type { DitsBlockstore } from './blockstore.ts'
 
@@ -64,12 +64,18 @@ export async function verifyBlocks (blocks: DitsBlockstore, roots: CID[] | undef
 }
 
 export interface GcResult {
+  /** the first GC_LISTED_MAX blocks removed (or that a dry run would remove) */
   removed: string[]
+  /** how many were */
+  removedCount: number
   bytesRemoved: number
   kept: number
   tempFilesRemoved: number
   dryRun: boolean
 }
+
+/** removed blocks that gc names: a gc after unpinning a large project removes millions */
+export const GC_LISTED_MAX = 1000
 
 export class GcRefusedError extends DitsError {
   static override name = 'GcRefusedError'
@@ -82,10 +88,8 @@ export class GcRefusedError extends DitsError {
  * them could lose data that `verify --repair` would otherwise restore.
  */
 export async function gc (blocks: DitsBlockstore, roots: CID[], options: { dryRun?: boolean, signal?: AbortSignal } = {}): Promise<GcResult> {
-  const live = new Set<string>()
   const broken: string[] = []
-  await traverse(roots, async (cid) => {
-    live.add(cid.toString())
+  const live = await traverse(roots, async (cid) => {
     if (cid.code !== DAG_CBOR_CODE) return []
     try {
       const bytes = await blocks.get(cid, options)
@@ -98,30 +102,29 @@ export async function gc (blocks: DitsBlockstore, roots: CID[], options: { dryRu
   if (broken.length > 0) {
     throw new GcRefusedError(`gc refused: ${broken.length} manifest block(s) under a pin are missing or corrupt, so the chunks they list are unknown:\n  ${broken.slice(0, 10).join('\n  ')}\nrun \`dits-node verify --repair\` (or unpin the root) first`)
   }
-  const result: GcResult = { removed: [], bytesRemoved: 0, kept: 0, tempFilesRemoved: 0, dryRun: options.dryRun === true }
+  const result: GcResult = { removed: [], removedCount: 0, bytesRemoved: 0, kept: 0, tempFilesRemoved: 0, dryRun: options.dryRun === true }
   if (options.dryRun !== true) result.tempFilesRemoved = await blocks.removeTempFiles()
   for await (const cid of blocks.cids(options)) {
-    if (live.has(cid.toString())) {
+    if (live.has(cid)) {
       result.kept++
       continue
     }
     result.bytesRemoved += await stat(blocks.path(cid)).then(s => s.size, () => 0)
-    result.removed.push(cid.toString())
+    if (result.removedCount++ < GC_LISTED_MAX) result.removed.push(cid.toString())
     if (options.dryRun !== true) await blocks.delete(cid)
   }
   return result
 }
 
-/** Depth-first over a DAG, each block once; `visit` returns the links to follow. */
-async function traverse (roots: CID[], visit: (cid: CID) => Promise<CID[]>): Promise<void> {
-  const seen = new Set<string>()
+/** Depth-first over a DAG, each block once; `visit` returns the links to follow. Returns every block visited. */
+async function traverse (roots: CID[], visit: (cid: CID) => Promise<CID[]>): Promise<CidSet> {
+  const seen = new CidSet()
   const stack = [...roots].reverse()
   while (stack.length > 0) {
     const cid = stack.pop() as CID
-    const key = cid.toString()
-    if (seen.has(key)) continue
-    seen.add(key)
+    if (!seen.add(cid)) continue
     const links = await visit(cid)
     for (let i = links.length - 1; i >= 0; i--) stack.push(links[i])
   }
+  return seen
 }

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RepoOps } from '../../node/ops.ts'
 import { Repo, initRepo } from '../../node/repo.ts'
-import { parseCid, RAW_CODE } from '../../src/cid.ts'
+import { parseCid, chunkCid, RAW_CODE } from '../../src/cid.ts'
+import { GC_LISTED_MAX } from '../../node/maintenance.ts'
 import { PROFILES } from '../../src/fastcdc/index.ts'
 import { walkBlocks } from '../../src/manifest/index.ts'
 import { pseudoRandomBytes } from '../src/fastcdc/testdata.ts'
@@ -80,5 +81,28 @@ describe('node/ops', () => {
     assert.deepEqual(await repo.pins.ls(), [])
     await ops.pinAdd({ cid: r.root })
     await assertDurablyPinned(parseCid(r.root))
+  })
+
+  it('gc counts every block it removes but names only the first GC_LISTED_MAX, keeps the pinned DAG, and the counts follow', async () => {
+    const r = await ops.add({ paths: await content(), profile: PROFILES.small, pin: true })
+    const pinned = repo.blocks.usageReport()
+    const orphans = Array.from({ length: GC_LISTED_MAX + 200 }, (_, i) => pseudoRandomBytes(64 + i, 1000 + i))
+    for (const bytes of orphans) await repo.blocks.put(chunkCid(bytes), bytes)
+    const orphanBytes = orphans.reduce((n, b) => n + b.byteLength, 0)
+    assert.deepEqual(repo.blocks.usageReport(), { blocks: pinned.blocks + orphans.length, bytes: pinned.bytes + orphanBytes, counting: false })
+
+    const dry = await ops.gc({ dryRun: true })
+    assert.equal(dry.removedCount, orphans.length)
+    assert.equal(dry.removed.length, GC_LISTED_MAX)
+    assert.equal(dry.bytesRemoved, orphanBytes)
+    assert.equal(repo.blocks.usageReport().blocks, pinned.blocks + orphans.length, 'a dry run removes nothing')
+
+    const done = await ops.gc({})
+    assert.equal(done.removedCount, orphans.length)
+    assert.equal(done.kept, pinned.blocks)
+    assert.deepEqual(repo.blocks.usageReport(), pinned)
+    const scrub = await ops.verify({})
+    assert.deepEqual([scrub.checked, scrub.bad, scrub.missing], [pinned.blocks, [], []])
+    assert.equal((await dagOf(parseCid(r.root))).length, pinned.blocks)
   })
 })
