@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { spawn, execFileSync } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, rm, readdir, readFile, mkdir } from 'node:fs/promises'
+import { mkdtemp, rm, readdir, readFile, mkdir, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
@@ -36,11 +36,24 @@ async function danglingLinks (repo: string): Promise<string[]> {
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 async function countBlocks (repo: string): Promise<number> {
-  let n = 0
+  return (await blocksOnDisk(repo)).blocks
+}
+
+async function blocksOnDisk (repo: string): Promise<{ blocks: number, bytes: number }> {
+  const held = { blocks: 0, bytes: 0 }
   for (const shard of await readdir(join(repo, 'blocks')).catch(() => [])) {
-    n += (await readdir(join(repo, 'blocks', shard)).catch(() => [])).filter(f => f.endsWith('.data')).length
+    for (const f of await readdir(join(repo, 'blocks', shard)).catch(() => [])) {
+      if (!f.endsWith('.data') || f.startsWith('.')) continue
+      held.blocks++
+      held.bytes += (await stat(join(repo, 'blocks', shard, f))).size
+    }
   }
-  return n
+  return held
+}
+
+/** The counts of blocks and bytes the repo's last writer saved, if any. */
+async function savedUsage (repo: string): Promise<unknown> {
+  return await readFile(join(repo, 'usage.json'), 'utf8').then(t => JSON.parse(t), () => undefined)
 }
 
 describe('crash safety and resource exhaustion (real processes)', function () {
@@ -66,12 +79,15 @@ describe('crash safety and resource exhaustion (real processes)', function () {
       await once(child, 'close')
       assert.deepEqual(await danglingLinks(repo), [], `after a kill at ${delayMs} ms`)
       assert.deepEqual(JSON.parse(await ok(['--repo', repo, '--json', 'pin', 'ls'])), [])
-      // The stale lock of the killed process does not block the next writer.
+      assert.equal(await savedUsage(repo), undefined, 'the killed writer had dropped the saved counts before its first block')
+      // The stale lock of the killed process does not block the next writer. A whole-store verify recounts.
       const v = JSON.parse((await dits(['--repo', repo, '--json', 'verify'])).stdout)
       assert.deepEqual(v.bad, [])
+      assert.deepEqual(await savedUsage(repo), { version: 1, ...await blocksOnDisk(repo) })
     }
     const g = JSON.parse(await ok(['--repo', repo, '--json', 'gc']))
-    assert.ok(g.removed.length > 0, 'orphans reclaimed')
+    assert.ok(g.removedCount > 0, 'orphans reclaimed')
+    assert.deepEqual(await savedUsage(repo), { version: 1, blocks: 0, bytes: 0 })
     assert.equal(JSON.parse(await ok(['--repo', repo, '--json', 'verify'])).checked, 0)
     // And a full add afterwards completes.
     const r = JSON.parse(await ok(['--repo', repo, '--json', 'add', '--profile', 'small', src]))
