@@ -11,8 +11,8 @@
 import { readFile, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { fsyncPath, writeDurable } from './files.ts'
-import { deferred } from './net/deferred.ts'
-import type { Deferred } from './net/deferred.ts'
+import { deferred } from './deferred.ts'
+import type { Deferred } from './deferred.ts'
 
 export interface Usage {
   blocks: number

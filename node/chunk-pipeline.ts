@@ -15,6 +15,7 @@ import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_thread
 import { ChunkSplitter, chunkStream, validateProfile } from '../src/fastcdc/index.ts'
 import { blake3, BLAKE3_DIGEST_BYTES } from '../src/hash/index.ts'
 import { createBlake3 } from '../src/hash/blake3.ts'
+import { Pulse } from './deferred.ts'
 import type { Blake3Hasher } from '../src/hash/blake3.ts'
 import type { ChunkerProfile } from '../src/fastcdc/index.ts'
 import type { MessagePort } from 'node:worker_threads'
@@ -165,7 +166,7 @@ class ChunkPipeline {
   private cutter: Cutter
   private worker: ChunkWorker | undefined
   /** settles at the next release, worker reply or worker failure */
-  private progress = deferred()
+  private readonly progress = new Pulse()
   /** the whole stream's hash, when the calling thread computes it */
   private readonly hasher: Blake3Hasher | undefined
   /** the whole stream's hash, once the worker has sent it */
@@ -241,8 +242,7 @@ class ChunkPipeline {
 
   /** Wakes the generator if it waits. */
   wake (): void {
-    this.progress.resolve()
-    this.progress = deferred()
+    this.progress.notify()
   }
 
   /**
@@ -349,7 +349,7 @@ class ChunkPipeline {
   }
 
   private async wait (): Promise<void> {
-    const { promise } = this.progress
+    const promise = this.progress.wait()
     const worker = this.cutter.outstanding > 0 ? this.worker : undefined
     // Only the worker's pending answers may keep the process alive, not an idle worker.
     worker?.ref()
@@ -494,17 +494,6 @@ function readerOf (source: AsyncIterable<Uint8Array>): { read: ReadInto, close: 
       if (!done) await pieces.return?.()
     }
   }
-}
-
-interface Deferred {
-  promise: Promise<void>
-  resolve: () => void
-}
-
-function deferred (): Deferred {
-  let resolve = (): void => {}
-  const promise = new Promise<void>(res => { resolve = res })
-  return { promise, resolve }
 }
 
 /** `promise`, or the signal's reason as soon as it aborts. */

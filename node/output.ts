@@ -23,7 +23,7 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 import type { FileHandle } from 'node:fs/promises'
 import type { Blake3Hasher } from '../src/hash/blake3.ts'
 import { isAlive } from './repo.ts'
-import { deferred } from './net/deferred.ts'
+import { Pulse } from './deferred.ts'
 import { readFully, writeFully, alignedBuffer, contiguous, copyInto, O_DIRECT, DIRECT_ALIGN_BYTES } from './files.ts'
 
 /** A download into the repo, as the daemon's network offers it (node/net's `fetch`, FetchOptions there). */
@@ -228,7 +228,7 @@ export class Output {
   private walked = false
   private filling?: Promise<void>
   /** settles at the next hashed position or failure */
-  private progress = deferred()
+  private readonly progress = new Pulse()
   private heldBytes = 0
   /** staging buffers not in use, and how many exist */
   private readonly spareStaging: Uint8Array[] = []
@@ -293,7 +293,7 @@ export class Output {
       } else if (this.walked) {
         return
       } else if (this.windowUsed >= this.windowChunks) {
-        await this.progress.promise
+        await this.progress.wait()
       } else {
         await this.fill()
       }
@@ -350,7 +350,7 @@ export class Output {
   /** Remove everything written so far. */
   async abort (): Promise<void> {
     this.failure ??= new DitsError('get aborted')
-    this.wake()
+    this.progress.notify()
     await this.filling?.catch(() => {})
     await this.localIdle
     await Promise.all([...this.files].map(async f => { await this.closeFile(f).catch(() => {}) }))
@@ -455,7 +455,7 @@ export class Output {
     file.hashing = file.hashing.then(async () => { await this.advance(file) })
     file.hashing.catch((err: Error) => {
       this.failure ??= err
-      this.wake()
+      this.progress.notify()
     })
   }
 
@@ -508,12 +508,7 @@ export class Output {
       if (slots.positions.length === 0) this.slots.delete(key)
     }
     this.windowUsed--
-    this.wake()
-  }
-
-  private wake (): void {
-    this.progress.resolve()
-    this.progress = deferred()
+    this.progress.notify()
   }
 
   /**
@@ -612,7 +607,7 @@ export class Output {
       })()
       work.catch((err: Error) => {
         this.failure ??= err
-        this.wake()
+        this.progress.notify()
       }).finally(() => {
         if (--this.localRunning === 0 && this.localQueue.length === 0) this.resolveLocalIdle?.()
         this.pumpLocal()

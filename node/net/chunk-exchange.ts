@@ -15,11 +15,11 @@ import { decodeBlockFrame, decodeChunksMessage, encodeBlockFrame, wireCid } from
 import { ProtocolViolationError, RemoteProtocolError, PeerTimeoutError } from './errors.ts'
 import { withDeadline } from './deadline.ts'
 import { RateLimiter } from './rate-limiter.ts'
-import { deferred } from './deferred.ts'
+import { deferred } from '../deferred.ts'
 import type { AbortOptions, Connection, PeerId, Startable, Stream, ComponentLogger, Logger } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { CID } from 'multiformats/cid'
-import type { Deferred } from './deferred.ts'
+import type { Deferred } from '../deferred.ts'
 import type { PeerPenalties } from './penalties.ts'
 
 /** A serving stream with no queued work that receives nothing for this long is closed. */

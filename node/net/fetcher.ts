@@ -13,13 +13,13 @@ import { DAG_CBOR_CODE, verifyBlock } from '../../src/cid.ts'
 import { decodeNode } from '../../src/manifest/format.ts'
 import { walkChunkLinks } from '../../src/manifest/reader.ts'
 import { FetchFailedError } from './errors.ts'
-import { deferred } from './deferred.ts'
+import { deferred, Pulse } from '../deferred.ts'
 import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { AbortOptions, PeerId, Logger } from '@libp2p/interface'
 import type { ItemInit, Order, SchedulerAction } from '../../src/exchange/scheduler.ts'
 import type { ManifestNode } from '../../src/manifest/format.ts'
-import type { Deferred } from './deferred.ts'
+import type { Deferred } from '../deferred.ts'
 import type { ChunkExchange, ChunkSession, NetworkBlockstore } from './chunk-exchange.ts'
 import type { PeerHello } from './hello.ts'
 
@@ -182,7 +182,7 @@ export class Download {
   /** keys of received chunks, oldest first, forgotten beyond RECENT_CHUNKS */
   private readonly recent: string[] = []
   /** settles when a planned chunk is received or the download ends */
-  private planRoom = deferred<void>()
+  private readonly planRoom = new Pulse()
   /** block handlers between "accepted by the scheduler" and "stored and expanded" */
   private busy = 0
   private probing = 0
@@ -224,7 +224,7 @@ export class Download {
       return this.report()
     } finally {
       this.settled = true
-      this.planRoom.resolve()
+      this.planRoom.notify()
       this.options.signal?.removeEventListener('abort', onAbort)
       this.stop.abort()
       clearTimeout(this.timer)
@@ -350,7 +350,7 @@ export class Download {
   private async waitForPlanRoom (): Promise<void> {
     this.scheduler.setPlanWaiting(true)
     this.schedulePump()
-    await this.planRoom.promise
+    await this.planRoom.wait()
     this.scheduler.setPlanWaiting(false)
   }
 
@@ -557,8 +557,7 @@ export class Download {
       this.scheduler.forget(old)
       this.cids.delete(old)
     }
-    this.planRoom.resolve()
-    this.planRoom = deferred<void>()
+    this.planRoom.notify()
   }
 
   private orderOf (key: string): Order {

@@ -8,9 +8,9 @@
  */
 import { Uint8ArrayList } from 'uint8arraylist'
 import { ProtocolViolationError, PeerTimeoutError } from './errors.ts'
-import { deferred } from './deferred.ts'
+import { deferred } from '../deferred.ts'
 import type { AbortOptions, MessageStream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
-import type { Deferred } from './deferred.ts'
+import type { Deferred } from '../deferred.ts'
 
 /** Decoded frames a reader holds before it pauses the stream. */
 export const DEFAULT_HIGH_WATER_BYTES = 8 * 1024 * 1024

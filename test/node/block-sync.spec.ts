@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { setImmediate as tick } from 'node:timers/promises'
 import { BlockSync } from '../../node/block-sync.ts'
-import { deferred } from '../../node/net/deferred.ts'
+import { deferred } from '../../node/deferred.ts'
 import { chunkCid } from '../../src/cid.ts'
-import type { Deferred } from '../../node/net/deferred.ts'
+import type { Deferred } from '../../node/deferred.ts'
 import type { CID } from 'multiformats/cid'
 
 /** A blockstore whose syncs of files end when the test says so; each block's directory is named after it. */

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { BlockUsage } from '../../node/block-usage.ts'
 import { DitsBlockstore } from '../../node/blockstore.ts'
-import { deferred } from '../../node/net/deferred.ts'
+import { deferred } from '../../node/deferred.ts'
 import { chunkCid } from '../../src/cid.ts'
 import type { CID } from 'multiformats/cid'
 

@@ -1,0 +1,34 @@
+/**
+ * `Promise.withResolvers` for the ES2023 lib this project compiles against (Node 22 has it at run time), and a
+ * reusable wake-up built on it.
+ */
+export interface Deferred<T> {
+  promise: Promise<T>
+  resolve(value: T): void
+  reject(reason: unknown): void
+}
+
+export function deferred<T = void> (): Deferred<T> {
+  let resolve!: (value: T) => void
+  let reject!: (reason: unknown) => void
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { promise, resolve, reject }
+}
+
+/** A wake-up for whoever waits: `notify` settles the wait under way and arms the next one. */
+export class Pulse {
+  private current = deferred()
+
+  /** Settles at the next notify. */
+  async wait (): Promise<void> {
+    await this.current.promise
+  }
+
+  notify (): void {
+    this.current.resolve()
+    this.current = deferred()
+  }
+}
