@@ -5,7 +5,7 @@
  * Every read is verified against the CID; a block that fails is moved to `quarantine/` and never returned.
  * Every change goes through `usage`, which keeps the counts of blocks and bytes held.
  */
-import { constants, open as openFd, read as readFd, fstatSync, closeSync } from 'node:fs'
+import { constants, open as openFd, read as readFd, fstatSync, closeSync, existsSync } from 'node:fs'
 import { open, rename, mkdir, readdir, unlink, lstat } from 'node:fs/promises'
 import { join, basename, dirname } from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
@@ -160,7 +160,8 @@ export class DitsBlockstore {
     const path = this.path(cid)
     await this.change(path, async () => {
       // A block is named by its content: one already here holds these bytes (or fails verification when read).
-      if (await lstat(path).then(() => true, () => false)) return UNCHANGED
+      // Looked up here, not in the thread pool, where it would queue behind the block writes of an add.
+      if (existsSync(path)) return UNCHANGED
       const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${this.tmpCounter++}.tmp`)
       try {
         if (options.direct === true && this.directSupported && bytes.byteLength >= DIRECT_MIN_BYTES) {
