@@ -254,7 +254,7 @@ class ChunkPipeline {
     if (this.ended) return false
     const oldest = this.cuts.length > 0 ? this.cuts[0].offset : this.cutEnd
     while (this.pieces.length > 0 && this.pieces[0].offset + this.pieces[0].length <= oldest) {
-      this.free.push((this.pieces.shift() as Piece).buffer)
+      this.recycle((this.pieces.shift() as Piece).buffer)
     }
     return this.free.length > 0 || this.buffers < this.maxBuffers
   }
@@ -266,7 +266,10 @@ class ChunkPipeline {
   private async readNext (): Promise<void> {
     let buffer = this.free.pop()
     if (buffer === undefined) {
-      buffer = new Uint8Array(this.readBytes)
+      // A stream known to be shorter than a read gets a first buffer of its size, and one byte more to see the end in:
+      // an image sequence's frames would each take a zeroed 4 MiB, for the garbage collector to reclaim.
+      const hint = this.options.sizeHint
+      buffer = new Uint8Array(this.buffers === 0 && hint !== undefined && hint < this.readBytes ? hint + 1 : this.readBytes)
       this.buffers++
     }
     let length = 0
@@ -283,12 +286,21 @@ class ChunkPipeline {
       this.readEnd += length
       this.cutter.push(piece)
     } else {
-      this.free.push(buffer)
+      this.recycle(buffer)
     }
     if (n === 0) {
       this.ended = true
       this.cutter.end()
     }
+  }
+
+  /**
+   * A buffer is read into again only if it has a whole read's room: a short one (of a stream that outgrew its size
+   * hint) goes, and a full-size one takes its place.
+   */
+  private recycle (buffer: Uint8Array<ArrayBuffer>): void {
+    if (buffer.length === this.readBytes) this.free.push(buffer)
+    else this.buffers--
   }
 
   /**
@@ -378,6 +390,7 @@ class InlineCutter implements Cutter {
 
   end (): void {
     this.cut(this.splitter.finish())
+    this.splitter.release()
   }
 
   private cut (cuts: Iterable<{ length: number, bytes: Uint8Array }>): void {

@@ -3,6 +3,7 @@
  * crate's cut points; `chunkStream` and `cutPoints` are its async and in-memory faces.
  */
 import { gearParams } from './gear.ts'
+import { validateProfile } from './profile.ts'
 import { ReferenceEngine } from './reference.ts'
 import { WasmEngine } from './wasm.ts'
 import type { GearEngine } from './gear.ts'
@@ -26,6 +27,16 @@ export const DEFAULT_GEAR_ENGINE: GearEngineName = 'wasm'
  * (moving the < max unconsumed bytes to the front) costs at most one extra copy per max bytes.
  */
 export const WORKING_MEMORY_MAX_CHUNKS = 2
+
+/**
+ * Idle WebAssembly engines by profile: a splitter released after its stream leaves its engine here for the next
+ * splitter of that profile. A new engine is a WORKING_MEMORY_MAX_CHUNKS × max memory (8 MiB for media) with its gear
+ * tables; made for every file of an image sequence of small frames, they kept the garbage collector busy for most of
+ * an add.
+ */
+const idleEngines = new Map<string, GearEngine[]>()
+/** idle engines kept per profile: as many as streams are cut at once on one thread, in practice a few */
+const IDLE_ENGINES_PER_PROFILE = 4
 
 /** Where a chunk lies in its stream. */
 export interface ChunkPosition {
@@ -51,6 +62,9 @@ export class ChunkSplitter {
   readonly capacityBytes: number
   private readonly engine: GearEngine
   private readonly maxSize: number
+  /** where the engine goes back to at release (WebAssembly engines only) */
+  private readonly poolKey: string | undefined
+  private released = false
   /** first unconsumed byte in engine.memory */
   private start = 0
   /** end of the buffered bytes in engine.memory */
@@ -59,16 +73,31 @@ export class ChunkSplitter {
   private offset = 0
 
   constructor (profile: ChunkerProfile, options: ChunkerOptions = {}) {
-    const params = gearParams(profile)
-    this.capacityBytes = WORKING_MEMORY_MAX_CHUNKS * params.maxSize
-    this.engine = (options.engine ?? DEFAULT_GEAR_ENGINE) === 'wasm'
-      ? new WasmEngine(params, this.capacityBytes)
-      : new ReferenceEngine(params, this.capacityBytes)
-    this.maxSize = params.maxSize
+    const { min, avg, max, normalization, seed } = validateProfile(profile)
+    this.capacityBytes = WORKING_MEMORY_MAX_CHUNKS * max
+    this.maxSize = max
+    const wasm = (options.engine ?? DEFAULT_GEAR_ENGINE) === 'wasm'
+    this.poolKey = wasm ? `${min}:${avg}:${max}:${normalization}:${seed ?? 0}` : undefined
+    this.engine = (this.poolKey !== undefined ? idleEngines.get(this.poolKey)?.pop() : undefined) ??
+      (wasm ? new WasmEngine(gearParams(profile), this.capacityBytes) : new ReferenceEngine(gearParams(profile), this.capacityBytes))
+  }
+
+  /**
+   * Done with this stream (after finish, once the chunks it yielded are used): the working memory goes to the next
+   * splitter of the same profile. The splitter may not be used again.
+   */
+  release (): void {
+    if (this.released) return
+    this.released = true
+    if (this.poolKey === undefined) return
+    const idle = idleEngines.get(this.poolKey) ?? []
+    if (idle.length < IDLE_ENGINES_PER_PROFILE) idle.push(this.engine)
+    idleEngines.set(this.poolKey, idle)
   }
 
   /** Adds the next piece of the stream and yields every chunk that it completes. */
   * push (piece: Uint8Array): Generator<CutChunk> {
+    this.assertHeld()
     const memory = this.engine.memory
     for (let read = 0; read < piece.length;) {
       if (this.end === memory.length) {
@@ -88,6 +117,7 @@ export class ChunkSplitter {
 
   /** Ends the stream: yields the remaining chunks (the last may be shorter than min) and resets. */
   * finish (): Generator<CutChunk> {
+    this.assertHeld()
     while (this.end > this.start) {
       yield this.cutNext()
     }
@@ -107,6 +137,10 @@ export class ChunkSplitter {
     this.start += length
     this.offset += length
     return chunk
+  }
+
+  private assertHeld (): void {
+    if (this.released) throw new Error('this ChunkSplitter was released: its working memory belongs to another')
   }
 }
 

@@ -105,6 +105,19 @@ describe('fastcdc', () => {
       assert.equal(empty === undefined ? undefined : hex(empty), hex(blake3(new Uint8Array(0))))
     })
 
+    it('is identical for streams of a few bytes read into a buffer of their size, and for one longer than its size hint', async () => {
+      for (const size of [0, 1, 100, 5000, 70_000]) {
+        const small = pseudoRandomBytes(size, 20 + size)
+        const reference = await summary(chunkAndHashSequential(inPieces(small, 1, 1000), PROFILES.small))
+        assert.deepEqual(await summary(chunkAndHash(reader(small, 2, 3000), PROFILES.small, { sizeHint: size })), reference, `${size} bytes`)
+      }
+      // the file grew after it was stat'ed: the short first buffer is not read into again
+      const grown = pseudoRandomBytes(3 * MiB, 30)
+      const reference = await summary(chunkAndHashSequential(inPieces(grown, 3, 100_000), PROFILES.small))
+      const options = { sizeHint: 10_000, readBytes: 256 * 1024, bufferBytes: 2 * MiB }
+      assert.deepEqual(await summary(chunkAndHash(reader(grown, 4, 300_000), PROFILES.small, options)), reference)
+    })
+
     it('is identical with the default options and odd piece sizes', async () => {
       const profile: ChunkerProfile = { name: 'odd', min: 3000, avg: 20_000, max: 90_001, normalization: 2, seed: 3 }
       const reference = await summary(chunkAndHashSequential(inPieces(data, 3, 50_000), profile))

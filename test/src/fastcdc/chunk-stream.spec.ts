@@ -121,5 +121,18 @@ describe('fastcdc', () => {
       const run = (): number[] => [...splitter.push(data), ...splitter.finish()].map(c => c.offset)
       assert.deepEqual(run(), run())
     })
+
+    it('gives its working memory to the next splitter of its profile at release, and is not used after', () => {
+      const first = new ChunkSplitter(PROFILES.small)
+      const a = pseudoRandomBytes(300_000, 9)
+      assert.deepEqual([...first.push(a), ...first.finish()].map(c => c.offset), cutPoints(a, PROFILES.small, { engine: 'reference' }).map(c => c.offset))
+      first.release()
+      assert.throws(() => [...first.push(a)], /released/)
+      // the next splitter works in the memory the first one held, and cuts exactly as a fresh one
+      const b = pseudoRandomBytes(500_000, 10)
+      const second = new ChunkSplitter(PROFILES.small)
+      assert.deepEqual([...second.push(b), ...second.finish()].map(c => [c.offset, c.length, c.hash]), cutPoints(b, PROFILES.small, { engine: 'reference' }).map(c => [c.offset, c.length, c.hash]))
+      second.release()
+    })
   })
 })
