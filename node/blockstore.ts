@@ -1,9 +1,9 @@
 /**
  * The on-disk blockstore: blockstore-fs's layout, with a sharding strategy that keeps the whole CID in the
  * file name, so the codec survives and listing works for BLAKE3 CIDs (DESIGN §1). Writes are atomic
- * (temp + rename) and done here in one write call; blockstore-fs serves has, delete and listing.
- * Every read is verified against the CID; a block that fails is moved to `quarantine/` and never returned.
- * Every change goes through `usage`, which keeps the counts of blocks and bytes held.
+ * (temp + rename) and done here in one write call; blockstore-fs serves `has`. Listing goes a shard directory
+ * at a time. Every read is verified against the CID; a block that fails is moved to `quarantine/` and never
+ * returned. Every change (put, delete, quarantine) goes through `usage`, which keeps the counts of blocks and bytes.
  */
 import { constants, open as openFd, read as readFd, fstatSync, closeSync, existsSync } from 'node:fs'
 import { open, rename, mkdir, readdir, unlink, lstat } from 'node:fs/promises'

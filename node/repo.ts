@@ -6,6 +6,7 @@
  * <repo>/identity.key      the libp2p private key (protobuf), mode 0600
  * <repo>/blocks/           blockstore-fs, whole-CID sharding
  * <repo>/quarantine/       blocks that failed verification on read
+ * <repo>/usage.json        the counts of blocks and bytes, saved by the writer at close (see BlockUsage)
  * <repo>/pins/             one file per pinned root
  * <repo>/datastore/        peer store, Raft log and snapshots
  * <repo>/repo.lock         held by the one process that writes the repo
