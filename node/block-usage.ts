@@ -11,6 +11,7 @@
 import { readFile, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { fsyncPath, writeDurable } from './files.ts'
+import { DitsError } from '../src/errors.ts'
 import { deferred } from './deferred.ts'
 import type { Deferred } from './deferred.ts'
 
@@ -75,7 +76,11 @@ export class BlockUsage {
    * Changes to one shard may run at once; each must report its own effect exactly.
    */
   async change<T> (shard: string, op: () => Promise<{ result: T, delta: Usage }>): Promise<T> {
-    await (this.invalidated ??= this.removeSaved())
+    this.invalidated ??= this.removeSaved().catch((err: Error) => {
+      this.invalidated = undefined // the next change tries again
+      throw new DitsError(`cannot remove ${this.file} before changing the blockstore (a crash would leave counts that are wrong): ${err.message}`)
+    })
+    await this.invalidated
     for (let walk = this.recount?.walking.get(shard); walk !== undefined; walk = this.recount?.walking.get(shard)) await walk
     this.active.set(shard, (this.active.get(shard) ?? 0) + 1)
     try {

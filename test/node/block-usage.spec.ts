@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile, readFile, access } from 'node:fs/promises'
+import { mkdtemp, mkdir, rm, writeFile, readFile, access } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -74,6 +74,18 @@ describe('node/block-usage', () => {
     store = await openStore()
     assert.equal(store.usageReport().counting, true, 'a damaged counts file is not believed')
     await store.recount()
+  })
+
+  it('refuses a change while the saved counts cannot be removed, naming the file, and tries again at the next', async () => {
+    const file = join(dir, 'usage.json')
+    await mkdir(join(file, 'in-the-way'), { recursive: true })
+    const store = await openStore()
+    const a = block(100)
+    await assert.rejects(store.put(a.cid, a.bytes), (e: Error) => e.message.includes(`cannot remove ${file}`))
+    assert.equal(await store.has(a.cid), false)
+    await rm(file, { recursive: true })
+    await store.put(a.cid, a.bytes)
+    assert.equal(await store.has(a.cid), true)
   })
 
   it('ends a recount exact while blocks are put and deleted alongside it', async () => {
