@@ -414,9 +414,11 @@ export class Output {
   }
 
   private async * walkFile (cid: CID, node: FileNode, path: string): AsyncGenerator<Step> {
-    // created now (exclusively) so that an empty file exists and a name clash shows at once
-    await (await open(path, 'wx')).close()
     const file: OutFile = { cid, node, path, queue: [], ended: false, hashed: 0, hasher: createBlake3(), hashing: Promise.resolve(), large: node.size >= this.directMinBytes }
+    // Created exclusively, so that a name clash fails: an empty or a large file now (its direct writes open it
+    // without creating it), any other when its handle first opens (see handle): for a small file an open and a
+    // close fewer, of the few trips through the thread pool it takes.
+    if (node.size === 0 || file.large) await (await open(path, 'wx')).close()
     this.files.add(file)
     let end = 0
     let index = 0
@@ -459,9 +461,9 @@ export class Output {
     })
   }
 
-  /** The file's handle for buffered writes and reads, opened on first use. */
+  /** The file's handle for buffered writes and reads, opened on first use (creating a small file: see walkFile). */
   private async handle (file: OutFile): Promise<FileHandle> {
-    file.fh ??= open(file.path, 'r+')
+    file.fh ??= open(file.path, file.large ? 'r+' : 'wx+')
     return await file.fh
   }
 
