@@ -181,12 +181,11 @@ export class Adder {
     return { cid, size: entries.reduce((s, e) => s + e[2], 0), kind: 'dir' }
   }
 
-  /** Stores a directory's manifest, its root after the rest. */
+  /** Stores a directory's manifest, its root after the rest and after its entries' roots. */
   private async putDirectory (entries: DirEntry[]): Promise<CID> {
     const { blocks, root } = buildDirectory(entries)
     for (const b of blocks) await this.putBlock(b)
-    await this.drain()
-    await this.putBlock(root)
+    await this.putRoot(root)
     return root.cid
   }
 
@@ -223,10 +222,7 @@ export class Adder {
     if (digest === undefined) throw new Error('the chunk pipeline ended without the whole-file digest')
     const { blocks, root } = builder.finish(size, digest)
     for (const b of blocks) await this.putBlock(b)
-    // The root goes last, after every block it reaches is on disk.
-    await this.drain()
-    await this.putBlock(root)
-    await this.drain()
+    await this.putRoot(root)
     this.stats.files++
     return { cid: root.cid, size }
   }
@@ -256,9 +252,20 @@ export class Adder {
     })
   }
 
-  private async putBlock (block: EncodedBlock): Promise<void> {
+  /**
+   * A root goes in only once every block it reaches is in the store, so that a killed add leaves no manifest that
+   * points at a missing block: it waits in its write slot for every write under way (its own file's or directory's
+   * among them). The add goes on meanwhile: the next file is read and cut while this one's blocks are written (a
+   * wait for all of them at each file held an image sequence of small frames to one file's writes at a time).
+   */
+  private async putRoot (root: EncodedBlock): Promise<void> {
+    await this.putBlock(root, [...this.pending])
+  }
+
+  private async putBlock (block: EncodedBlock, after: Array<Promise<void>> = []): Promise<void> {
     if (this.writing.has(block.cid.toString())) return
     await this.schedule(block.cid, block.bytes.byteLength, async () => {
+      await Promise.all(after)
       if (await this.blocks.has(block.cid)) return
       await this.blocks.put(block.cid, block.bytes, { trusted: true, direct: true, signal: this.options.signal })
     })

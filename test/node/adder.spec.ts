@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { createReadStream } from 'node:fs'
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { setTimeout as delay } from 'node:timers/promises'
 import { join } from 'node:path'
@@ -11,7 +11,7 @@ import { chunkAndHashSequential } from '../../node/chunk-pipeline.ts'
 import { cidFromDigest, RAW_CODE } from '../../src/cid.ts'
 import { PROFILES, parseChunkSize } from '../../src/fastcdc/index.ts'
 import { blake3 } from '../../src/hash/index.ts'
-import { readFileNode, walkBlocks, walkChunks } from '../../src/manifest/index.ts'
+import { decodeNode, nodeLinks, readFileNode, walkBlocks, walkChunks } from '../../src/manifest/index.ts'
 import type { CID } from 'multiformats/cid'
 import type { Worker } from 'node:worker_threads'
 import { pseudoRandomBytes } from '../src/fastcdc/testdata.ts'
@@ -153,6 +153,27 @@ describe('node/adder', () => {
       assert.ok(Buffer.from(await blocks.get(cid)).equals(bytes), `${size} bytes`)
     }
     assert.equal(await blocks.removeTempFiles(), 0)
+  })
+
+  it('puts every manifest after every block it links to, while the files of a tree go on in parallel', async () => {
+    const tree = join(dir, 'shot')
+    await mkdir(join(tree, 'frames'), { recursive: true })
+    for (let i = 0; i < 60; i++) await writeFile(join(tree, 'frames', `f${i}.exr`), pseudoRandomBytes(100 + i * 997, 300 + i))
+    await writeFile(join(tree, 'plate.mov'), pseudoRandomBytes(3 * MiB, 299))
+    const order = new Map<string, number>()
+    const put = blocks.put.bind(blocks)
+    blocks.put = async (cid, bytes, options) => {
+      await delay(cid.code === RAW_CODE ? 2 : 0) // chunk writes slower than manifest writes
+      await put(cid, bytes, options)
+      order.set(cid.toString(), order.size)
+    }
+    const { cid } = await add(tree)
+    for await (const c of walkBlocks(async c => await blocks.get(c), cid)) {
+      if (c.code === RAW_CODE) continue
+      const links = nodeLinks(decodeNode(c, await blocks.get(c)))
+      for (const l of links) assert.ok((order.get(l.toString()) ?? -1) < (order.get(c.toString()) ?? -1), `${c} was put before ${l}, which it links to`)
+    }
+    assert.equal(order.size, (await readdir(join(dir, 'blocks'), { recursive: true })).filter(f => f.endsWith('.data')).length)
   })
 
   it('stops with the abort reason when aborted mid-file, once its writes under way have ended', async () => {
