@@ -228,10 +228,11 @@ export class DitsBlockstore {
     })
   }
 
-  async delete (cid: CID, options: AbortOptions = {}): Promise<void> {
+  /** Remove a block; returns the bytes it held (0 when it was not here). */
+  async delete (cid: CID, options: AbortOptions = {}): Promise<number> {
     options.signal?.throwIfAborted()
     const path = this.path(cid)
-    await this.change(path, async () => {
+    const { bytes } = await this.change(path, async () => {
       const size = await lstat(path).then(s => s.size, () => undefined)
       if (size === undefined) return UNCHANGED
       try {
@@ -242,6 +243,7 @@ export class DitsBlockstore {
       }
       return { blocks: -1, bytes: -size }
     })
+    return -bytes
   }
 
   /**
@@ -306,19 +308,22 @@ export class DitsBlockstore {
   }
 
   /**
-   * Run a change to the block at `path` that returns its effect on the counts. Changes to one block run one after
-   * the other (two fetches of one chunk write it once), changes to different blocks at once.
+   * Run a change to the block at `path` that returns its effect on the counts (returned too). Changes to one block
+   * run one after the other (two fetches of one chunk write it once), changes to different blocks at once.
    */
-  private async change (path: string, op: () => Promise<Usage>): Promise<void> {
+  private async change (path: string, op: () => Promise<Usage>): Promise<Usage> {
     const usage = this.opened()
     const before = this.changing.get(path)
     const run = (async () => {
       if (before !== undefined) await before.catch(() => {})
-      await usage.change(basename(dirname(path)), async () => ({ result: undefined, delta: await op() }))
+      return await usage.change(basename(dirname(path)), async () => {
+        const delta = await op()
+        return { result: delta, delta }
+      })
     })()
     this.changing.set(path, run)
     try {
-      await run
+      return await run
     } finally {
       if (this.changing.get(path) === run) this.changing.delete(path)
     }

@@ -109,9 +109,8 @@ export async function gc (blocks: DitsBlockstore, roots: CID[], options: { dryRu
       result.kept++
       continue
     }
-    result.bytesRemoved += await stat(blocks.path(cid)).then(s => s.size, () => 0)
+    result.bytesRemoved += options.dryRun === true ? await stat(blocks.path(cid)).then(s => s.size, () => 0) : await blocks.delete(cid)
     if (result.removedCount++ < GC_LISTED_MAX) result.removed.push(cid.toString())
-    if (options.dryRun !== true) await blocks.delete(cid)
   }
   return result
 }

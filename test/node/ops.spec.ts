@@ -99,6 +99,7 @@ describe('node/ops', () => {
 
     const done = await ops.gc({})
     assert.equal(done.removedCount, orphans.length)
+    assert.equal(done.bytesRemoved, orphanBytes)
     assert.equal(done.kept, pinned.blocks)
     assert.deepEqual(repo.blocks.usageReport(), pinned)
     const scrub = await ops.verify({})
