@@ -13,6 +13,7 @@ import { dirname } from 'node:path'
 import { fsyncPath, writeDurable } from './files.ts'
 import { DitsError } from '../src/errors.ts'
 import { deferred } from './deferred.ts'
+import { forEachLimit } from './limit.ts'
 import type { Deferred } from './deferred.ts'
 
 export interface Usage {
@@ -113,11 +114,7 @@ export class BlockUsage {
     this.totals.bytes = 0
     recount.done = (async () => {
       try {
-        let next = 0
-        const worker = async (): Promise<void> => {
-          while (next < shards.length) await this.walkShard(recount, shards[next++], walk)
-        }
-        await Promise.all(Array.from({ length: Math.min(RECOUNT_CONCURRENCY, shards.length) }, worker))
+        await forEachLimit(shards, RECOUNT_CONCURRENCY, async shard => { await this.walkShard(recount, shard, walk) })
         this.known = true
         return { ...this.totals }
       } finally {

@@ -20,6 +20,7 @@ import { VerificationError, NotFoundError, DitsError } from '../src/errors.ts'
 import { MAX_BLOCK_BYTES } from '../protocol/limits.ts'
 import { writeFully, alignedBuffer, contiguous, copyInto, fsyncPath, O_DIRECT, DIRECT_ALIGN_BYTES } from './files.ts'
 import { BlockUsage } from './block-usage.ts'
+import { Limit, forEachLimit } from './limit.ts'
 import type { Usage, UsageReport } from './block-usage.ts'
 
 const EXTENSION = '.data'
@@ -98,7 +99,7 @@ export class DitsBlockstore {
    */
   async createShards (): Promise<void> {
     await mkdir(this.dir, { recursive: true })
-    await forEachLimit([...WholeCidSharding.shards], DEFAULT_SYNC_CONCURRENCY, async shard => { await mkdir(join(this.dir, shard), { recursive: true }) })
+    await forEachLimit(WholeCidSharding.shards, DEFAULT_SYNC_CONCURRENCY, async shard => { await mkdir(join(this.dir, shard), { recursive: true }) })
     await fsyncPath(this.dir)
     await BlockUsage.empty(this.usageFile).save()
   }
@@ -109,10 +110,9 @@ export class DitsBlockstore {
    */
   usageReport (): UsageReport {
     const usage = this.opened()
-    const report = usage.report()
-    if (report !== undefined) return report
-    this.recount().catch(() => {})
-    return usage.report() ?? { blocks: 0, bytes: 0, counting: true }
+    // recount() has made the recount (and so the report) before it first waits
+    if (usage.report() === undefined) this.recount().catch(() => {})
+    return usage.report() as UsageReport
   }
 
   /** Count the blocks and bytes held by walking every shard (sharing a recount already under way). */
@@ -404,36 +404,4 @@ async function datasyncPath (path: string): Promise<void> {
   } finally {
     await fh.close()
   }
-}
-
-/** Runs at most `limit` functions at once; the others wait their turn, first come first served. */
-class Limit {
-  private readonly limit: number
-  private readonly waiting: Array<() => void> = []
-  private running = 0
-
-  constructor (limit: number) {
-    this.limit = limit
-  }
-
-  async run<T> (fn: () => Promise<T>): Promise<T> {
-    // A finishing call hands its slot straight to the next waiter, so `running` counts the slots taken.
-    if (this.running < this.limit) this.running++
-    else await new Promise<void>(resolve => { this.waiting.push(resolve) })
-    try {
-      return await fn()
-    } finally {
-      const next = this.waiting.shift()
-      if (next !== undefined) next()
-      else this.running--
-    }
-  }
-}
-
-async function forEachLimit<T> (items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++])
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
 }

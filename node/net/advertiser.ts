@@ -8,6 +8,7 @@
 import { provideKey } from '../../protocol/provide-key.ts'
 import { walkBlocks } from '../../src/manifest/reader.ts'
 import { deadline } from './deadline.ts'
+import { forEachLimit } from '../limit.ts'
 import type { AbortOptions, ComponentLogger, Logger, PeerId, PeerStore, Libp2pEvents } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { TypedEventTarget } from 'main-event'
@@ -138,31 +139,27 @@ export class Advertiser {
   }
 
   private async announce (cids: CID[], options: AbortOptions): Promise<void> {
-    let next = 0
-    const worker = async (): Promise<void> => {
-      while (next < cids.length && !this.stopper.signal.aborted) {
-        const cid = cids[next++]
-        if (this.components.routingTableSize() === 0) {
-          this.waiting.set(cid.toString(), cid)
-          continue
-        }
-        // one per CID announced (every chunk, with announceChunks): not AbortSignal.any, see deadline.ts
-        const wait = deadline([this.stopper.signal, options.signal], this.provideTimeoutMs)
-        try {
-          const key = await provideKey(cid)
-          for await (const event of this.components.dht.provide(key, { signal: wait.signal })) void event
-          this.waiting.delete(cid.toString())
-          this.announced++
-          this.lastAnnounceAt = Date.now()
-        } catch (err) {
-          this.log('announcing %c failed, will retry: %s', cid, (err as Error).message)
-          this.waiting.set(cid.toString(), cid)
-        } finally {
-          wait.clear()
-        }
+    await forEachLimit(cids, this.concurrency, async cid => {
+      if (this.stopper.signal.aborted) return
+      if (this.components.routingTableSize() === 0) {
+        this.waiting.set(cid.toString(), cid)
+        return
       }
-    }
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, cids.length) }, worker))
+      // one per CID announced (every chunk, with announceChunks): not AbortSignal.any, see deadline.ts
+      const wait = deadline([this.stopper.signal, options.signal], this.provideTimeoutMs)
+      try {
+        const key = await provideKey(cid)
+        for await (const event of this.components.dht.provide(key, { signal: wait.signal })) void event
+        this.waiting.delete(cid.toString())
+        this.announced++
+        this.lastAnnounceAt = Date.now()
+      } catch (err) {
+        this.log('announcing %c failed, will retry: %s', cid, (err as Error).message)
+        this.waiting.set(cid.toString(), cid)
+      } finally {
+        wait.clear()
+      }
+    })
   }
 
   private async reannounce (): Promise<void> {
