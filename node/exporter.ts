@@ -5,9 +5,10 @@
  */
 import type { CID } from 'multiformats/cid'
 import { Output } from './output.ts'
+import { mapAhead } from './limit.ts'
 import type { OutputResult } from './output.ts'
 import { readNode, walkChunks, walkDir } from '../src/manifest/index.ts'
-import type { GetBlock, FileNode, DirNode, ChunkRef } from '../src/manifest/index.ts'
+import type { GetBlock, FileNode, DirNode } from '../src/manifest/index.ts'
 import { toHex, RAW_CODE } from '../src/cid.ts'
 import { UsageError, VerificationError } from '../src/errors.ts'
 
@@ -43,26 +44,11 @@ export async function * readRange (getBlock: GetBlock, file: FileNode, offset = 
   if (offset < 0 || length < 0) throw new UsageError('offset and length must be >= 0')
   const end = Math.min(file.size, offset + length)
   if (offset >= end) return
-  const window: Array<{ c: ChunkRef, bytes: Promise<Uint8Array> }> = []
-  const take = async (): Promise<Uint8Array> => {
-    const { c, bytes: pending } = window.shift() as { c: ChunkRef, bytes: Promise<Uint8Array> }
-    const bytes = await pending
+  for await (const [c, bytes] of mapAhead(walkChunks(getBlock, file, { offset, length: end - offset }), READ_AHEAD_CHUNKS, async c => await getBlock(c.cid))) {
     if (bytes.byteLength !== c.length) throw new VerificationError(`chunk ${c.cid} is ${bytes.byteLength} bytes but the manifest says ${c.length}`)
     const from = Math.max(0, offset - c.offset)
     const to = Math.min(c.length, end - c.offset)
-    return from === 0 && to === c.length ? bytes : bytes.subarray(from, to)
-  }
-  try {
-    for await (const c of walkChunks(getBlock, file, { offset, length: end - offset })) {
-      const bytes = getBlock(c.cid)
-      // A read that fails while still queued is reported when its turn comes, not as an unhandled rejection.
-      bytes.catch(() => {})
-      window.push({ c, bytes })
-      if (window.length > READ_AHEAD_CHUNKS) yield await take()
-    }
-    while (window.length > 0) yield await take()
-  } finally {
-    window.length = 0
+    yield from === 0 && to === c.length ? bytes : bytes.subarray(from, to)
   }
 }
 

@@ -34,3 +34,27 @@ export async function forEachLimit<T> (items: readonly T[], limit: number, fn: (
   }
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
 }
+
+/**
+ * Yields each item with `fn`'s result for it, in the items' order. The calls for up to `ahead` later items are started
+ * before one is yielded, so that they overlap one another and the consumer; at most `ahead + 1` results are held.
+ */
+export async function * mapAhead<T, R> (items: AsyncIterable<T> | Iterable<T>, ahead: number, fn: (item: T) => Promise<R>): AsyncGenerator<[T, R]> {
+  const window: Array<[T, Promise<R>]> = []
+  const take = async (): Promise<[T, R]> => {
+    const [item, pending] = window.shift() as [T, Promise<R>]
+    return [item, await pending]
+  }
+  try {
+    for await (const item of items) {
+      const pending = fn(item)
+      // A call that fails while still queued is reported when its turn comes, not as an unhandled rejection.
+      pending.catch(() => {})
+      window.push([item, pending])
+      if (window.length > ahead) yield await take()
+    }
+    while (window.length > 0) yield await take()
+  } finally {
+    window.length = 0
+  }
+}

@@ -24,6 +24,7 @@ import type { FileHandle } from 'node:fs/promises'
 import type { Blake3Hasher } from '../src/hash/blake3.ts'
 import { isAlive } from './repo.ts'
 import { Pulse } from './deferred.ts'
+import { mapAhead } from './limit.ts'
 import { readFully, writeFully, alignedBuffer, contiguous, copyInto, O_DIRECT, DIRECT_ALIGN_BYTES } from './files.ts'
 
 /** A download into the repo, as the daemon's network offers it (node/net's `fetch`, FetchOptions there). */
@@ -90,6 +91,11 @@ export const DEFAULT_STAGING_BYTES = 2 * 1024 * 1024
 const MAX_STAGING_BUFFERS = 4
 /** Chunks already in the repo read and written out at once. */
 const LOCAL_CONCURRENCY = 4
+/**
+ * Manifests of a directory's entries read ahead of the entry being walked, rather than one trip through the thread
+ * pool at a time: a local get of 3,000 small files in 30 folders took 1.6-1.8 s here instead of 2.0-2.1 s.
+ */
+const MANIFEST_READ_AHEAD = 16
 /**
  * Chunk positions of the output known at once, from the oldest not yet hashed on: what bounds a get's memory
  * (a few hundred bytes each) whatever the size of the tree. 8192 positions span 8 GiB of media-profile chunks,
@@ -407,9 +413,9 @@ export class Output {
     if (node.type !== 'dir') throw new DitsError(`${cid} is a ${node.type} node where a file or directory was expected`)
     await mkdir(path)
     this.result.dirs++
-    for await (const [name, child] of walkDir(this.getBlock, node)) {
+    for await (const [[name, child], childNode] of mapAhead(walkDir(this.getBlock, node), MANIFEST_READ_AHEAD, async ([, child]) => await readNode(this.getBlock, child))) {
       if (name.includes('/') || name === '..' || name === '.' || name === '') throw new InvalidPathError(`directory ${cid} has an unsafe entry name ${JSON.stringify(name)}`)
-      yield * this.walk(child, await readNode(this.getBlock, child), join(path, name))
+      yield * this.walk(child, childNode, join(path, name))
     }
   }
 
