@@ -127,9 +127,11 @@ describe('node/net fetch (TCP loopback)', function () {
     await d.net.connect(b.addr)
     const report = await d.net.fetch(file.root)
     assert.deepEqual(a.store.quarantined, [bad.toString()])
-    // the seed is the fallback: it served only what the peer could not
-    assert.equal(report.sources[b.net.peerId], 256 * KiB)
-    assert.equal(report.sources[a.net.peerId], file.data.byteLength - 256 * KiB)
+    // The seed is the fallback: it served the chunk the peer could not. It may also have won an endgame hedge (the
+    // last chunks, when the peer looks slow: on a loaded machine it can), so the peer served the rest or less.
+    assert.ok(report.sources[b.net.peerId] >= 256 * KiB, `the seed served ${report.sources[b.net.peerId]} bytes`)
+    assert.ok(report.sources[a.net.peerId] >= 256 * KiB, `the peer served ${report.sources[a.net.peerId]} bytes`)
+    assert.equal(report.sources[a.net.peerId] + report.sources[b.net.peerId], file.data.byteLength)
     assert.deepEqual(await readBack(d.store, file.root), file.data)
   })
 
