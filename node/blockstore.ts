@@ -32,8 +32,8 @@ const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) > 0 ? Number(pro
 /** open(2) flags of a direct write. O_DIRECT is Linux's (where Node lacks it, direct writes are off). */
 const DIRECT_WRITE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | (O_DIRECT ?? 0)
 /**
- * Blocks under this size are written on the calling thread (see writeSmall); direct puts of larger ones use O_DIRECT,
- * for which a small block would pay a whole page and a truncate.
+ * Blocks under this size are read, and written inline, on the calling thread (see readWhole, writeSmall); direct puts
+ * of larger ones use O_DIRECT, for which a small block would pay a whole page and a truncate.
  */
 const SMALL_BLOCK_BYTES = 64 * 1024
 /** the characters of multibase base32 (RFC 4648, lower case, no padding) */
@@ -155,10 +155,12 @@ export class DitsBlockstore {
   /**
    * Store a block. Unless the caller computed the CID from these very bytes (`trusted`), the bytes are
    * verified first: nothing that fails verification is ever stored. `direct` is for blocks that are about to
-   * be synced and are not read back soon (`add`'s): a large one goes straight to the disk (see writeDirect). The
-   * bytes may come in pieces (a fetched block, in the frames it arrived in). A block already stored is left as it is.
+   * be synced and are not read back soon (`add`'s): a large one goes straight to the disk (see writeDirect).
+   * `inline` is for callers that do not sync the blocks as they put them (a fetch): a small one is written on the
+   * calling thread (see writeSmall). The bytes may come in pieces (a fetched block, in the frames it arrived in). A
+   * block already stored is left as it is.
    */
-  async put (cid: CID, bytes: Uint8Array | Uint8ArrayList, options: AbortOptions & { trusted?: boolean, direct?: boolean } = {}): Promise<void> {
+  async put (cid: CID, bytes: Uint8Array | Uint8ArrayList, options: AbortOptions & { trusted?: boolean, direct?: boolean, inline?: boolean } = {}): Promise<void> {
     if (bytes.byteLength > MAX_BLOCK_BYTES) throw new VerificationError(`block ${cid} is ${bytes.byteLength} bytes, over the ${MAX_BLOCK_BYTES}-byte limit`)
     if (options.trusted !== true && !verifyBlock(cid, bytes)) throw new VerificationError(`bytes offered for ${cid} do not match its BLAKE3 digest; not stored`)
     options.signal?.throwIfAborted()
@@ -169,11 +171,11 @@ export class DitsBlockstore {
       if (existsSync(path)) return UNCHANGED
       const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${this.tmpCounter++}.tmp`)
       try {
-        if (bytes.byteLength < SMALL_BLOCK_BYTES) {
+        if (options.inline === true && bytes.byteLength < SMALL_BLOCK_BYTES) {
           writeSmall(tmp, contiguous(bytes))
           renameSync(tmp, path)
         } else {
-          if (options.direct === true && this.directSupported) {
+          if (options.direct === true && this.directSupported && bytes.byteLength >= SMALL_BLOCK_BYTES) {
             await this.writeDirect(tmp, bytes).catch(async (err: NodeJS.ErrnoException) => {
               // EINVAL: this file system takes no O_DIRECT (tmpfs), or not with this alignment.
               if (err.code !== 'EINVAL') throw err
@@ -369,9 +371,12 @@ async function shardUsage (dir: string): Promise<Usage> {
 }
 
 /**
- * A small block (a manifest, a small file's chunk) is written on the calling thread, and renamed there too: it only
- * copies a few pages into the page cache, and here each trip through the thread pool cost ~10× the call it made
- * (2,000 renames in one tmpfs directory: ~120 µs each through the pool, ~10 µs each on the calling thread).
+ * A small block (a manifest, a small file's chunk) put `inline` is written on the calling thread, and renamed there
+ * too: it only copies a few pages into the page cache, and here each trip through the thread pool cost ~10× the call
+ * it made (2,000 renames in one tmpfs directory: ~120 µs each through the pool, ~10 µs each on the calling thread).
+ * A network get of 3,000 small files took 7.4-8.1 s with its blocks written so, 9.3-10.5 s without. Not for a
+ * caller that syncs blocks as it puts them (`add`): a create then waits for the journal commit of the syncs, which
+ * stalled the calling thread; a pinned add of the same files took 14.4-18.1 s so, 12.8-14.4 s through the pool.
  */
 function writeSmall (tmp: string, bytes: Uint8Array): void {
   let fd: number
@@ -405,10 +410,9 @@ async function createFile (path: string, flags: string | number): Promise<FileHa
  * thread pool, and a block is up to 4 MiB. Only the read of a large block goes through the pool, the call that can
  * wait on the disk longest. The open is a lookup of the path like has' and put's, and runs here; so do fstat of an
  * open file and close of a read-only one, which only look at the in-memory inode, and the read of a small block (see
- * writeSmall). With has, put and this so, a get of 3,000 small files through the network took 6.2-6.6 s, not 9.6-10.1.
- * The buffer is not zeroed first: the read fills it, and only what it filled is returned. A file that changed size
- * meanwhile reads short or long, and fails verification like any other damage; so does a file over the block size
- * limit, of which no more is read.
+ * writeSmall). The buffer is not zeroed first: the read fills it, and only what it filled is returned. A file that
+ * changed size meanwhile reads short or long, and fails verification like any other damage; so does a file over the
+ * block size limit, of which no more is read.
  */
 async function readWhole (path: string): Promise<Uint8Array> {
   const fd = openSync(path, 'r')

@@ -41,9 +41,10 @@ export interface NetworkBlockstore {
   get(cid: CID, options?: AbortOptions): Promise<Uint8Array>
   /**
    * `bytes` may come in pieces (a fetched block, in the frames it arrived in). `direct`: a hint that the block
-   * goes to the disk now and is not read back soon (see DitsBlockstore.put)
+   * goes to the disk now and is not read back soon; `inline`: that the caller does not sync blocks as it puts them
+   * (see DitsBlockstore.put)
    */
-  put(cid: CID, bytes: Uint8Array | Uint8ArrayList, options?: AbortOptions & { trusted?: boolean, direct?: boolean }): Promise<void>
+  put(cid: CID, bytes: Uint8Array | Uint8ArrayList, options?: AbortOptions & { trusted?: boolean, direct?: boolean, inline?: boolean }): Promise<void>
 }
 
 export interface ChunkExchangeInit {

@@ -525,7 +525,7 @@ export class Download {
     try {
       // a fetched chunk goes to the disk anyway and is not read back by this download: skip the page cache.
       // Stored before onChunk sees it, so that whoever is told of a chunk can read it from the repo.
-      await this.ctx.blockstore.put(cid, bytes, { trusted: true, direct: true, signal: this.stop.signal })
+      await this.ctx.blockstore.put(cid, bytes, { trusted: true, direct: true, inline: true, signal: this.stop.signal })
       if (cid.code === DAG_CBOR_CODE) {
         this.manifestBytesFetched += bytes.byteLength
         await this.expandNode(cid, bytes.subarray(), this.orderOf(cidKey))
