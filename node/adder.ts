@@ -238,14 +238,11 @@ export class Adder {
     const release = chunk.hold()
     await this.schedule(cid, length, async () => {
       try {
-        // Checked in the write slot, so that the checks of 8 chunks overlap like their writes. A chunk repeated
-        // within this add is found here too, once its first write has ended.
-        if (await this.blocks.has(cid)) {
-          this.stats.bytesDedup += length
-          return
-        }
-        this.stats.bytesNew += length
-        await this.blocks.put(cid, chunk.bytes, { trusted: true, direct: true, signal: this.options.signal })
+        // put leaves a block already held as it is: a chunk repeated within this add is found so too, once its first
+        // write has ended
+        const stored = await this.blocks.put(cid, chunk.bytes, { trusted: true, direct: true, signal: this.options.signal })
+        if (stored) this.stats.bytesNew += length
+        else this.stats.bytesDedup += length
       } finally {
         release()
       }
@@ -266,7 +263,6 @@ export class Adder {
     if (this.writing.has(block.cid.toString())) return
     await this.schedule(block.cid, block.bytes.byteLength, async () => {
       await Promise.all(after)
-      if (await this.blocks.has(block.cid)) return
       await this.blocks.put(block.cid, block.bytes, { trusted: true, direct: true, signal: this.options.signal })
     })
   }

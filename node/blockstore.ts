@@ -158,14 +158,14 @@ export class DitsBlockstore {
    * be synced and are not read back soon (`add`'s): a large one goes straight to the disk (see writeDirect).
    * `inline` is for callers that do not sync the blocks as they put them (a fetch): a small one is written on the
    * calling thread (see writeSmall). The bytes may come in pieces (a fetched block, in the frames it arrived in). A
-   * block already stored is left as it is.
+   * block already stored is left as it is. Returns whether this put stored the block (false: it was here).
    */
-  async put (cid: CID, bytes: Uint8Array | Uint8ArrayList, options: AbortOptions & { trusted?: boolean, direct?: boolean, inline?: boolean } = {}): Promise<void> {
+  async put (cid: CID, bytes: Uint8Array | Uint8ArrayList, options: AbortOptions & { trusted?: boolean, direct?: boolean, inline?: boolean } = {}): Promise<boolean> {
     if (bytes.byteLength > MAX_BLOCK_BYTES) throw new VerificationError(`block ${cid} is ${bytes.byteLength} bytes, over the ${MAX_BLOCK_BYTES}-byte limit`)
     if (options.trusted !== true && !verifyBlock(cid, bytes)) throw new VerificationError(`bytes offered for ${cid} do not match its BLAKE3 digest; not stored`)
     options.signal?.throwIfAborted()
     const path = this.path(cid)
-    await this.change(path, async () => {
+    const { blocks } = await this.change(path, async () => {
       // A block is named by its content: one already here holds these bytes (or fails verification when read).
       // Looked up here, not in the thread pool, where it would queue behind the block writes of an add.
       if (existsSync(path)) return UNCHANGED
@@ -174,17 +174,16 @@ export class DitsBlockstore {
         if (options.inline === true && bytes.byteLength < SMALL_BLOCK_BYTES) {
           writeSmall(tmp, contiguous(bytes))
           renameSync(tmp, path)
-        } else {
-          if (options.direct === true && this.directSupported && bytes.byteLength >= SMALL_BLOCK_BYTES) {
-            await this.writeDirect(tmp, bytes).catch(async (err: NodeJS.ErrnoException) => {
-              // EINVAL: this file system takes no O_DIRECT (tmpfs), or not with this alignment.
-              if (err.code !== 'EINVAL') throw err
-              this.directSupported = false
-              await this.writeBuffered(tmp, contiguous(bytes))
-            })
-          } else {
+        } else if (options.direct === true && this.directSupported && bytes.byteLength >= SMALL_BLOCK_BYTES) {
+          await this.writeDirect(tmp, bytes).catch(async (err: NodeJS.ErrnoException) => {
+            // EINVAL: this file system takes no O_DIRECT (tmpfs), or not with this alignment.
+            if (err.code !== 'EINVAL') throw err
+            this.directSupported = false
             await this.writeBuffered(tmp, contiguous(bytes))
-          }
+          })
+          await rename(tmp, path)
+        } else {
+          await this.writeBuffered(tmp, contiguous(bytes))
           await rename(tmp, path)
         }
       } catch (err) {
@@ -195,6 +194,7 @@ export class DitsBlockstore {
       }
       return { blocks: 1, bytes: bytes.byteLength }
     })
+    return blocks === 1
   }
 
   /**

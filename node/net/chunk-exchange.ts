@@ -42,9 +42,9 @@ export interface NetworkBlockstore {
   /**
    * `bytes` may come in pieces (a fetched block, in the frames it arrived in). `direct`: a hint that the block
    * goes to the disk now and is not read back soon; `inline`: that the caller does not sync blocks as it puts them
-   * (see DitsBlockstore.put)
+   * (see DitsBlockstore.put, whose result the network does not use)
    */
-  put(cid: CID, bytes: Uint8Array | Uint8ArrayList, options?: AbortOptions & { trusted?: boolean, direct?: boolean, inline?: boolean }): Promise<void>
+  put(cid: CID, bytes: Uint8Array | Uint8ArrayList, options?: AbortOptions & { trusted?: boolean, direct?: boolean, inline?: boolean }): Promise<unknown>
 }
 
 export interface ChunkExchangeInit {
