@@ -44,8 +44,16 @@ async function main (): Promise<void> {
   } catch (err) {
     code = handleError(err)
   }
-  // Exit explicitly: a verb is done when its action returns, whatever handles libraries leave open.
+  // Exit explicitly: a verb is done when its action returns, whatever handles libraries leave open. But not before
+  // what it wrote has left: a write to a pipe the reader has not emptied yet is still queued, and exit drops it.
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)])
   process.exit(code)
+}
+
+/** Resolves once every write made so far to `stream` has been handed to the OS (or the stream has failed). */
+async function flushed (stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.writableLength === 0 || stream.destroyed) return
+  await new Promise<void>(resolve => { stream.write('', () => resolve()) })
 }
 
 function handleError (err: unknown): number {

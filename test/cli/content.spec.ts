@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile, mkdir, readFile, readdir, symlink, stat, lstat, appendFile } from 'node:fs/promises'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes, createHash } from 'node:crypto'
-import { dits, ok, startDaemon } from '../helpers/cli.ts'
+import { dits, ok, startDaemon, BIN } from '../helpers/cli.ts'
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
@@ -96,6 +97,21 @@ describe('dits-node content verbs (real processes)', function () {
       assert.equal(part.code, 0)
       assert.ok(part.stdoutBytes.equals(data.subarray(offset, offset + length)), `range ${offset}+${length}`)
     }
+  })
+
+  it('cat writes all its output before it exits, to a reader that is not keeping up', async () => {
+    const f = join(work, 'slow-reader.bin')
+    const data = randomBytes(600_000)
+    await writeFile(f, data)
+    const root = (await ok(r('add', '--chunk-size', '128K:256K:512K', f))).trim().split('\n').at(-1) as string
+    const boundary = (JSON.parse(await ok(r('--json', 'stat', root))) as { chunks: Array<{ offset: number }> }).chunks[1].offset
+    // The first piece (64 KiB, the end of chunk 0) fills the pipe; the last (1,000 bytes of chunk 1) must wait in
+    // the process for the reader, who sleeps through the moment cat is done.
+    const offset = boundary - 65_536
+    const script = `"${process.execPath}" "${BIN}" --repo "${repo}" cat ${root} --offset ${offset} --length 66536 | (sleep 1; cat)`
+    const { stdout } = await promisify(execFile)('sh', ['-c', script], { encoding: 'buffer', env: { ...process.env, DITS_CONFIG_DISCOVERY__MDNS: 'false' } })
+    assert.equal(stdout.byteLength, 66_536)
+    assert.ok(stdout.equals(data.subarray(offset, offset + 66_536)))
   })
 
   it('verify finds a corrupted chunk, exits non-zero naming it, and quarantines it', async () => {
