@@ -38,6 +38,13 @@ export function buildProgram (): Command {
 }
 
 async function main (): Promise<void> {
+  // A reader that went away (`dits-node cat X | head`) is not a fault to report, and nothing more can be said: stop
+  // at once and quietly, as a process stopped by SIGPIPE does (the repo is safe from a stop at any point), with exit
+  // code 1 since not all of the output was read.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    process.exit(1)
+  })
   let code = 0
   try {
     await buildProgram().parseAsync(process.argv)

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile, mkdir, readFile, readdir, symlink, stat, lstat, appendFile } from 'node:fs/promises'
-import { execFileSync, execFile } from 'node:child_process'
+import { execFileSync, execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { promisify } from 'node:util'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -112,6 +113,21 @@ describe('dits-node content verbs (real processes)', function () {
     const { stdout } = await promisify(execFile)('sh', ['-c', script], { encoding: 'buffer', env: { ...process.env, DITS_CONFIG_DISCOVERY__MDNS: 'false' } })
     assert.equal(stdout.byteLength, 66_536)
     assert.ok(stdout.equals(data.subarray(offset, offset + 66_536)))
+  })
+
+  it('cat stops quietly, exit code 1, when its reader goes away (`cat X | head`)', async () => {
+    const f = join(work, 'head.bin')
+    await writeFile(f, randomBytes(3_000_000))
+    const root = (await ok(r('add', '--profile', 'small', f))).trim().split('\n').at(-1) as string
+    const child = spawn(process.execPath, [BIN, ...r('cat', root)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DITS_CONFIG_DISCOVERY__MDNS: 'false' } })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    const closed = once(child, 'close')
+    await once(child.stdout, 'readable')
+    child.stdout.destroy()
+    const [code] = await closed as [number]
+    assert.equal(code, 1)
+    assert.equal(stderr, '')
   })
 
   it('verify finds a corrupted chunk, exits non-zero naming it, and quarantines it', async () => {
