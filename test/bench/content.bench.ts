@@ -1,19 +1,21 @@
 /**
- * Benchmarks of the content pipeline (issue: foundation): add vs cp and vs Helia, peak RSS of add and get on
- * a 2 GiB file, and the chunks a small edit makes new.
+ * Benchmarks of the content pipeline (issue: foundation): add vs cp and vs Helia, add of a tree of small files vs
+ * Helia, peak RSS of add and get on a 2 GiB file, and the chunks a small edit makes new.
  */
 import { open, rm, stat } from 'node:fs/promises'
 import { createReadStream } from 'node:fs'
 import { createHash, randomBytes } from 'node:crypto'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { median, randomFile, timeCommand, result, MB, MiB } from './harness.ts'
+import { median, randomFile, randomTree, timeCommand, result, MB, MiB } from './harness.ts'
 import type { Bench, BenchContext } from './harness.ts'
 import { BIN } from '../helpers/cli.ts'
 
 const GiB = 1024 * MiB
 const RSS_GOAL_MIB = 256
 const DELTA_GOAL_CHUNKS = 6
+const SMALL_FILES = 3000
+const SMALL_FILE_FOLDERS = 30
 const here = dirname(fileURLToPath(import.meta.url))
 
 const node = process.execPath
@@ -78,6 +80,37 @@ const add1g: Bench = {
       result('add-1g-vs-helia', 'MB/s', median(ours), 'helia-unixfs', median(helia)),
       // no durable add can beat the disk: this ratio bounds add-1g-vs-helia on this machine
       result('add-1g-disk-vs-helia', 'MB/s', median(direct), 'helia-unixfs', median(helia))
+    ]
+  }
+}
+
+const addSmallFiles: Bench = {
+  name: 'add-small-files',
+  description: `dits-node add of a tree of ${SMALL_FILES} files of 1-64 KiB in ${SMALL_FILE_FOLDERS} folders, pinned (its blocks fsynced) and --no-pin, vs Helia unixfs addAll of the same tree (blockstore-fs, no fsync)`,
+  async run (ctx) {
+    const tree = join(ctx.tmpDir, 'tree')
+    const bytes = await randomTree(tree, SMALL_FILES, SMALL_FILE_FOLDERS)
+    ctx.log(`${SMALL_FILES} files, ${(bytes / MB).toFixed(0)} MB`)
+    const pinned: number[] = []
+    const unpinned: number[] = []
+    const helia: number[] = []
+    const filesPerSec = (run: { ms: number }): number => SMALL_FILES / (run.ms / 1000)
+    for (let i = 0; i < ctx.runs; i++) {
+      for (const [args, into] of [[[], pinned], [['--no-pin'], unpinned]] as const) {
+        const repo = await freshRepo(ctx, 'repo')
+        await settle()
+        into.push(filesPerSec(await dits(repo, ['add', ...args, tree])))
+        await rm(repo, { recursive: true, force: true })
+      }
+      const hb = join(ctx.tmpDir, 'helia-blocks')
+      await settle()
+      helia.push(filesPerSec(await timeCommand(node, [join(here, 'helia-add.js'), tree, hb])))
+      await rm(hb, { recursive: true, force: true })
+      ctx.log(`run ${i + 1}: dits ${pinned.at(-1)?.toFixed(0)} files/s pinned, ${unpinned.at(-1)?.toFixed(0)} files/s --no-pin; helia ${helia.at(-1)?.toFixed(0)} files/s`)
+    }
+    return [
+      result('add-small-files-vs-helia', 'files/s', median(pinned), 'helia-unixfs', median(helia)),
+      result('add-small-files-no-pin-vs-helia', 'files/s', median(unpinned), 'helia-unixfs', median(helia))
     ]
   }
 }
@@ -159,4 +192,4 @@ async function spliceInsert (src: string, dst: string, at: number, insert: Uint8
   await out.close()
 }
 
-export const benches: Bench[] = [add1g, rss2g, delta]
+export const benches: Bench[] = [add1g, addSmallFiles, rss2g, delta]

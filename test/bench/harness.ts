@@ -4,7 +4,9 @@
  */
 import { spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
-import { randomFillSync } from 'node:crypto'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { randomBytes, randomFillSync } from 'node:crypto'
 import { once } from 'node:events'
 
 export interface BenchResult {
@@ -66,6 +68,21 @@ export async function randomFile (path: string, bytes: number): Promise<void> {
   }
   out.end()
   await once(out, 'finish')
+}
+
+/**
+ * A tree of `files` small files of random data in `folders` folders, sizes spread evenly over 1-64 KiB (a project's
+ * sidecars, proxies' metadata, an image sequence's small frames). Returns the bytes written.
+ */
+export async function randomTree (dir: string, files: number, folders: number): Promise<number> {
+  let total = 0
+  for (let f = 0; f < folders; f++) await mkdir(join(dir, `folder-${f}`), { recursive: true })
+  for (let i = 0; i < files; i++) {
+    const size = 1024 + Math.floor(Math.random() * 63 * 1024)
+    await writeFile(join(dir, `folder-${i % folders}`, `file-${i}.bin`), randomBytes(size))
+    total += size
+  }
+  return total
 }
 
 export interface TimedRun {

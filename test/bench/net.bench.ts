@@ -7,13 +7,15 @@
  * - get-4-peers: four peers each capped at the same serving rate vs one such peer.
  * - get-vs-bitswap: the same fetch of 256 MiB vs two Helia nodes with bitswap (unixfs cat into a file); also the raw
  *   libp2p stream (get-1g's baseline) vs the same Helia nodes, which bounds what any fetch over this transport can reach.
+ * - get-small-files: the same fetch of a tree of 3,000 files of 1-64 KiB (added by `dits-node add`) vs two Helia nodes
+ *   with bitswap (the tree walked with unixfs ls, 16 files cat at once, each into its file).
  * - dht-30: findProviders of a root on a DHT of 30 in-process nodes, p50 and p95.
  *
  * This file is also its own child process: `node net.bench.js serve|get|raw|helia-serve|helia-get ...`.
  */
 import { spawn } from 'node:child_process'
 import { createReadStream, createWriteStream } from 'node:fs'
-import { rm, mkdir, stat } from 'node:fs/promises'
+import { rm, mkdir, stat, readdir } from 'node:fs/promises'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -25,10 +27,12 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
-import { median, percentile, randomFile, result, timeCommand, MB, MiB } from './harness.ts'
+import { median, percentile, randomFile, randomTree, result, timeCommand, MB, MiB } from './harness.ts'
+import { forEachLimit } from '../../node/limit.ts'
+import { BIN } from '../helpers/cli.ts'
 import { DitsBlockstore } from '../../node/blockstore.ts'
 import { fetchTo } from '../../node/output.ts'
-import { chunkCid } from '../../src/cid.ts'
+import { chunkCid, RAW_CODE } from '../../src/cid.ts'
 import { createBlake3 } from '../../src/hash/blake3.ts'
 import { FileManifestBuilder } from '../../src/manifest/builder.ts'
 import { PROFILES } from '../../src/fastcdc/index.ts'
@@ -46,6 +50,10 @@ const CHUNK_BYTES = MiB
 /** Serving cap of each peer in get-4-peers. */
 const CAPPED_RATE_BYTES_PER_SEC = 15e6
 const DHT_NODES = 30
+const SMALL_FILES = 3000
+const SMALL_FILE_FOLDERS = 30
+/** Files Helia's tree export reads at once: as many as a dits get reads manifests ahead (mapAhead) */
+const HELIA_FILES_AT_ONCE = 16
 const DHT_LOOKUPS = 29
 
 interface Child {
@@ -248,6 +256,62 @@ const getVsBitswap: Bench = {
   }
 }
 
+/** Checks that `who` wrote as many files under `dir`, and as many bytes, as the tree has. */
+async function sameTree (dir: string, want: { files: number, bytes: number }, who: string): Promise<void> {
+  const size = { files: 0, bytes: 0 }
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue
+    size.files++
+    size.bytes += (await stat(join(entry.parentPath, entry.name))).size
+  }
+  if (size.files !== want.files || size.bytes !== want.bytes) throw new Error(`${who} wrote ${size.files} files of ${size.bytes} bytes, not ${want.files} of ${want.bytes}`)
+}
+
+const getSmallFiles: Bench = {
+  name: 'get-small-files',
+  description: `get of a tree of ${SMALL_FILES} files of 1-64 KiB in ${SMALL_FILE_FOLDERS} folders from one peer vs two Helia nodes with bitswap (unixfs ls, ${HELIA_FILES_AT_ONCE} files cat at once), separate processes`,
+  async run (ctx) {
+    const tree = join(ctx.tmpDir, 'tree')
+    const bytes = await randomTree(tree, SMALL_FILES, SMALL_FILE_FOLDERS)
+    const want = { files: SMALL_FILES, bytes }
+    // the seed's repo as `dits-node add` leaves it
+    const repo = join(ctx.tmpDir, 'source')
+    const cli = async (args: string[]): Promise<string> => (await timeCommand(process.execPath, [BIN, '--repo', repo, ...args])).stdout
+    await cli(['init'])
+    const root = (await cli(['add', tree])).trim().split('\n').at(-1) as string
+    const anyFile = join(tree, 'folder-0', 'file-0.bin')
+    const { child: server, first } = await startChild(['serve', repo, anyFile, '1', '0'])
+    const { addrs } = first as { addrs: string[] }
+    const { child: helia, first: hf } = await startChild(['helia-serve', tree, join(ctx.tmpDir, 'helia-source')])
+    const { addrs: heliaAddrs, cid } = hf as { addrs: string[], cid: string }
+    const ours: number[] = []
+    const theirs: number[] = []
+    const filesPerSec = (run: { ms: number }): number => SMALL_FILES / (run.ms / 1000)
+    try {
+      for (let i = 0; i < ctx.runs; i++) {
+        // Each get writes new directories, and none is removed until the bench ends: creating thousands of files
+        // right after removing thousands took ext4 here twice as long (~13 s of system CPU in open), whoever ran next.
+        // A sync before each get starts it with no other writes pending.
+        const out = join(ctx.tmpDir, `out-${i}`)
+        await timeCommand('sync', [])
+        const got = await runChild(['get', JSON.stringify(addrs), root, join(ctx.tmpDir, `dest-${i}`), out, '0'])
+        await sameTree(out, want, 'get')
+        ours.push(filesPerSec(got))
+        const heliaOut = join(ctx.tmpDir, `helia-out-${i}`)
+        await timeCommand('sync', [])
+        const h = await runChild(['helia-get', JSON.stringify(heliaAddrs), cid, join(ctx.tmpDir, `helia-dest-${i}`), heliaOut])
+        await sameTree(heliaOut, want, 'helia')
+        theirs.push(filesPerSec(h))
+        ctx.log(`run ${i + 1}: dits ${ours.at(-1)?.toFixed(0)} files/s (${got.ms.toFixed(0)} ms), helia bitswap ${theirs.at(-1)?.toFixed(0)} files/s (${h.ms.toFixed(0)} ms)`)
+      }
+    } finally {
+      await server.stop()
+      await helia.stop()
+    }
+    return [result('get-small-files-vs-bitswap', 'files/s', median(ours), 'helia-bitswap', median(theirs))]
+  }
+}
+
 const dht30: Bench = {
   name: 'dht-30',
   description: `findProviders of a root on a DHT of ${DHT_NODES} in-process nodes (each bootstrapped to 3 others): p50 and p95`,
@@ -295,7 +359,7 @@ async function firstProvider (net: DitsNetwork, root: CID): Promise<string | und
   return undefined
 }
 
-export const benches: Bench[] = [get1g, get2gRss, get4peers, getVsBitswap, dht30]
+export const benches: Bench[] = [get1g, get2gRss, get4peers, getVsBitswap, getSmallFiles, dht30]
 
 // ---- child processes ----
 
@@ -390,25 +454,52 @@ async function heliaNode (dir: string): Promise<{ helia: any, fs: any }> {
   return { helia, fs: unixfs(helia) }
 }
 
-async function heliaServe (file: string, dir: string): Promise<void> {
+/** Serve a file, or a directory tree (wrapped in its directory, like `dits-node add` of it). */
+async function heliaServe (path: string, dir: string): Promise<void> {
   const { helia, fs } = await heliaNode(dir)
-  const cid = await fs.addByteStream(createReadStream(file, { highWaterMark: 4 * MiB }))
+  const { globSource } = await import('@helia/unixfs')
+  let cid: CID | undefined
+  if ((await stat(path)).isDirectory()) {
+    for await (const entry of fs.addAll(globSource(path, '**/*'), { wrapWithDirectory: true })) cid = entry.cid
+  } else {
+    cid = await fs.addByteStream(createReadStream(path, { highWaterMark: 4 * MiB }))
+  }
+  if (cid == null) throw new Error(`helia added nothing from ${path}`)
   process.stdout.write(JSON.stringify({ addrs: helia.libp2p.getMultiaddrs().map(String), cid: cid.toString() }) + '\n')
   process.stdin.resume()
   await once(process.stdin, 'end')
   await helia.stop()
 }
 
+/** Fetch a file, or a directory tree (ls of each folder, HELIA_FILES_AT_ONCE files cat at once), into `out`. */
 async function heliaGet (addrs: string[], cidStr: string, dir: string, out: string): Promise<void> {
   const { helia, fs } = await heliaNode(dir)
   const started = performance.now()
   await helia.libp2p.dial(multiaddr(addrs[0]))
-  const sink = createWriteStream(out)
-  for await (const piece of fs.cat(CID.parse(cidStr))) {
-    if (!sink.write(piece)) await once(sink, 'drain')
+  const catTo = async (cid: CID, path: string): Promise<void> => {
+    const sink = createWriteStream(path)
+    for await (const piece of fs.cat(cid)) {
+      if (!sink.write(piece)) await once(sink, 'drain')
+    }
+    sink.end()
+    await once(sink, 'finish')
   }
-  sink.end()
-  await once(sink, 'finish')
+  const root = CID.parse(cidStr)
+  if ((await fs.stat(root)).type !== 'directory') await catTo(root, out)
+  else {
+    const files: Array<{ cid: CID, path: string }> = []
+    const walk = async (cid: CID, path: string): Promise<void> => {
+      await mkdir(path, { recursive: true })
+      for await (const entry of fs.ls(cid)) {
+        // ls does not say what an entry is: a raw block is a file, a dag-pb node may be either
+        const isDir = entry.cid.code !== RAW_CODE && (await fs.stat(entry.cid)).type === 'directory'
+        if (isDir) await walk(entry.cid, join(path, entry.name))
+        else files.push({ cid: entry.cid, path: join(path, entry.name) })
+      }
+    }
+    await walk(root, out)
+    await forEachLimit(files, HELIA_FILES_AT_ONCE, async f => { await catTo(f.cid, f.path) })
+  }
   const ms = performance.now() - started
   await helia.stop()
   process.stdout.write(JSON.stringify({ ms }) + '\n')
