@@ -482,7 +482,6 @@ export class Scheduler {
   }
 
   private assignPending (now: number, wants: Map<string, string[]>): void {
-    const deferred: Item[] = []
     this.tokenNeed = undefined
     while (this.pending.size > 0) {
       const item = this.pending.peek() as Item
@@ -491,22 +490,20 @@ export class Scheduler {
         continue
       }
       if (!this.hasTokens(item)) break
-      this.pending.pop()
       const { usable, any } = this.candidates(item, now)
       if (!any) {
+        this.pending.pop()
         this.setState(item, 'stuck')
         continue
       }
       const best = this.cheapest(usable, item)
-      if (best == null) {
-        deferred.push(item)
-        // every usable peer is full (or backing off): later items would find the same peers full
-        if (usable.length === 0 || usable.every(p => p.inflight.size >= p.maxWants || p.inflightBytes >= this.windowBytes(p))) break
-        continue
-      }
+      // No usable peer has room for it: wait for the next delivery, which polls again. A later item may be smaller
+      // and fit a window this one does not, but looking for one was a pass over every pending item on each poll,
+      // quadratic in a download of many small files, for a window short by less than an item.
+      if (best == null) break
+      this.pending.pop()
       this.assign(best, item, now, wants)
     }
-    for (const item of deferred) this.pending.push(item)
   }
 
   /** The peer with room expected to deliver `item` first; ties go to a LAN peer. */

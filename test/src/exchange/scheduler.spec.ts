@@ -54,6 +54,19 @@ describe('src/exchange', () => {
       assert.equal(s.stats().done, 10)
     })
 
+    it('a window without room for the next item waits for a delivery: smaller items behind it are not asked first', () => {
+      const s = new Scheduler({ initialWindowBytes: 100_000 })
+      // 60 KB, 60 KB, then many of 1 KB: the second does not fit beside the first
+      s.add([{ key: 'big0', bytes: 60_000, order: [0] }, { key: 'big1', bytes: 60_000, order: [1] }, ...Array.from({ length: 5000 }, (_, i) => ({ key: `small${i}`, bytes: 1000, order: [2 + i] }))])
+      s.setAllKnown(true)
+      s.addPeer('a', LAN, 0)
+      // skipping ahead to the small ones took a pass over all 5,000 on every poll
+      assert.deepEqual(wants(s.poll(0), 'a'), ['big0'])
+      assert.deepEqual(wants(s.poll(1), 'a'), [])
+      s.received('a', 'big0', 60_000, 2)
+      assert.deepEqual(wants(s.poll(2), 'a').slice(0, 2), ['big1', 'small0'])
+    })
+
     it('learns throughput and gives a faster peer a larger window', () => {
       const s = new Scheduler({ initialWindowBytes: 2 * MiB, minWindowBytes: MiB / 4, windowTargetMs: 100, sampleMs: 1 })
       s.add(items(400))
