@@ -20,4 +20,5 @@ if ((await stat(path)).isDirectory()) {
 } else {
   cid = await fs.addByteStream(createReadStream(path, { highWaterMark: 4 * 1024 * 1024 }))
 }
-process.stdout.write(`${cid?.toString() ?? ''}\n`)
+if (cid == null) throw new Error(`helia added nothing from ${path}`)
+process.stdout.write(`${cid.toString()}\n`)
