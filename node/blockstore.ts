@@ -174,16 +174,17 @@ export class DitsBlockstore {
         if (options.inline === true && bytes.byteLength < SMALL_BLOCK_BYTES) {
           writeSmall(tmp, contiguous(bytes))
           renameSync(tmp, path)
-        } else if (options.direct === true && this.directSupported && bytes.byteLength >= SMALL_BLOCK_BYTES) {
-          await this.writeDirect(tmp, bytes).catch(async (err: NodeJS.ErrnoException) => {
-            // EINVAL: this file system takes no O_DIRECT (tmpfs), or not with this alignment.
-            if (err.code !== 'EINVAL') throw err
-            this.directSupported = false
-            await this.writeBuffered(tmp, contiguous(bytes))
-          })
-          await rename(tmp, path)
         } else {
-          await this.writeBuffered(tmp, contiguous(bytes))
+          if (options.direct === true && this.directSupported && bytes.byteLength >= SMALL_BLOCK_BYTES) {
+            await this.writeDirect(tmp, bytes).catch(async (err: NodeJS.ErrnoException) => {
+              // EINVAL: this file system takes no O_DIRECT (tmpfs), or not with this alignment.
+              if (err.code !== 'EINVAL') throw err
+              this.directSupported = false
+              await this.writeBuffered(tmp, contiguous(bytes))
+            })
+          } else {
+            await this.writeBuffered(tmp, contiguous(bytes))
+          }
           await rename(tmp, path)
         }
       } catch (err) {
