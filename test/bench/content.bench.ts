@@ -7,29 +7,18 @@ import { createReadStream } from 'node:fs'
 import { createHash, randomBytes } from 'node:crypto'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { median, randomFile, randomTree, timeCommand, result, MB, MiB } from './harness.ts'
+import { median, randomFile, randomTree, settle, timeCommand, result, MB, MiB, SMALL_TREE } from './harness.ts'
 import type { Bench, BenchContext } from './harness.ts'
 import { BIN } from '../helpers/cli.ts'
 
 const GiB = 1024 * MiB
 const RSS_GOAL_MIB = 256
 const DELTA_GOAL_CHUNKS = 6
-const SMALL_FILES = 3000
-const SMALL_FILE_FOLDERS = 30
 const here = dirname(fileURLToPath(import.meta.url))
 
 const node = process.execPath
 const dits = async (repo: string, args: string[]): Promise<Awaited<ReturnType<typeof timeCommand>>> =>
   await timeCommand(node, [BIN, '--repo', repo, ...args], { ...process.env, DITS_CONFIG_DISCOVERY__MDNS: 'false' })
-
-/**
- * sync(1), untimed, before each timed command of a comparison: cp and Helia never fsync, so without it the kernel
- * writes back their ~1 GiB of dirty pages (and the deletes of the previous run) while the next command is timed —
- * dits' add comes right after Helia's — and one side pays for the other's writes. Each starts from a clean page cache.
- */
-async function settle (): Promise<void> {
-  await timeCommand('sync', [])
-}
 
 async function freshRepo (ctx: BenchContext, name: string): Promise<string> {
   const repo = join(ctx.tmpDir, name)
@@ -86,15 +75,15 @@ const add1g: Bench = {
 
 const addSmallFiles: Bench = {
   name: 'add-small-files',
-  description: `dits-node add of a tree of ${SMALL_FILES} files of 1-64 KiB in ${SMALL_FILE_FOLDERS} folders, pinned (its blocks fsynced) and --no-pin, vs Helia unixfs addAll of the same tree (blockstore-fs, no fsync)`,
+  description: `dits-node add of a tree of ${SMALL_TREE.files} files of 1-64 KiB in ${SMALL_TREE.folders} folders, pinned (its blocks fsynced) and --no-pin, vs Helia unixfs addAll of the same tree (blockstore-fs, no fsync)`,
   async run (ctx) {
     const tree = join(ctx.tmpDir, 'tree')
-    const bytes = await randomTree(tree, SMALL_FILES, SMALL_FILE_FOLDERS)
-    ctx.log(`${SMALL_FILES} files, ${(bytes / MB).toFixed(0)} MB`)
+    const bytes = await randomTree(tree)
+    ctx.log(`${SMALL_TREE.files} files, ${(bytes / MB).toFixed(0)} MB`)
     const pinned: number[] = []
     const unpinned: number[] = []
     const helia: number[] = []
-    const filesPerSec = (run: { ms: number }): number => SMALL_FILES / (run.ms / 1000)
+    const filesPerSec = (run: { ms: number }): number => SMALL_TREE.files / (run.ms / 1000)
     for (let i = 0; i < ctx.runs; i++) {
       // Each add writes a new repo, and none is removed until the bench ends: creating thousands of files just after
       // removing thousands took ext4 here twice as long, whoever ran next (see get-small-files).

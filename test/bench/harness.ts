@@ -70,11 +70,11 @@ export async function randomFile (path: string, bytes: number): Promise<void> {
   await once(out, 'finish')
 }
 
-/**
- * A tree of `files` small files of random data in `folders` folders, sizes spread evenly over 1-64 KiB (a project's
- * sidecars, proxies' metadata, an image sequence's small frames). Returns the bytes written.
- */
-export async function randomTree (dir: string, files: number, folders: number): Promise<number> {
+/** The small-file benches' tree: a project's sidecars, proxies' metadata, an image sequence's small frames. */
+export const SMALL_TREE = { files: 3000, folders: 30 }
+
+/** SMALL_TREE's files of random data, sizes spread evenly over 1-64 KiB, in its folders. Returns the bytes written. */
+export async function randomTree (dir: string, { files, folders } = SMALL_TREE): Promise<number> {
   let total = 0
   for (let f = 0; f < folders; f++) await mkdir(join(dir, `folder-${f}`), { recursive: true })
   for (let i = 0; i < files; i++) {
@@ -83,6 +83,15 @@ export async function randomTree (dir: string, files: number, folders: number): 
     total += size
   }
   return total
+}
+
+/**
+ * sync(1), untimed, before each timed command of a comparison: cp and Helia never fsync, so without it the kernel
+ * writes back their ~1 GiB of dirty pages (and the deletes of the previous run) while the next command is timed —
+ * dits' add comes right after Helia's — and one side pays for the other's writes. Each starts from a clean page cache.
+ */
+export async function settle (): Promise<void> {
+  await timeCommand('sync', [])
 }
 
 export interface TimedRun {

@@ -27,7 +27,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CID } from 'multiformats/cid'
-import { median, percentile, randomFile, randomTree, result, timeCommand, MB, MiB } from './harness.ts'
+import { median, percentile, randomFile, randomTree, result, settle, timeCommand, MB, MiB, SMALL_TREE } from './harness.ts'
 import { forEachLimit } from '../../node/limit.ts'
 import { BIN } from '../helpers/cli.ts'
 import { DitsBlockstore } from '../../node/blockstore.ts'
@@ -50,8 +50,6 @@ const CHUNK_BYTES = MiB
 /** Serving cap of each peer in get-4-peers. */
 const CAPPED_RATE_BYTES_PER_SEC = 15e6
 const DHT_NODES = 30
-const SMALL_FILES = 3000
-const SMALL_FILE_FOLDERS = 30
 /** Files Helia's tree export reads at once: as many as a dits get reads manifests ahead (mapAhead) */
 const HELIA_FILES_AT_ONCE = 16
 const DHT_LOOKUPS = 29
@@ -269,11 +267,11 @@ async function sameTree (dir: string, want: { files: number, bytes: number }, wh
 
 const getSmallFiles: Bench = {
   name: 'get-small-files',
-  description: `get of a tree of ${SMALL_FILES} files of 1-64 KiB in ${SMALL_FILE_FOLDERS} folders from one peer vs two Helia nodes with bitswap (unixfs ls, ${HELIA_FILES_AT_ONCE} files cat at once), separate processes`,
+  description: `get of a tree of ${SMALL_TREE.files} files of 1-64 KiB in ${SMALL_TREE.folders} folders from one peer vs two Helia nodes with bitswap (unixfs ls, ${HELIA_FILES_AT_ONCE} files cat at once), separate processes`,
   async run (ctx) {
     const tree = join(ctx.tmpDir, 'tree')
-    const bytes = await randomTree(tree, SMALL_FILES, SMALL_FILE_FOLDERS)
-    const want = { files: SMALL_FILES, bytes }
+    const bytes = await randomTree(tree)
+    const want = { files: SMALL_TREE.files, bytes }
     // the seed's repo as `dits-node add` leaves it
     const repo = join(ctx.tmpDir, 'source')
     const cli = async (args: string[]): Promise<string> => (await timeCommand(process.execPath, [BIN, '--repo', repo, ...args])).stdout
@@ -286,19 +284,19 @@ const getSmallFiles: Bench = {
     const { addrs: heliaAddrs, cid } = hf as { addrs: string[], cid: string }
     const ours: number[] = []
     const theirs: number[] = []
-    const filesPerSec = (run: { ms: number }): number => SMALL_FILES / (run.ms / 1000)
+    const filesPerSec = (run: { ms: number }): number => SMALL_TREE.files / (run.ms / 1000)
     try {
       for (let i = 0; i < ctx.runs; i++) {
         // Each get writes new directories, and none is removed until the bench ends: creating thousands of files
         // right after removing thousands took ext4 here twice as long (~13 s of system CPU in open), whoever ran next.
         // A sync before each get starts it with no other writes pending.
         const out = join(ctx.tmpDir, `out-${i}`)
-        await timeCommand('sync', [])
+        await settle()
         const got = await runChild(['get', JSON.stringify(addrs), root, join(ctx.tmpDir, `dest-${i}`), out, '0'])
         await sameTree(out, want, 'get')
         ours.push(filesPerSec(got))
         const heliaOut = join(ctx.tmpDir, `helia-out-${i}`)
-        await timeCommand('sync', [])
+        await settle()
         const h = await runChild(['helia-get', JSON.stringify(heliaAddrs), cid, join(ctx.tmpDir, `helia-dest-${i}`), heliaOut])
         await sameTree(heliaOut, want, 'helia')
         theirs.push(filesPerSec(h))
@@ -457,14 +455,8 @@ async function heliaNode (dir: string): Promise<{ helia: any, fs: any }> {
 /** Serve a file, or a directory tree (wrapped in its directory, like `dits-node add` of it). */
 async function heliaServe (path: string, dir: string): Promise<void> {
   const { helia, fs } = await heliaNode(dir)
-  const { globSource } = await import('@helia/unixfs')
-  let cid: CID | undefined
-  if ((await stat(path)).isDirectory()) {
-    for await (const entry of fs.addAll(globSource(path, '**/*'), { wrapWithDirectory: true })) cid = entry.cid
-  } else {
-    cid = await fs.addByteStream(createReadStream(path, { highWaterMark: 4 * MiB }))
-  }
-  if (cid == null) throw new Error(`helia added nothing from ${path}`)
+  const { heliaAdd } = await import('./helia-add.ts')
+  const cid = await heliaAdd(fs, path)
   process.stdout.write(JSON.stringify({ addrs: helia.libp2p.getMultiaddrs().map(String), cid: cid.toString() }) + '\n')
   process.stdin.resume()
   await once(process.stdin, 'end')
