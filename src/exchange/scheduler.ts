@@ -153,6 +153,11 @@ interface Peer {
   rate?: number
   sampleStart: number
   sampleBytes: number
+  /**
+   * A poll during the current sample left this peer with room and nothing to ask it for: the sample measures
+   * the download's demand, not the peer, so it may raise the rate but not lower it (BBR's app-limited rule).
+   */
+  sampleLimited: boolean
   /** last delivery, or when the peer last went from idle to busy */
   progressAt: number
   dontHave: Set<string>
@@ -288,6 +293,7 @@ export class Scheduler {
       inflightBytes: 0,
       sampleStart: now,
       sampleBytes: 0,
+      sampleLimited: false,
       progressAt: now,
       dontHave: known?.dontHave ?? new Set(),
       strikes: known?.strikes ?? 0,
@@ -324,9 +330,12 @@ export class Scheduler {
         const elapsed = now - peer.sampleStart
         if (elapsed >= this.sampleMs) {
           const sample = peer.sampleBytes / elapsed
-          peer.rate = peer.rate == null ? sample : peer.rate + this.ewmaAlpha * (sample - peer.rate)
+          if (!peer.sampleLimited || sample > this.rateOf(peer)) {
+            peer.rate = peer.rate == null ? sample : peer.rate + this.ewmaAlpha * (sample - peer.rate)
+          }
           peer.sampleStart = now
           peer.sampleBytes = 0
+          peer.sampleLimited = false
         }
         // a delivery is evidence the peer recovered from an earlier stall
         peer.strikes = Math.max(0, peer.strikes - 1)
@@ -500,9 +509,22 @@ export class Scheduler {
       // No usable peer has room for it: wait for the next delivery, which polls again. A later item may be smaller
       // and fit a window this one does not, but looking for one was a pass over every pending item on each poll,
       // quadratic in a download of many small files, for a window short by less than an item.
-      if (best == null) break
+      if (best == null) return
       this.pending.pop()
       this.assign(best, item, now, wants)
+    }
+    this.markLimited()
+  }
+
+  /**
+   * The poll ran out of work it may ask for (nothing pending, or the rate cap): peers left with room are
+   * limited by the download, and what they deliver meanwhile is no measure of how fast they could be.
+   * A lone manifest fetched from a busy peer otherwise read as a rate of a few KB/s, and that peer was asked
+   * for nothing else while the others had room.
+   */
+  private markLimited (): void {
+    for (const peer of this.peers.values()) {
+      if (!peer.gone && peer.inflight.size < peer.maxWants && peer.inflightBytes < this.windowBytes(peer)) peer.sampleLimited = true
     }
   }
 
@@ -564,6 +586,7 @@ export class Scheduler {
       peer.progressAt = now
       peer.sampleStart = now
       peer.sampleBytes = 0
+      peer.sampleLimited = false
     }
     peer.inflight.set(item.key, item)
     peer.inflightBytes += item.bytes

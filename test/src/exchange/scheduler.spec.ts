@@ -85,6 +85,29 @@ describe('src/exchange', () => {
       assert.ok(stats.fast.receivedBytes > 3 * stats.slow.receivedBytes)
     })
 
+    it('a sample taken while a peer was short of work does not lower its rate: a slow lone manifest leaves it in use', () => {
+      const s = new Scheduler()
+      s.add([{ key: 'root', bytes: 1000, order: [] }])
+      for (const id of ['a', 'b', 'c']) s.addPeer(id, LAN, 0)
+      const [holder] = s.poll(0).flatMap(a => a.type === 'want' ? [a.peer] : [])
+      // a busy machine: the one small block takes 200 ms, which read as 5 KB/s
+      s.received(holder, 'root', 1000, 200)
+      s.add(items(96, MiB / 4).map(i => ({ ...i, order: [0, ...i.order] })))
+      s.setAllKnown(true)
+      const actions = s.poll(200)
+      for (const id of ['a', 'b', 'c']) assert.ok(wants(actions, id).length >= 30, `${id}: ${wants(actions, id).length} wants`)
+      assert.equal(s.stats().peers.find(p => p.id === holder)?.bytesPerSec, undefined)
+    })
+
+    it('a sample taken while a peer was short of work may raise its rate', () => {
+      const s = new Scheduler({ sampleMs: 1 })
+      s.add([{ key: 'root', bytes: MiB, order: [] }])
+      s.addPeer('a', LAN, 0)
+      s.poll(0)
+      s.received('a', 'root', MiB, 10)
+      assert.equal(s.stats().peers[0].bytesPerSec, MiB * 100)
+    })
+
     it('prefers a LAN peer over an equally fast WAN peer', () => {
       const s = new Scheduler({ initialWindowBytes: 8 * MiB })
       s.add(items(3))
