@@ -23,7 +23,9 @@ export function progressReporter (label: string, enabled: boolean): ProgressRepo
       drawn = true
       const secs = (now - started) / 1000
       let line: string
-      if ('bytes' in p) {
+      if ('manifests_fetched' in p && p.total === 0 && (p.manifests_fetched ?? 0) > 0) {
+        line = `${label}: the tree's manifests, ${p.manifests_fetched ?? 0} (${formatBytes(p.manifest_bytes_fetched ?? 0)})`
+      } else if ('bytes' in p) {
         const rate = p.bytes / Math.max(secs, 1e-3)
         const eta = p.total > 0 && rate > 0 ? ` ETA ${formatSeconds((p.total - p.bytes) / rate)}` : ''
         const of = p.total > 0 ? ` / ${formatBytes(p.total)} (${(100 * p.bytes / p.total).toFixed(1)}%)` : ''

@@ -53,6 +53,10 @@ export interface GetResponse {
   files: number
   dirs: number
   sources: Record<string, number>
+  /** manifest bytes received from peers (not part of bytes_total) */
+  manifest_bytes_fetched: number
+  /** the whole get: manifests, chunks and the output */
+  duration_ms: number
 }
 
 export interface CatArgs { cid: string, offset?: number, length?: number }
@@ -133,8 +137,9 @@ export class RepoOps {
     const cid = parseCid(args.cid)
     if (this.network == null) {
       if (!(await this.repo.blocks.has(cid))) throw this.notHere(cid)
+      const started = performance.now()
       const result = await exportTo(this.getBlock, cid, args.out, { force: args.force, signal: ctx.signal, onProgress: ctx.onProgress })
-      return { cid: cid.toString(), out: args.out, bytes_total: result.bytes, bytes_fetched: 0, bytes_local: result.bytes, bytes_dedup: 0, sources: {}, files: result.files, dirs: result.dirs }
+      return { cid: cid.toString(), out: args.out, bytes_total: result.bytes, bytes_fetched: 0, bytes_local: result.bytes, bytes_dedup: 0, sources: {}, manifest_bytes_fetched: 0, duration_ms: Math.round(performance.now() - started), files: result.files, dirs: result.dirs }
     }
     const { fetched, result } = await fetchTo(this.network.fetch.bind(this.network), this.getBlock, cid, args.out, { force: args.force, signal: ctx.signal, maxRateBytesPerSec: args.maxRateBytesPerSec, onProgress: ctx.onProgress })
     // every byte of the output was written and checked (whole-file BLAKE3): what was neither fetched nor held

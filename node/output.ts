@@ -35,7 +35,18 @@ export type FetchFn = (root: CID, options: {
   plan?: AsyncIterable<PlannedChunk>
   onChunk?: (cid: CID, bytes?: Uint8Array | Uint8ArrayList) => Promise<void> | void
   onProgress?: (p: { bytes: number, total: number }) => void
-}) => Promise<{ bytes_total: number, bytes_fetched: number, bytes_local: number, sources: Record<string, number>, excluded?: Record<string, string> }>
+}) => Promise<FetchedReport>
+
+/** What a download reports (node/net's FetchReport, as far as a get uses it). */
+export interface FetchedReport {
+  bytes_total: number
+  bytes_fetched: number
+  bytes_local: number
+  manifest_bytes_fetched: number
+  duration_ms: number
+  sources: Record<string, number>
+  excluded: Record<string, string>
+}
 
 export interface FetchToOptions {
   force?: boolean
@@ -49,8 +60,10 @@ export interface FetchToOptions {
  * then the chunks in the output's window are fetched (or, held already, copied from the repo) and go to the
  * output as they arrive (and to the repo, by `fetch`).
  */
-export async function fetchTo (fetch: FetchFn, getBlock: GetBlock, root: CID, outPath: string, options: FetchToOptions = {}): Promise<{ fetched: Awaited<ReturnType<FetchFn>>, result: OutputResult }> {
-  await fetch(root, { signal: options.signal, scope: 'manifests' })
+export async function fetchTo (fetch: FetchFn, getBlock: GetBlock, root: CID, outPath: string, options: FetchToOptions = {}): Promise<{ fetched: FetchedReport, result: OutputResult }> {
+  const started = performance.now()
+  // a tree of many files spends a while here (3,000 files: ~2 s on loopback), hence the progress
+  const tree = await fetch(root, { signal: options.signal, scope: 'manifests', onProgress: options.onProgress })
   const output = await Output.create(getBlock, root, outPath, { force: options.force, signal: options.signal })
   let fetched
   try {
@@ -68,7 +81,17 @@ export async function fetchTo (fetch: FetchFn, getBlock: GetBlock, root: CID, ou
     await output.abort()
     throw err
   }
-  return { fetched, result: await output.finish() }
+  const result = await output.finish()
+  // one report for the get: the manifests' bytes and time are part of it
+  return {
+    fetched: {
+      ...fetched,
+      manifest_bytes_fetched: tree.manifest_bytes_fetched + fetched.manifest_bytes_fetched,
+      duration_ms: Math.round(performance.now() - started),
+      excluded: { ...tree.excluded, ...fetched.excluded }
+    },
+    result
+  }
 }
 
 /**

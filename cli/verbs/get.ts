@@ -20,6 +20,8 @@ export function register (program: Command): void {
       const r = await withClient(ctx, 'read', async c => await c.call<GetResponse>('get', { cid, out: resolve(opts.output), force: opts.force, maxRateBytesPerSec }, { onProgress: p => progress.update(p) }))
       progress.done()
       const sources = Object.entries(r.sources).map(([peer, bytes]) => `${peer.slice(-8)} ${formatBytes(bytes)}`).join(', ')
-      ctx.print(r, `wrote ${r.out} (${formatBytes(r.bytes_total)}: ${formatBytes(r.bytes_local)} local, ${formatBytes(r.bytes_fetched)} fetched${sources === '' ? '' : ` from ${sources}`}${r.bytes_dedup > 0 ? `, ${formatBytes(r.bytes_dedup)} repeated within it` : ''})`)
+      const secs = r.duration_ms / 1000
+      const took = ` in ${secs.toFixed(1)} s${secs > 0 ? ` (${formatBytes(r.bytes_total / secs)}/s)` : ''}`
+      ctx.print(r, `wrote ${r.out} (${formatBytes(r.bytes_total)}: ${formatBytes(r.bytes_local)} local, ${formatBytes(r.bytes_fetched)} fetched${sources === '' ? '' : ` from ${sources}`}${r.bytes_dedup > 0 ? `, ${formatBytes(r.bytes_dedup)} repeated within it` : ''})${took}`)
     })
 }

@@ -94,6 +94,9 @@ export interface FetchProgress {
   bytes_local: number
   blocks_fetched: number
   blocks_local: number
+  /** manifest nodes received over the network: the progress of a tree's layout, before its bytes are known */
+  manifests_fetched: number
+  manifest_bytes_fetched: number
   /** over the last few seconds */
   rate_bytes_per_sec: number
   /** seconds left at the current rate; undefined while the rate is 0 */
@@ -173,6 +176,7 @@ export class Download {
   private blocksFetched = 0
   private blocksLocal = 0
   private manifestBytesFetched = 0
+  private manifestsFetched = 0
   private readonly perSource: Record<string, number> = {}
   private manifestsOutstanding = 0
   private planning = false
@@ -528,6 +532,7 @@ export class Download {
       await this.ctx.blockstore.put(cid, bytes, { trusted: true, direct: true, inline: true, signal: this.stop.signal })
       if (cid.code === DAG_CBOR_CODE) {
         this.manifestBytesFetched += bytes.byteLength
+        this.manifestsFetched++
         await this.expandNode(cid, bytes.subarray(), this.orderOf(cidKey))
         this.manifestsOutstanding--
         this.startPlan()
@@ -668,6 +673,8 @@ export class Download {
       bytes_local: this.bytesLocal,
       blocks_fetched: this.blocksFetched,
       blocks_local: this.blocksLocal,
+      manifests_fetched: this.manifestsFetched,
+      manifest_bytes_fetched: this.manifestBytesFetched,
       rate_bytes_per_sec: Math.round(rate),
       eta_sec: rate > 0 ? left / rate : undefined,
       sources: { ...this.perSource },

@@ -59,6 +59,7 @@ describe('two daemons on loopback (real processes)', function () {
     const again = JSON.parse(await ok(['--repo', b, '--json', 'get', root, '-o', join(work, 'copy2.mov')]))
     assert.equal(again.bytes_fetched, 0)
     assert.equal(again.bytes_local, data.byteLength)
+    assert.match(await ok(['--repo', b, 'get', root, '-o', join(work, 'copy3.mov')]), /^wrote .*copy3\.mov \(6\.0 MB: 6\.0 MB local, 0 B fetched\) in \d+\.\d s \(.*\/s\)\n$/)
     // a tree holding the clip twice: the second copy is written from the first, and the counts add up
     const tree = join(work, 'tree')
     await mkdir(tree)
@@ -69,6 +70,9 @@ describe('two daemons on loopback (real processes)', function () {
     assert.equal(both.bytes_total, 2 * data.byteLength)
     assert.equal(both.bytes_dedup, data.byteLength)
     assert.equal(both.bytes_fetched + both.bytes_local + both.bytes_dedup, both.bytes_total)
+    // the manifests phase is part of the report: the new directory's manifest, and its time
+    assert.ok(both.manifest_bytes_fetched > 0, `manifest bytes: ${both.manifest_bytes_fetched}`)
+    assert.ok(both.duration_ms > 0)
     assert.ok((await readFile(join(work, 'tree-copy', 'take1-copy.mov'))).equals(data))
 
     const status = JSON.parse(await ok(['--repo', b, '--json', 'status']))

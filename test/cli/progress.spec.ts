@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict'
+import { progressReporter, formatBytes } from '../../cli/progress.ts'
+
+/** The lines a reporter draws on a terminal, for the updates given (each after the redraw interval). */
+async function drawn (updates: Array<Parameters<ReturnType<typeof progressReporter>['update']>[0]>, enabled = true): Promise<string[]> {
+  const stderr = process.stderr as NodeJS.WriteStream & { isTTY: boolean }
+  const { isTTY, write } = stderr
+  const lines: string[] = []
+  stderr.isTTY = true
+  stderr.write = ((chunk: string) => { lines.push(chunk); return true }) as typeof stderr.write
+  try {
+    const reporter = progressReporter('getting', enabled)
+    for (const u of updates) {
+      reporter.update(u)
+      await new Promise(resolve => setTimeout(resolve, 160))
+    }
+    reporter.done()
+  } finally {
+    stderr.isTTY = isTTY
+    stderr.write = write
+  }
+  return lines
+}
+
+describe('cli progress', () => {
+  it('a get shows the manifests it has fetched until the size is known, then bytes of the total', async () => {
+    const lines = await drawn([
+      { bytes: 0, total: 0, manifests_fetched: 1200, manifest_bytes_fetched: 290_000 },
+      { bytes: 5_000_000, total: 10_000_000, manifests_fetched: 3001, manifest_bytes_fetched: 720_000 }
+    ])
+    assert.equal(lines[0], '\r\x1b[Kgetting: the tree\'s manifests, 1200 (290.0 KB)')
+    assert.match(lines[1], /^\r\x1b\[Kgetting 5\.0 MB \/ 10\.0 MB \(50\.0%\) {2}.*\/s ETA \d+s$/)
+    assert.equal(lines[2], '\r\x1b[K', 'done clears the line')
+  })
+
+  it('draws nothing when turned off (--json)', async () => {
+    assert.deepEqual(await drawn([{ bytes: 1, total: 2 }], false), [])
+  })
+
+  it('formats bytes in SI units', () => {
+    assert.deepEqual([0, 999, 1000, 1_500_000, 2e12].map(formatBytes), ['0 B', '999 B', '1.0 KB', '1.5 MB', '2.0 TB'])
+  })
+})
