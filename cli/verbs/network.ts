@@ -35,7 +35,7 @@ export function register (program: Command): void {
         ...s.addresses.map(a => `listening  ${a}`),
         `peers      ${s.peers}`,
         `dht        ${s.dht.mode}, routing table ${s.dht.routingTableSize}`,
-        `stored     ${s.repo.blocks} blocks, ${formatBytes(s.repo.bytes)}, ${s.repo.pins} pins${s.repo.counting ? ' (so far: recounting after an unclean stop)' : ''}`,
+        `stored     ${s.repo.blocks} blocks, ${formatBytes(s.repo.bytes)}, ${s.repo.pins} pin(s)${s.repo.counting ? ' (so far: recounting after an unclean stop)' : ''}`,
         `transfers  ${s.transfers.downloads} down, ${s.transfers.uploads} up`
       ])
     })
