@@ -8,7 +8,8 @@
  * - Items (chunks and manifest nodes) are asked for in file order (`order`, compared lexicographically), from
  *   a min-heap, so a chunk taken off a failing peer goes back in front.
  * - Each peer has a window of requested-but-not-received bytes, sized from its measured throughput (an
- *   exponentially weighted moving average) times `windowTargetMs`, so faster peers get more.
+ *   exponentially weighted moving average) times `windowTargetMs`, so faster peers get more. A sample taken while
+ *   the download had nothing more to ask a peer for may raise its estimate, never lower it.
  * - Among peers with room, an item goes to the one expected to deliver it first; a WAN peer's estimate is
  *   multiplied by `wanCostFactor` (LAN preference). Seeds are the fallback: they get an item only when no
  *   non-seed peer that may have it is usable (none known, all said DONT_HAVE, all backing off or excluded).
