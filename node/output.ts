@@ -22,6 +22,7 @@ import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { FileHandle } from 'node:fs/promises'
 import type { Blake3Hasher } from '../src/hash/blake3.ts'
+import type { FetchReport } from './net/fetcher.ts'
 import { isAlive } from './repo.ts'
 import { Pulse } from './deferred.ts'
 import { mapAhead } from './limit.ts'
@@ -35,18 +36,7 @@ export type FetchFn = (root: CID, options: {
   plan?: AsyncIterable<PlannedChunk>
   onChunk?: (cid: CID, bytes?: Uint8Array | Uint8ArrayList) => Promise<void> | void
   onProgress?: (p: { bytes: number, total: number }) => void
-}) => Promise<FetchedReport>
-
-/** What a download reports (node/net's FetchReport, as far as a get uses it). */
-export interface FetchedReport {
-  bytes_total: number
-  bytes_fetched: number
-  bytes_local: number
-  manifest_bytes_fetched: number
-  duration_ms: number
-  sources: Record<string, number>
-  excluded: Record<string, string>
-}
+}) => Promise<FetchReport>
 
 export interface FetchToOptions {
   force?: boolean
@@ -60,7 +50,7 @@ export interface FetchToOptions {
  * then the chunks in the output's window are fetched (or, held already, copied from the repo) and go to the
  * output as they arrive (and to the repo, by `fetch`).
  */
-export async function fetchTo (fetch: FetchFn, getBlock: GetBlock, root: CID, outPath: string, options: FetchToOptions = {}): Promise<{ fetched: FetchedReport, result: OutputResult }> {
+export async function fetchTo (fetch: FetchFn, getBlock: GetBlock, root: CID, outPath: string, options: FetchToOptions = {}): Promise<{ fetched: FetchReport, result: OutputResult }> {
   const started = performance.now()
   // a tree of many files spends a while here (3,000 files: ~2 s on loopback), hence the progress
   const tree = await fetch(root, { signal: options.signal, scope: 'manifests', onProgress: options.onProgress })
