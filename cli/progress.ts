@@ -23,8 +23,8 @@ export function progressReporter (label: string, enabled: boolean): ProgressRepo
       drawn = true
       const secs = (now - started) / 1000
       let line: string
-      if ('manifests_fetched' in p && p.total === 0 && (p.manifests_fetched ?? 0) > 0) {
-        line = `${label}: the tree's manifests, ${p.manifests_fetched ?? 0} (${formatBytes(p.manifest_bytes_fetched ?? 0)})`
+      if ('manifests_fetched' in p && p.total === 0 && p.manifests_fetched > 0) {
+        line = `${label}: the tree's manifests, ${p.manifests_fetched} (${formatBytes(p.manifest_bytes_fetched)})`
       } else if ('bytes' in p) {
         const rate = p.bytes / Math.max(secs, 1e-3)
         const eta = p.total > 0 && rate > 0 ? ` ETA ${formatSeconds((p.total - p.bytes) / rate)}` : ''

@@ -18,9 +18,6 @@ const READ_AHEAD_CHUNKS = 4
 export interface ExportProgress {
   bytes: number
   total: number
-  /** a network get: manifest nodes fetched so far, while the tree is laid out (total still 0) */
-  manifests_fetched?: number
-  manifest_bytes_fetched?: number
 }
 
 export interface ExportOptions {

@@ -11,6 +11,7 @@ import { exportTo, readRange, ls, statCid } from './exporter.ts'
 import { fetchTo } from './output.ts'
 import type { ExportProgress, LsEntry, StatResult } from './exporter.ts'
 import type { FetchFn } from './output.ts'
+import type { FetchProgress } from './net/fetcher.ts'
 import { verifyBlocks, gc } from './maintenance.ts'
 import type { VerifyResult, GcResult } from './maintenance.ts'
 import type { UsageReport } from './block-usage.ts'
@@ -68,7 +69,7 @@ export interface IdResponse {
   repo: string
 }
 
-export type Progress = AddProgress | ExportProgress | { checked: number }
+export type Progress = AddProgress | ExportProgress | FetchProgress | { checked: number }
 
 export interface OpContext {
   signal?: AbortSignal
