@@ -1,7 +1,7 @@
 /**
  * The FastCDC 2020 constants shared by both gear engines — the GEAR table, the masks and how a profile
  * selects them — with the exact values of the reference crate (`fastcdc`, module v2020), whose cut
- * points ../shared/testdata/fastcdc/vectors.json pins.
+ * points test/vectors/fastcdc/vectors.json pins.
  */
 import { validateProfile } from './profile.ts'
 import type { ChunkerProfile } from './profile.ts'

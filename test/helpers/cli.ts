@@ -11,7 +11,6 @@ const here = dirname(fileURLToPath(import.meta.url))
 /** dist/test/helpers → the repo root */
 export const ROOT = join(here, '..', '..', '..')
 export const BIN = join(ROOT, 'dist', 'cli', 'bin.js')
-export const SHARED = join(ROOT, '..', 'shared')
 
 export interface RunResult {
   code: number

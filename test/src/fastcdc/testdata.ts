@@ -1,12 +1,12 @@
 /**
- * The shared test data (../shared/testdata next to the repo root), found from this file's place in
- * dist/test/src/fastcdc/ so that the specs run from any working directory.
+ * The project's own conformance data (test/vectors/, sources in its README), found from this file's place in
+ * dist/test/src/fastcdc/ so that the specs run from any working directory and from a clone with nothing beside it.
  */
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 const REPO_ROOT = new URL('../../../../', import.meta.url)
-const TESTDATA = new URL('../shared/testdata/', REPO_ROOT)
+const TESTDATA = new URL('test/vectors/', REPO_ROOT)
 
 export function readTestdata (path: string): Buffer {
   return readFileSync(fileURLToPath(new URL(path, TESTDATA)))

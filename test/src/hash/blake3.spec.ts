@@ -6,8 +6,8 @@ import { BLAKE3_DIGEST_BYTES, BLAKE3_BACKEND, blake3 as defaultBlake3, createBla
 import { blake3Wasm, createBlake3Wasm } from '../../../src/hash/blake3-wasm.ts'
 import type { Blake3Hasher } from '../../../src/hash/blake3.ts'
 
-/** ../shared/testdata next to the repo root, found from dist/test/src/hash/. */
-const TESTDATA = new URL('../shared/testdata/', new URL('../../../../', import.meta.url))
+/** test/vectors/ in the repo (sources in its README), found from dist/test/src/hash/. */
+const TESTDATA = new URL('test/vectors/', new URL('../../../../', import.meta.url))
 
 interface Blake3Vectors {
   cases: Array<{ input_len: number, hash: string }>
