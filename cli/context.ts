@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { Repo, API_FILE, API_TOKEN_FILE, LOCK_FILE, readLockHolder, resolveRepoPath, isAlive } from '../node/repo.ts'
 import { RepoOps } from '../node/ops.ts'
 import type { OpContext } from '../node/ops.ts'
-import { ApiClient } from '../node/api.ts'
+import { ApiClient, parseArgs } from '../node/api.ts'
 import type { OpTable } from '../node/api.ts'
 import { opTable } from '../node/op-table.ts'
 import { UnavailableError, UsageError } from '../src/errors.ts'
@@ -59,7 +59,7 @@ export class CliContext {
     // An api file left by a killed daemon names nobody: the lock's holder tells.
     const holder = await readLockHolder(join(this.repoDir, LOCK_FILE))
     if (holder == null || !isAlive(holder.pid)) return undefined
-    return new ApiClient(url, token)
+    return new ApiClient(url, token, { pid: holder.pid, repo: this.repoDir, tokenFile: join(this.repoDir, API_TOKEN_FILE), timeoutMs: apiTimeoutMs() })
   }
 
   async client (access: Access): Promise<Client> {
@@ -80,9 +80,12 @@ export class CliContext {
       call: async (op, args, ctx = {}) => {
         const fn = table.rpc[op]
         if (fn === undefined) throw new UsageError(`${op} needs a running daemon: run \`dits-node start\``)
-        return await fn(args, ctx) as any
+        return await fn.run(parseArgs(op, fn.args, args), ctx) as any
       },
-      stream: (op, args, ctx = {}) => table.stream[op](args, ctx),
+      stream: (op, args, ctx = {}) => {
+        const fn = table.stream[op]
+        return fn.run(parseArgs(op, fn.args, args), ctx)
+      },
       close: async () => { await repo.close() }
     }
   }
@@ -96,4 +99,13 @@ export async function withClient<T> (ctx: CliContext, access: Access, fn: (clien
   } finally {
     await client.close()
   }
+}
+
+/** `DITS_API_TIMEOUT_MS`: how long the CLI waits for a daemon that does not answer (node/api.ts ApiClientInit). */
+function apiTimeoutMs (): number | undefined {
+  const text = process.env.DITS_API_TIMEOUT_MS
+  if (text === undefined || text === '') return undefined
+  const ms = Number(text)
+  if (!Number.isSafeInteger(ms) || ms < 1) throw new UsageError(`invalid DITS_API_TIMEOUT_MS "${text}": expected a whole number of milliseconds >= 1`)
+  return ms
 }

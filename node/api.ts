@@ -4,27 +4,97 @@
  * `POST /rpc/<op>` with a JSON body of arguments answers NDJSON: zero or more `{"progress":…}` lines, then one
  * `{"result":…}` or `{"error":{"name","message","exitCode"}}`. `POST /stream/<op>` answers raw bytes
  * (`cat`); an error before the first byte is a JSON error body, a later one aborts the response.
+ *
+ * Trust model: the API is for the daemon's own user. Its token sits in the repo (0600), so whoever can read it
+ * can already read the repo; a call runs with the daemon's rights. What the API refuses is everything that
+ * does not come from such a local process: a `Host` other than the address it listens on (a web page that
+ * rebinds a DNS name to 127.0.0.1), any request a browser sends with an `Origin`, CORS preflights; and every
+ * body is checked against its operation's schema before the operation sees it (a 400 that names the field).
  */
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse, Server } from 'node:http'
-import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
-import { DitsError, UnavailableError } from '../src/errors.ts'
+import { readFile } from 'node:fs/promises'
+import { z } from 'zod'
+import { DitsError, UnavailableError, UsageError, NotFoundError } from '../src/errors.ts'
 import type { ExitCode } from '../src/errors.ts'
 import type { OpContext, Progress } from './ops.ts'
 
 /** Request bodies are small JSON argument objects. */
-const MAX_REQUEST_BYTES = 1024 * 1024
-/** How long the CLI waits to reach a daemon that the api file names. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 2000
+export const MAX_REQUEST_BYTES = 1024 * 1024
+/**
+ * How long the CLI waits for a daemon to answer before it asks whether the daemon is alive at all, and how long
+ * it waits for that answer: a stopped daemon (SIGSTOP, a hung machine) is reported after at most twice this.
+ */
+export const DEFAULT_API_TIMEOUT_MS = 10_000
+/** Progress is advisory: at most this often a line. */
+const PROGRESS_INTERVAL_MS = 100
+/** Issues named in one 400 answer. */
+const MAX_ISSUES_SHOWN = 5
 
-export type Op = (args: any, ctx: OpContext) => Promise<unknown>
-export type StreamOp = (args: any, ctx: OpContext) => AsyncIterable<Uint8Array>
+/** A request body that does not fit its operation's schema: the message names each field and what is allowed. */
+export class InvalidArgumentError extends UsageError {
+  static override name = 'InvalidArgumentError'
+  override name = 'InvalidArgumentError'
+}
+
+/** One operation: the schema of its arguments and what it does with arguments that fit. */
+export interface RpcOp<A = any> {
+  args: z.ZodType<A>
+  run: (args: A, ctx: OpContext) => Promise<unknown>
+}
+
+export interface StreamOp<A = any> {
+  args: z.ZodType<A>
+  run: (args: A, ctx: OpContext) => AsyncIterable<Uint8Array>
+}
 
 export interface OpTable {
-  rpc: Record<string, Op>
+  rpc: Record<string, RpcOp>
   stream: Record<string, StreamOp>
+}
+
+/** An operation: its schema and its body, typed together. */
+export function rpc<S extends z.ZodType> (args: S, run: (args: z.output<S>, ctx: OpContext) => Promise<unknown>): RpcOp<z.output<S>> {
+  return { args: args as z.ZodType<z.output<S>>, run }
+}
+
+export function stream<S extends z.ZodType> (args: S, run: (args: z.output<S>, ctx: OpContext) => AsyncIterable<Uint8Array>): StreamOp<z.output<S>> {
+  return { args: args as z.ZodType<z.output<S>>, run }
+}
+
+/** The schema of an operation that takes no arguments. */
+export const NoArgs = z.strictObject({})
+
+/**
+ * `input` checked against the schema of operation `op`: its arguments, or an InvalidArgumentError naming every
+ * field that is wrong (a wrong type, a missing or unknown field, a value out of range) and what is allowed.
+ */
+export function parseArgs<A> (op: string, schema: z.ZodType<A>, input: unknown): A {
+  const r = schema.safeParse(input)
+  if (r.success) return r.data
+  const issues = r.error.issues.slice(0, MAX_ISSUES_SHOWN).map(i => describeIssue(schema, i))
+  const more = r.error.issues.length - issues.length
+  throw new InvalidArgumentError(`invalid arguments for ${op}: ${issues.join('; ')}${more > 0 ? ` (and ${more} more)` : ''}`)
+}
+
+function describeIssue (schema: z.ZodType, issue: z.core.$ZodIssue): string {
+  const field = issue.path.map((p, i) => typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${String(p)}`).join('')
+  if (issue.code === 'unrecognized_keys') {
+    const at = field === '' ? '' : `${field}.`
+    const allowed = field === '' && schema instanceof z.ZodObject ? Object.keys(schema.shape) : []
+    return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map(k => `"${at}${k}"`).join(', ')} (${allowed.length > 0 ? `allowed: ${allowed.join(', ')}` : 'no other fields are allowed'})`
+  }
+  const message = issue.message.replace(/^Invalid input: /, '')
+  if (field === '') return `the body: ${message}`
+  if (issue.code === 'invalid_type' && message.endsWith('received undefined')) return `"${field}" is missing (${message.replace(/, received undefined$/, '')})`
+  return `"${field}": ${message}`
+}
+
+export function newApiToken (): string {
+  return randomBytes(32).toString('hex')
 }
 
 /** An error that crossed the API: keeps the daemon-side name, message and exit code. */
@@ -39,19 +109,17 @@ export class RemoteError extends DitsError {
   }
 }
 
-export function newApiToken (): string {
-  return randomBytes(32).toString('hex')
-}
-
 export class ApiServer {
   private readonly server: Server
-  private readonly token: Buffer
+  /** SHA-256 of the token: comparing digests takes the same time whatever the length of what was sent */
+  private readonly tokenDigest: Buffer
   private readonly table: OpTable
   private readonly inflight = new Set<AbortController>()
+  private hosts = new Set<string>()
 
   constructor (table: OpTable, token: string) {
     this.table = table
-    this.token = Buffer.from(token)
+    this.tokenDigest = digest(token)
     this.server = createServer((req, res) => { this.handle(req, res).catch(() => res.destroy()) })
   }
 
@@ -59,6 +127,7 @@ export class ApiServer {
     this.server.listen(port, '127.0.0.1')
     await once(this.server, 'listening')
     const { port: bound } = this.server.address() as AddressInfo
+    this.hosts = new Set([`127.0.0.1:${bound}`, `localhost:${bound}`])
     return `http://127.0.0.1:${bound}`
   }
 
@@ -70,11 +139,16 @@ export class ApiServer {
   }
 
   private authorized (req: IncomingMessage): boolean {
-    const given = Buffer.from((req.headers.authorization ?? '').replace(/^Bearer /, ''))
-    return given.length === this.token.length && timingSafeEqual(given, this.token)
+    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')
+    return m != null && timingSafeEqual(digest(m[1]), this.tokenDigest)
   }
 
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Before anything else, and before the token: these are the requests a web page can make a browser send.
+    const host = req.headers.host ?? ''
+    if (!this.hosts.has(host.toLowerCase())) return sendError(res, 403, new DitsError(`forbidden: Host "${host}" is not this API's address (${[...this.hosts].join(' or ')})`))
+    if (req.headers.origin !== undefined) return sendError(res, 403, new DitsError('forbidden: the API does not serve browsers (the request has an Origin)'))
+    if (req.method === 'OPTIONS') return sendError(res, 403, new DitsError('forbidden: the API does not answer CORS preflights'))
     if (!this.authorized(req)) return sendError(res, 401, new DitsError('unauthorized: the request lacks the token from <repo>/api.token'))
     const m = /^\/(rpc|stream)\/([a-zA-Z]+)$/.exec(req.url ?? '')
     if (req.method !== 'POST' || m == null) return sendError(res, 404, new DitsError(`no such endpoint: ${req.method ?? ''} ${req.url ?? ''}`))
@@ -83,15 +157,15 @@ export class ApiServer {
     if (op === undefined) return sendError(res, 404, new DitsError(`the daemon has no operation "${name}"`))
     let args: unknown
     try {
-      args = JSON.parse(await readBody(req))
+      args = parseArgs(name, op.args, parseBody(await readBody(req)))
     } catch (err) {
-      return sendError(res, 400, new DitsError(`bad request body: ${(err as Error).message}`))
+      return sendError(res, 400, err)
     }
     const controller = new AbortController()
     this.inflight.add(controller)
     res.on('close', () => { if (!res.writableFinished) controller.abort(new DitsError('the client went away')) })
     try {
-      if (kind === 'rpc') await runRpc(op as Op, args, res, controller.signal)
+      if (kind === 'rpc') await runRpc(op as RpcOp, args, res, controller.signal)
       else await runStream(op as StreamOp, args, res, controller.signal)
     } finally {
       this.inflight.delete(controller)
@@ -99,18 +173,23 @@ export class ApiServer {
   }
 }
 
-async function runRpc (op: Op, args: unknown, res: ServerResponse, signal: AbortSignal): Promise<void> {
+function digest (token: string): Buffer {
+  return createHash('sha256').update(token).digest()
+}
+
+async function runRpc (op: RpcOp, args: unknown, res: ServerResponse, signal: AbortSignal): Promise<void> {
   res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+  // The headers now, not with the first line: they tell the client the daemon took the call.
+  res.flushHeaders()
   let last = 0
   const onProgress = (progress: Progress): void => {
-    // Progress is advisory: at most ~10 lines a second.
     const now = performance.now()
-    if (now - last < 100) return
+    if (now - last < PROGRESS_INTERVAL_MS) return
     last = now
     res.write(JSON.stringify({ progress }) + '\n')
   }
   try {
-    const result = await op(args, { signal, onProgress })
+    const result = await op.run(args, { signal, onProgress })
     res.end(JSON.stringify({ result: result ?? null }) + '\n')
   } catch (err) {
     res.end(JSON.stringify({ error: serializeError(err) }) + '\n')
@@ -118,12 +197,13 @@ async function runRpc (op: Op, args: unknown, res: ServerResponse, signal: Abort
 }
 
 async function runStream (op: StreamOp, args: unknown, res: ServerResponse, signal: AbortSignal): Promise<void> {
-  const it = op(args, { signal })[Symbol.asyncIterator]()
   let first: IteratorResult<Uint8Array>
+  let it: AsyncIterator<Uint8Array>
   try {
+    it = op.run(args, { signal })[Symbol.asyncIterator]()
     first = await it.next()
   } catch (err) {
-    return sendError(res, 500, err)
+    return sendError(res, statusOf(err), err)
   }
   res.writeHead(200, { 'content-type': 'application/octet-stream' })
   try {
@@ -133,6 +213,17 @@ async function runStream (op: StreamOp, args: unknown, res: ServerResponse, sign
     res.end()
   } catch {
     res.destroy()
+  }
+}
+
+/** The HTTP status of an operation's error, by its exit code: only a fault of the daemon itself is a 500. */
+function statusOf (err: unknown): number {
+  if (err instanceof NotFoundError) return 404
+  switch ((err as { exitCode?: number }).exitCode) {
+    case 2: return 400
+    case 3: return 409
+    case 4: return 503
+    default: return err instanceof DitsError ? 422 : 500
   }
 }
 
@@ -146,65 +237,135 @@ function sendError (res: ServerResponse, status: number, err: unknown): void {
   res.end(JSON.stringify({ error: serializeError(err) }))
 }
 
+class BadRequestError extends UsageError {
+  static override name = 'BadRequestError'
+  override name = 'BadRequestError'
+}
+
+function parseBody (text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new BadRequestError(`the request body is not JSON: ${(err as Error).message}`)
+  }
+}
+
 async function readBody (req: IncomingMessage): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > MAX_REQUEST_BYTES) throw new BadRequestError(`the request body (${declared} bytes) is over the limit of ${MAX_REQUEST_BYTES} bytes`)
   let size = 0
   const parts: Buffer[] = []
   for await (const part of req as AsyncIterable<Buffer>) {
     size += part.byteLength
-    if (size > MAX_REQUEST_BYTES) throw new Error(`request body over ${MAX_REQUEST_BYTES} bytes`)
+    if (size > MAX_REQUEST_BYTES) throw new BadRequestError(`the request body is over the limit of ${MAX_REQUEST_BYTES} bytes`)
     parts.push(part)
   }
   return Buffer.concat(parts).toString('utf8') || '{}'
 }
 
+export interface ApiClientInit {
+  /** the daemon's pid, named when it does not answer */
+  pid?: number
+  /** the repo the daemon serves, named when it does not answer */
+  repo?: string
+  /** where the token is: read again when the daemon answers 401 (it restarted with a new one) */
+  tokenFile?: string
+  /**
+   * How long to wait for any sign of the daemon (the answer's headers, a progress line, a byte) before asking
+   * whether it is alive, and how long to wait for that answer.
+   * @default DEFAULT_API_TIMEOUT_MS
+   */
+  timeoutMs?: number
+}
+
 /** The CLI's side of the API. */
 export class ApiClient {
   readonly url: string
-  private readonly token: string
+  private token: string
+  private readonly init: ApiClientInit
+  private readonly timeoutMs: number
 
-  constructor (url: string, token: string) {
+  constructor (url: string, token: string, init: ApiClientInit = {}) {
     this.url = url
     this.token = token
+    this.init = init
+    this.timeoutMs = init.timeoutMs ?? DEFAULT_API_TIMEOUT_MS
   }
 
   async call<T> (op: string, args: unknown, ctx: OpContext = {}): Promise<T> {
-    const res = await this.post(`/rpc/${op}`, args, ctx.signal)
-    if (res.body == null) throw new UnavailableError('the daemon closed the connection')
-    let buffered = ''
-    const decoder = new TextDecoder()
-    for await (const piece of res.body) {
-      buffered += decoder.decode(piece, { stream: true })
-      let nl: number
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl)
-        buffered = buffered.slice(nl + 1)
-        const msg = JSON.parse(line) as { progress?: Progress, result?: T, error?: { name: string, message: string, exitCode: ExitCode } }
-        if (msg.progress !== undefined) ctx.onProgress?.(msg.progress)
-        else if (msg.error !== undefined) throw new RemoteError(msg.error.name, msg.error.message, msg.error.exitCode)
-        else return msg.result as T
+    const watch = new Watchdog(this, op, ctx.signal)
+    try {
+      const res = await watch.guard(this.post(`/rpc/${op}`, args, watch.signal))
+      if (res.body == null) throw new UnavailableError('the daemon closed the connection')
+      let buffered = ''
+      const decoder = new TextDecoder()
+      const reader = res.body[Symbol.asyncIterator]()
+      for (;;) {
+        const next = await watch.guard(reader.next())
+        if (next.done === true) break
+        buffered += decoder.decode(next.value, { stream: true })
+        let nl: number
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, nl)
+          buffered = buffered.slice(nl + 1)
+          const msg = JSON.parse(line) as { progress?: Progress, result?: T, error?: { name: string, message: string, exitCode: ExitCode } }
+          if (msg.progress !== undefined) ctx.onProgress?.(msg.progress)
+          else if (msg.error !== undefined) throw new RemoteError(msg.error.name, msg.error.message, msg.error.exitCode)
+          else return msg.result as T
+        }
       }
+      throw new UnavailableError(`the daemon at ${this.url} ended the response to ${op} without a result (did it stop?)`)
+    } finally {
+      watch.done()
     }
-    throw new UnavailableError(`the daemon at ${this.url} ended the response to ${op} without a result (did it stop?)`)
   }
 
   async * stream (op: string, args: unknown, ctx: OpContext = {}): AsyncGenerator<Uint8Array> {
-    const res = await this.post(`/stream/${op}`, args, ctx.signal)
-    if (res.body == null) return
-    for await (const piece of res.body) yield piece
+    const watch = new Watchdog(this, op, ctx.signal)
+    try {
+      const res = await watch.guard(this.post(`/stream/${op}`, args, watch.signal))
+      if (res.body == null) return
+      const reader = res.body[Symbol.asyncIterator]()
+      for (;;) {
+        // only the wait for the daemon is watched, not the time the consumer takes
+        const next = await watch.guard(reader.next())
+        if (next.done === true) return
+        yield next.value
+      }
+    } finally {
+      watch.done()
+    }
   }
 
-  private async post (path: string, args: unknown, signal?: AbortSignal): Promise<Response> {
-    let res: Response
+  /** Whether the daemon answers at all (any HTTP answer will do) within the timeout. */
+  async alive (): Promise<boolean> {
     try {
-      res = await fetch(this.url + path, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(args),
-        signal
-      })
-    } catch (err) {
-      if ((err as Error).name === 'AbortError') throw err
-      throw new UnavailableError(`cannot reach the daemon at ${this.url}: ${((err as Error).cause as Error)?.message ?? (err as Error).message}`)
+      await this.send('/rpc/id', {}, AbortSignal.timeout(this.timeoutMs))
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** Who did not answer, in the words of an error. */
+  describe (): string {
+    return `the daemon${this.init.pid === undefined ? '' : ` (pid ${this.init.pid})`} at ${this.url}${this.init.repo === undefined ? '' : ` for repo ${this.init.repo}`}`
+  }
+
+  get waitMs (): number {
+    return this.timeoutMs
+  }
+
+  private async post (path: string, args: unknown, signal: AbortSignal): Promise<Response> {
+    let res = await this.send(path, args, signal)
+    if (res.status === 401 && this.init.tokenFile !== undefined) {
+      // A daemon that restarted has a new token: a 401 ran nothing, so the call may be sent again once.
+      const token = (await readFile(this.init.tokenFile, 'utf8').catch(() => this.token)).trim()
+      if (token !== this.token) {
+        this.token = token
+        await res.body?.cancel()
+        res = await this.send(path, args, signal)
+      }
     }
     if (res.status !== 200) {
       const body = await res.json().catch(() => ({})) as { error?: { name: string, message: string, exitCode: ExitCode } }
@@ -212,5 +373,79 @@ export class ApiClient {
       throw new RemoteError(e.name, e.message, e.exitCode)
     }
     return res
+  }
+
+  private async send (path: string, args: unknown, signal: AbortSignal): Promise<Response> {
+    try {
+      return await fetch(this.url + path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(args),
+        signal
+      })
+    } catch (err) {
+      if (signal.aborted) throw signal.reason
+      throw new UnavailableError(`cannot reach ${this.describe()}: ${((err as Error).cause as Error)?.message ?? (err as Error).message}`)
+    }
+  }
+}
+
+/**
+ * Watches one call: while the client waits for the daemon, a timer runs; when it fires, the client asks the
+ * daemon whether it is alive (a healthy daemon busy with a long `get` or a lock wait answers at once); if that
+ * goes unanswered too, the call is aborted with an UnavailableError naming the daemon. Any sign of life
+ * (headers, a progress line, bytes) restarts the timer.
+ */
+class Watchdog {
+  private readonly client: ApiClient
+  private readonly op: string
+  private readonly controller = new AbortController()
+  readonly signal: AbortSignal
+  private timer?: NodeJS.Timeout
+  private probing = false
+  private finished = false
+
+  constructor (client: ApiClient, op: string, caller?: AbortSignal) {
+    this.client = client
+    this.op = op
+    this.signal = caller === undefined ? this.controller.signal : AbortSignal.any([caller, this.controller.signal])
+  }
+
+  /** `work`, watched: the timer runs until it settles. */
+  async guard<T> (work: Promise<T>): Promise<T> {
+    this.arm()
+    try {
+      return await work
+    } catch (err) {
+      throw this.signal.aborted ? this.signal.reason : err
+    } finally {
+      clearTimeout(this.timer)
+      this.timer = undefined
+    }
+  }
+
+  done (): void {
+    this.finished = true
+    clearTimeout(this.timer)
+  }
+
+  private arm (): void {
+    clearTimeout(this.timer)
+    this.timer = setTimeout(() => { this.check() }, this.client.waitMs)
+  }
+
+  private check (): void {
+    if (this.probing || this.finished) return
+    this.probing = true
+    this.client.alive().then(alive => {
+      this.probing = false
+      if (this.finished) return
+      if (!alive) {
+        const secs = this.client.waitMs / 1000
+        this.controller.abort(new UnavailableError(`${this.client.describe()} did not answer ${this.op} for ${secs} s nor a check that it is alive for ${secs} s more (is it stopped or hung?)`))
+      } else if (this.timer !== undefined) {
+        this.arm()
+      }
+    }, () => { this.probing = false })
   }
 }

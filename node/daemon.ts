@@ -1,7 +1,7 @@
 /**
  * `dits-node start`: opens the repo (taking its lock), joins the network, serves the local API, and runs
- * until asked to stop. Writes `<repo>/api` (its URL) and `<repo>/api.token` (0600) while it runs and
- * removes them on the way out.
+ * until asked to stop. Writes `<repo>/api.token` (0600), then listens, then writes `<repo>/api` (its URL); removes
+ * them on the way out.
  */
 import { unlink } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -75,8 +75,13 @@ export class Daemon {
       repo.blocks.usageReport()
       // What the repo already pins is announced again at every start.
       for (const root of await repo.pins.ls()) network.provide(root).catch(() => {})
-      daemon.apiUrl = await daemon.api.listen(config.api.port)
+      // The token before the socket, the URL last: a client that finds the URL finds the token that goes with
+      // it. A URL left by a killed daemon goes first, so that nobody pairs it with the new token meanwhile
+      // (with a fixed api.port the old URL is the new one, and its calls failed "unauthorized" until the token
+      // was written).
+      await unlink(join(repo.dir, API_FILE)).catch(() => {})
       await writeDurable(join(repo.dir, API_TOKEN_FILE), daemon.token, 0o600)
+      daemon.apiUrl = await daemon.api.listen(config.api.port)
       await writeDurable(join(repo.dir, API_FILE), daemon.apiUrl + '\n')
     } catch (err) {
       await daemon.stop()

@@ -1,11 +1,19 @@
 /**
  * The table of operations the local API serves, kept apart from the daemon so that the CLI, which runs the
  * same table on a repo it opens itself, does not load libp2p (~0.7 s of CPU per command) just to list it.
+ * Each entry is the schema of its arguments and the operation: one table, checked the same way whether a
+ * daemon serves the call or the CLI runs it (node/api.ts `parseArgs`).
  */
+import { z } from 'zod'
 import { UnavailableError } from '../src/errors.ts'
+import { rpc, stream, NoArgs } from './api.ts'
 import type { OpTable } from './api.ts'
+import { AddArgs, GetArgs, CatArgs, CidArgs, VerifyArgs, GcArgs } from './ops.ts'
 import type { RepoOps } from './ops.ts'
 import type { DitsNetwork } from './net/index.ts'
+
+/** Longest multiaddr `connect` takes, in characters. */
+const MAX_MULTIADDR_CHARS = 1024
 
 /**
  * The operations the API exposes: one entry per CLI verb. `network` is absent when the repo is opened
@@ -19,22 +27,22 @@ export function opTable (ops: RepoOps, network: () => DitsNetwork | undefined = 
   }
   return {
     rpc: {
-      id: async () => await ops.id(),
-      add: async (a, c) => await ops.add(a, c),
-      get: async (a, c) => await ops.get(a, c),
-      ls: async (a) => await ops.ls(a),
-      stat: async (a) => await ops.stat(a),
-      verify: async (a, c) => await ops.verify(a, c),
-      gc: async (a, c) => await ops.gc(a, c),
-      pinAdd: async (a, c) => await ops.pinAdd(a, c),
-      pinRm: async (a) => await ops.pinRm(a),
-      pinLs: async () => await ops.pinLs(),
-      peers: async () => net().peers(),
-      connect: async (a: { multiaddr: string }, c) => await net().connect(a.multiaddr, { signal: c.signal }),
-      status: async () => ({ ...net().status(), repo: await ops.repoStats() })
+      id: rpc(NoArgs, async () => await ops.id()),
+      add: rpc(AddArgs, async (a, c) => await ops.add(a, c)),
+      get: rpc(GetArgs, async (a, c) => await ops.get(a, c)),
+      ls: rpc(CidArgs, async (a) => await ops.ls(a)),
+      stat: rpc(CidArgs, async (a) => await ops.stat(a)),
+      verify: rpc(VerifyArgs, async (a, c) => await ops.verify(a, c)),
+      gc: rpc(GcArgs, async (a, c) => await ops.gc(a, c)),
+      pinAdd: rpc(CidArgs, async (a, c) => await ops.pinAdd(a, c)),
+      pinRm: rpc(CidArgs, async (a) => await ops.pinRm(a)),
+      pinLs: rpc(NoArgs, async () => await ops.pinLs()),
+      peers: rpc(NoArgs, async () => net().peers()),
+      connect: rpc(z.strictObject({ multiaddr: z.string().min(1).max(MAX_MULTIADDR_CHARS) }), async (a, c) => await net().connect(a.multiaddr, { signal: c.signal })),
+      status: rpc(NoArgs, async () => ({ ...net().status(), repo: await ops.repoStats() }))
     },
     stream: {
-      cat: (a, c) => ops.cat(a, c)
+      cat: stream(CatArgs, (a, c) => ops.cat(a, c))
     }
   }
 }

@@ -3,6 +3,9 @@
  * daemon's API calls the very same methods for a CLI that talks to it (node/api.ts), so both paths behave
  * alike. Arguments and results are plain JSON-able data.
  */
+import { stat as fsStat } from 'node:fs/promises'
+import { dirname, isAbsolute } from 'node:path'
+import { z } from 'zod'
 import type { CID } from 'multiformats/cid'
 import { Adder } from './adder.ts'
 import type { AddProgress } from './adder.ts'
@@ -18,15 +21,55 @@ import type { UsageReport } from './block-usage.ts'
 import { readFileNode, walkBlocks, walkChunks } from '../src/manifest/index.ts'
 import type { GetBlock } from '../src/manifest/index.ts'
 import { parseCid } from '../src/cid.ts'
-import { UsageError, NotFoundError, UnavailableError } from '../src/errors.ts'
-import type { ChunkerProfile } from '../src/fastcdc/index.ts'
+import { UsageError, NotFoundError, UnavailableError, InvalidPathError } from '../src/errors.ts'
+import { PROFILES, DEFAULT_PROFILE_NAME, validateProfile } from '../src/fastcdc/index.ts'
 import type { Repo } from './repo.ts'
 
-export interface AddArgs {
-  paths: string[]
-  profile: ChunkerProfile
-  pin: boolean
-}
+/** Longest path or CID (with its `/sub/path`) an operation takes, in UTF-16 code units: Linux's PATH_MAX. */
+export const MAX_ARG_PATH_CHARS = 4096
+
+/*
+ * The arguments of each operation, as the API (node/api.ts) and the CLI's direct calls check them before the
+ * operation runs: a wrong type, a missing or unknown field or a value out of range is an InvalidArgumentError
+ * naming the field. The operations then trust the types; what needs the repo or the network to judge (a CID
+ * that does not parse, an output that exists) they check themselves.
+ */
+
+/** A CID, as text (parsed by the operation, which names what is wrong with it). */
+export const CidArg = z.string().min(1).max(MAX_ARG_PATH_CHARS)
+
+/**
+ * A path on the daemon's machine, absolute: the daemon's working folder is not the caller's, so the CLI
+ * resolves paths against its own before it sends them.
+ */
+export const AbsolutePathArg = z.string().min(1).max(MAX_ARG_PATH_CHARS)
+  .refine(p => !p.includes('\0'), 'must not contain a NUL character')
+  .refine(p => isAbsolute(p), 'must be an absolute path (resolve it against the caller\'s working folder first)')
+
+const ByteCountArg = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
+
+/** A chunker profile (src/fastcdc/profile.ts): its sizes in range and ordered, as validateProfile checks. */
+export const ChunkerProfileArg = z.strictObject({
+  name: z.string().min(1).max(64),
+  min: z.number().int(),
+  avg: z.number().int(),
+  max: z.number().int(),
+  normalization: z.number().int(),
+  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional()
+}).superRefine((profile, ctx) => {
+  try {
+    validateProfile(profile)
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message })
+  }
+})
+
+export const AddArgs = z.strictObject({
+  paths: z.array(AbsolutePathArg).min(1),
+  profile: ChunkerProfileArg.default({ ...PROFILES[DEFAULT_PROFILE_NAME] }),
+  pin: z.boolean().default(true)
+})
+export type AddArgs = z.output<typeof AddArgs>
 
 export interface AddResponse {
   root: string
@@ -40,7 +83,14 @@ export interface AddResponse {
   added: Array<{ path: string, cid: string, size: number, type: 'file' | 'dir' }>
 }
 
-export interface GetArgs { cid: string, out: string, force?: boolean, maxRateBytesPerSec?: number }
+export const GetArgs = z.strictObject({
+  cid: CidArg,
+  /** where to write: an existing path is refused unless `force` (as a local get does) */
+  out: AbsolutePathArg,
+  force: z.boolean().optional(),
+  maxRateBytesPerSec: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional()
+})
+export type GetArgs = z.output<typeof GetArgs>
 export interface GetResponse {
   cid: string
   out: string
@@ -60,7 +110,18 @@ export interface GetResponse {
   duration_ms: number
 }
 
-export interface CatArgs { cid: string, offset?: number, length?: number }
+export const CatArgs = z.strictObject({ cid: CidArg, offset: ByteCountArg.optional(), length: ByteCountArg.optional() })
+export type CatArgs = z.output<typeof CatArgs>
+
+/** The arguments of `ls`, `stat`, `pinAdd` and `pinRm`. */
+export const CidArgs = z.strictObject({ cid: CidArg })
+export type CidArgs = z.output<typeof CidArgs>
+
+export const VerifyArgs = z.strictObject({ cid: CidArg.optional(), repair: z.boolean().optional() })
+export type VerifyArgs = z.output<typeof VerifyArgs>
+
+export const GcArgs = z.strictObject({ dryRun: z.boolean().optional() })
+export type GcArgs = z.output<typeof GcArgs>
 
 export interface IdResponse {
   peerId: string
@@ -136,6 +197,7 @@ export class RepoOps {
 
   async get (args: GetArgs, ctx: OpContext = {}): Promise<GetResponse> {
     const cid = parseCid(args.cid)
+    await checkOutputParent(args.out)
     if (this.network == null) {
       if (!(await this.repo.blocks.has(cid))) throw this.notHere(cid)
       const started = performance.now()
@@ -167,11 +229,11 @@ export class RepoOps {
     yield * readRange(this.getBlock, file, offset, length)
   }
 
-  async ls (args: { cid: string }): Promise<LsEntry[]> {
+  async ls (args: CidArgs): Promise<LsEntry[]> {
     return await ls(this.getBlock, await this.local(args.cid))
   }
 
-  async stat (args: { cid: string }): Promise<StatResult> {
+  async stat (args: CidArgs): Promise<StatResult> {
     return await statCid(this.getBlock, await this.local(args.cid))
   }
 
@@ -179,7 +241,7 @@ export class RepoOps {
    * Scrub. With `repair`, blocks found corrupt (now quarantined) or missing are fetched again from the
    * network — for the given root, or for every pin — and the scrub runs again to show the outcome.
    */
-  async verify (args: { cid?: string, repair?: boolean }, ctx: OpContext = {}): Promise<VerifyResult & { repaired?: number }> {
+  async verify (args: VerifyArgs, ctx: OpContext = {}): Promise<VerifyResult & { repaired?: number }> {
     const roots = args.cid === undefined ? undefined : [await this.local(args.cid)]
     const scrub = async (): Promise<VerifyResult> => await verifyBlocks(this.repo.blocks, roots, { signal: ctx.signal, onProgress: (checked) => ctx.onProgress?.({ checked }) })
     const first = await scrub()
@@ -197,13 +259,13 @@ export class RepoOps {
     return { ...this.repo.blocks.usageReport(), pins: (await this.repo.pins.ls()).length }
   }
 
-  async gc (args: { dryRun?: boolean }, ctx: OpContext = {}): Promise<GcResult> {
+  async gc (args: GcArgs, ctx: OpContext = {}): Promise<GcResult> {
     const run = (async () => await gc(this.repo.blocks, await this.repo.pins.ls(), { dryRun: args.dryRun, signal: ctx.signal }))()
     this.gcRunning = run.catch(() => {})
     return await run
   }
 
-  async pinAdd (args: { cid: string }, ctx: OpContext = {}): Promise<{ pinned: string }> {
+  async pinAdd (args: CidArgs, ctx: OpContext = {}): Promise<{ pinned: string }> {
     const cid = parseCid(args.cid)
     if (this.network != null) await this.network.fetch(cid, { signal: ctx.signal })
     // A pin promises the whole DAG is here and durable: check it, then fsync it, then pin.
@@ -219,7 +281,7 @@ export class RepoOps {
     return { pinned: cid.toString() }
   }
 
-  async pinRm (args: { cid: string }): Promise<{ unpinned: string }> {
+  async pinRm (args: CidArgs): Promise<{ unpinned: string }> {
     const cid = parseCid(args.cid)
     if (!(await this.repo.pins.rm(cid))) throw new NotFoundError(`${cid} is not pinned`)
     return { unpinned: cid.toString() }
@@ -238,4 +300,12 @@ export class RepoOps {
   private notHere (cid: CID): NotFoundError {
     return new NotFoundError(`${cid} is not in the repo ${this.repo.dir}${this.network == null ? ' (no daemon is running to fetch it from the network: run `dits-node start`)' : ''}`)
   }
+}
+
+/** The folder `out` goes into must exist: a get makes the output, not the folders above it. */
+async function checkOutputParent (out: string): Promise<void> {
+  const parent = dirname(out)
+  const s = await fsStat(parent).catch(() => undefined)
+  if (s === undefined) throw new InvalidPathError(`cannot write ${out}: the folder ${parent} does not exist (create it first)`)
+  if (!s.isDirectory()) throw new InvalidPathError(`cannot write ${out}: ${parent} is not a folder`)
 }

@@ -1,56 +1,52 @@
 /**
  * The daemon's API operations for `ref`, `lock` and `cluster` (DESIGN §8), merged into its op table
- * (node/daemon.ts). Arguments arrive as JSON from the CLI; each is checked here and named in the error.
+ * (node/daemon.ts). Arguments arrive as JSON from the CLI; each operation's schema checks their shape, types and
+ * ranges (node/api.ts `parseArgs`), and the state machine's codec then checks names, paths and CIDs in full.
  */
-import { UnavailableError, UsageError } from '../../src/errors.ts'
-import type { Op } from '../api.ts'
+import { z } from 'zod'
+import { UnavailableError } from '../../src/errors.ts'
+import { MAX_CID_CHARS, MAX_LOCK_TTL_MS, MAX_LOCK_WAIT_MS, MAX_REASON_CHARS } from '../../src/state/index.ts'
+import { MAX_PATH_BYTES } from '../../src/paths.ts'
+import { rpc, NoArgs } from '../api.ts'
+import type { RpcOp } from '../api.ts'
 import type { ConsensusService } from './service.ts'
 
-export function consensusOps (service: () => ConsensusService | undefined): Record<string, Op> {
+/** A ref name or lock path: the codec checks it segment by segment (src/paths.ts); this only bounds it. */
+const PathArg = z.string().min(1).max(MAX_PATH_BYTES)
+const CidArg = z.string().min(1).max(MAX_CID_CHARS)
+/** A fencing token: a Raft log index, so at least 1. */
+const TokenArg = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER)
+const TtlArg = z.number().int().min(1).max(MAX_LOCK_TTL_MS)
+/** `peer id` or a multiaddr ending in `/p2p/<peer id>` */
+const PeerArg = z.string().min(1).max(1024)
+
+export const RefSetArgs = z.strictObject({ name: PathArg, cid: CidArg, expect: CidArg.optional(), expectNone: z.boolean().optional(), token: TokenArg.optional() })
+export const RefRmArgs = z.strictObject({ name: PathArg, expect: CidArg, token: TokenArg.optional() })
+export const LockAcquireArgs = z.strictObject({ path: PathArg, shared: z.boolean().optional(), ttlMs: TtlArg.optional(), waitMs: z.number().int().min(0).max(MAX_LOCK_WAIT_MS).optional() })
+const NameArgs = z.strictObject({ name: PathArg })
+const PathArgs = z.strictObject({ path: PathArg })
+const PrefixArgs = z.strictObject({ prefix: z.string().max(MAX_PATH_BYTES).optional() })
+const PeerArgs = z.strictObject({ peer: PeerArg })
+
+export function consensusOps (service: () => ConsensusService | undefined): Record<string, RpcOp> {
   const s = (): ConsensusService => {
     const c = service()
     if (c === undefined) throw new UnavailableError('the consensus service is not running: start the daemon with `dits-node start`')
     return c
   }
   return {
-    refGet: async (a) => await s().refGet({ name: str(a, 'name') }),
-    refSet: async (a) => await s().refSet({ name: str(a, 'name'), cid: str(a, 'cid'), expect: optStr(a, 'expect'), expectNone: optBool(a, 'expectNone'), token: optInt(a, 'token') }),
-    refRm: async (a) => await s().refRm({ name: str(a, 'name'), expect: str(a, 'expect'), token: optInt(a, 'token') }),
-    refLs: async (a) => await s().refLs({ prefix: optStr(a, 'prefix') }),
-    refLog: async (a) => await s().refLog({ name: str(a, 'name') }),
-    lockAcquire: async (a) => await s().lockAcquire({ path: str(a, 'path'), shared: optBool(a, 'shared'), ttlMs: optInt(a, 'ttlMs'), waitMs: optInt(a, 'waitMs') }),
-    lockRelease: async (a) => await s().lockRelease({ path: str(a, 'path') }),
-    lockRenew: async (a) => await s().lockRenew({ path: str(a, 'path'), ttlMs: optInt(a, 'ttlMs') }),
-    lockLs: async (a) => await s().lockLs({ prefix: optStr(a, 'prefix') }),
-    lockBreak: async (a) => await s().lockBreak({ path: str(a, 'path'), reason: str(a, 'reason') }),
-    clusterStatus: async () => await s().clusterStatus(),
-    clusterAdd: async (a) => await s().clusterAdd({ peer: str(a, 'peer') }),
-    clusterRemove: async (a) => await s().clusterRemove({ peer: str(a, 'peer') })
+    refGet: rpc(NameArgs, async (a) => await s().refGet(a)),
+    refSet: rpc(RefSetArgs, async (a) => await s().refSet(a)),
+    refRm: rpc(RefRmArgs, async (a) => await s().refRm(a)),
+    refLs: rpc(PrefixArgs, async (a) => await s().refLs(a)),
+    refLog: rpc(NameArgs, async (a) => await s().refLog(a)),
+    lockAcquire: rpc(LockAcquireArgs, async (a) => await s().lockAcquire(a)),
+    lockRelease: rpc(PathArgs, async (a) => await s().lockRelease(a)),
+    lockRenew: rpc(z.strictObject({ path: PathArg, ttlMs: TtlArg.optional() }), async (a) => await s().lockRenew(a)),
+    lockLs: rpc(PrefixArgs, async (a) => await s().lockLs(a)),
+    lockBreak: rpc(z.strictObject({ path: PathArg, reason: z.string().min(1).max(MAX_REASON_CHARS) }), async (a) => await s().lockBreak(a)),
+    clusterStatus: rpc(NoArgs, async () => await s().clusterStatus()),
+    clusterAdd: rpc(PeerArgs, async (a) => await s().clusterAdd(a)),
+    clusterRemove: rpc(PeerArgs, async (a) => await s().clusterRemove(a))
   }
-}
-
-type Args = Record<string, unknown> | undefined
-
-function str (a: Args, key: string): string {
-  const v = a?.[key]
-  if (typeof v !== 'string' || v === '') throw new UsageError(`argument ${key} must be a non-empty string`)
-  return v
-}
-
-function optStr (a: Args, key: string): string | undefined {
-  return a?.[key] == null ? undefined : str(a, key)
-}
-
-function optBool (a: Args, key: string): boolean | undefined {
-  const v = a?.[key]
-  if (v == null) return undefined
-  if (typeof v !== 'boolean') throw new UsageError(`argument ${key} must be true or false`)
-  return v
-}
-
-function optInt (a: Args, key: string): number | undefined {
-  const v = a?.[key]
-  if (v == null) return undefined
-  if (!Number.isSafeInteger(v) || (v as number) < 0) throw new UsageError(`argument ${key} must be a whole number >= 0`)
-  return v as number
 }
