@@ -98,7 +98,7 @@ export const RULES: Record<string, KeyRule> = {
 export function getKey (obj: unknown, key: string): unknown {
   let at = obj
   for (const part of key.split('.')) {
-    if (at == null || typeof at !== 'object' || !(part in at)) return undefined
+    if (at == null || typeof at !== 'object' || !Object.hasOwn(at, part)) return undefined
     at = (at as Record<string, unknown>)[part]
   }
   return at
@@ -116,7 +116,8 @@ export function setKey (obj: Record<string, unknown>, key: string, value: unknow
 
 /** Check one key; returns the value or throws naming key, value and what is allowed. */
 export function checkKey (key: string, value: unknown): unknown {
-  const rule = RULES[key]
+  // own keys only: `toString` or `__proto__` must be unknown keys, not Object.prototype's members
+  const rule = Object.hasOwn(RULES, key) ? RULES[key] : undefined
   if (rule === undefined) {
     const known = Object.keys(RULES)
     const prefix = known.filter(k => k.startsWith(key + '.'))
@@ -151,7 +152,7 @@ function leafKeys (obj: Record<string, unknown>, prefix = ''): string[] {
   const keys: string[] = []
   for (const [k, v] of Object.entries(obj)) {
     const key = prefix === '' ? k : `${prefix}.${k}`
-    if (v != null && typeof v === 'object' && !Array.isArray(v) && RULES[key] === undefined) keys.push(...leafKeys(v as Record<string, unknown>, key))
+    if (v != null && typeof v === 'object' && !Array.isArray(v) && !Object.hasOwn(RULES, key)) keys.push(...leafKeys(v as Record<string, unknown>, key))
     else keys.push(key)
   }
   return keys

@@ -20,6 +20,13 @@ describe('config', () => {
     assert.throws(() => checkKey('consensus', {}), /it is a section/)
   })
 
+  it('knows only its own keys, not Object.prototype\'s (found by fuzzing: "rule.check is not a function")', () => {
+    for (const key of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      assert.throws(() => checkKey(key, null), (e: Error) => e.name === 'ConfigError' && e.message.includes(`unknown config key "${key}"`))
+    }
+    assert.throws(() => validateConfig({ constructor: 1 }, 'config.json'), /unknown config key "constructor"/)
+  })
+
   it('checks cross-key rules', () => {
     assert.throws(() => validateConfig({ consensus: { heartbeatMs: 500, electionMs: 1000 } }, 'f'), /at least 5 × consensus.heartbeatMs/)
   })
