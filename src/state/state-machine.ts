@@ -16,6 +16,7 @@ import { STATE_MUTANTS } from './mutants.ts'
 import { RefTable } from './refs.ts'
 import { errorInfo } from './results.ts'
 import { SessionTable } from './sessions.ts'
+import { SNAPSHOT_SCHEMA } from './snapshot-schema.ts'
 import type { ApplyContext, LocksData } from './locks.ts'
 import type { StateMutant } from './mutants.ts'
 import type { RefsData } from './refs.ts'
@@ -216,6 +217,11 @@ export class RefsLocksStateMachine {
     }
     if (data.version !== SNAPSHOT_VERSION) {
       throw new SnapshotError(`refs+locks snapshot version ${String(data.version)} is not supported (this build reads version ${SNAPSHOT_VERSION})`)
+    }
+    const checked = SNAPSHOT_SCHEMA.safeParse(data)
+    if (!checked.success) {
+      const issue = checked.error.issues[0]
+      throw new SnapshotError(`malformed refs+locks snapshot: ${issue.path.join('.') || 'the top level'}: ${issue.message}`)
     }
     const mutant = checkMutant(options.mutant)
     try {

@@ -169,6 +169,19 @@ describe('state machine: command codec', () => {
     })
   })
 
+  describe('snapshots', () => {
+    it('refuses a snapshot with a field missing instead of failing later (found by fuzzing)', () => {
+      const sm = new RefsLocksStateMachine()
+      sm.apply(1, { type: 'ref.set', client: 'c', seq: 1, now: 5, owner: 'o', name: 'a/b', cid: CID1, expect: null })
+      const data = dagCbor.decode(sm.snapshot()) as { refs: { refs: Array<Record<string, unknown>> } }
+      delete data.refs.refs[0].who
+      assert.throws(() => RefsLocksStateMachine.restore(dagCbor.encode(data)), (e: Error) => e.name === 'SnapshotError' && /refs\.refs\.0\.who/.test(e.message))
+      data.refs.refs[0].who = 7
+      assert.throws(() => RefsLocksStateMachine.restore(dagCbor.encode(data)), (e: Error) => e.name === 'SnapshotError' && /refs\.refs\.0\.who/.test(e.message))
+      assert.equal(RefsLocksStateMachine.restore(sm.snapshot()).query({ type: 'ref.get', name: 'a/b' }).ref?.cid, CID1)
+    })
+  })
+
   describe('queries', () => {
     it('round trip and normal form', () => {
       assert.deepEqual(decodeQuery(encodeQuery({ type: 'ref.get', name: 'a//b' })), { type: 'ref.get', name: 'a/b' })

@@ -88,7 +88,8 @@ describe('state machine: properties over random logs', () => {
     const sm = new RefsLocksStateMachine()
     const data = dagCbor.decode<Record<string, unknown>>(sm.snapshot())
     assert.throws(() => RefsLocksStateMachine.restore(dagCbor.encode({ ...data, version: 99 })), { name: 'SnapshotError', message: /version 99 is not supported/ })
-    assert.throws(() => RefsLocksStateMachine.restore(dagCbor.encode({ ...data, limits: { maxSessions: 0 } })), { name: 'SnapshotError', message: /malformed refs\+locks snapshot: maxSessions must be a positive integer/ })
+    assert.throws(() => RefsLocksStateMachine.restore(dagCbor.encode({ ...data, limits: { maxSessions: 0 } })), { name: 'SnapshotError', message: /malformed refs\+locks snapshot: limits\.sessionWindow: .*expected number/ })
+    assert.throws(() => RefsLocksStateMachine.restore(dagCbor.encode({ ...data, limits: { ...data.limits as object, maxSessions: 0 } })), { name: 'SnapshotError', message: /malformed refs\+locks snapshot: maxSessions must be a positive integer/ })
   })
 
   it('restore keeps the sizes of the snapshot, and takes the mutant from its options', () => {
