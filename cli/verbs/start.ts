@@ -14,6 +14,9 @@ import type { GlobalOptions } from '../context.ts'
  */
 export const DAEMON_TURBOFAN_CALLS = 300
 
+/** A stop signal within this long of the first is the same request (see below); a later one stops at once. */
+export const REPEATED_STOP_SIGNAL_MS = 1000
+
 export function register (program: Command): void {
   program.command('start')
     .description('run the node: open the repo, serve the local API and the network; Ctrl-C stops it cleanly')
@@ -36,6 +39,16 @@ export function register (program: Command): void {
         'ready (Ctrl-C to stop)'
       ])
       const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).then(() => 'signal')
+      // A terminal's Ctrl-C reaches both the installed command's launcher and this process, and the launcher
+      // passes it on: a stop signal repeated at once is the same request, not a second Ctrl-C to stop at once.
+      const stopping = performance.now()
+      for (const s of ['SIGINT', 'SIGTERM'] as const) {
+        process.on(s, () => {
+          if (performance.now() - stopping < REPEATED_STOP_SIGNAL_MS) return
+          process.stderr.write(`stopped at once (${s} again): the repo is safe, the next start recovers\n`)
+          process.exit(1)
+        })
+      }
       if (!ctx.json) process.stderr.write(`stopping (${signal})…\n`)
       await daemon.stop()
       if (!ctx.json) process.stderr.write('stopped\n')

@@ -1,11 +1,12 @@
 /**
  * Run the real `dits-node` binary as a child process (the tests about processes use real processes).
  */
-import { spawn } from 'node:child_process'
+import { spawn, execFileSync } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { join, dirname } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join, dirname, delimiter } from 'node:path'
 
 const here = dirname(fileURLToPath(import.meta.url))
 /** dist/test/helpers → the repo root */
@@ -81,4 +82,16 @@ export async function startDaemon (repo: string, env: NodeJS.ProcessEnv = {}): P
       return code
     }
   }
+}
+
+/** The first `node` on PATH outside any node_modules (npm puts the pinned one first), when it is older than 22. */
+export function systemNodeOlderThan22 (): { path: string, version: string } | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '' || dir.includes('node_modules')) continue
+    const path = join(dir, 'node')
+    if (!existsSync(path)) continue
+    const version = execFileSync(path, ['--version'], { encoding: 'utf8' }).trim().replace(/^v/, '')
+    return Number(version.split('.')[0]) < 22 ? { path, version } : undefined
+  }
+  return undefined
 }
