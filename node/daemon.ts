@@ -64,7 +64,7 @@ export class Daemon {
       daemon.network = network
       await network.start()
       const consensusLog = network.libp2p.logger.forComponent('dits:consensus')
-      daemon.consensus = new ConsensusService(network.libp2p, { ...config.consensus, peerId, datastoreDir: repo.datastoreDir, log: m => { consensusLog(m) } })
+      daemon.consensus = new ConsensusService(network.libp2p, { ...config.consensus, peerId, datastoreDir: repo.datastoreDir, penalize: (peer, reason) => { network.penalize(peer, reason) }, log: m => { consensusLog(m) } })
       await daemon.consensus.start()
       daemon.ops.network = {
         fetch: async (root, options) => await network.fetch(root, options),

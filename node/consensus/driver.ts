@@ -23,7 +23,7 @@ import { RefsLocksStateMachine, encodeCommand, validateQuery } from '../../src/s
 import { UnavailableError } from '../../src/errors.ts'
 import { ConsensusStorageError, NoQuorumError, ProposalLostError } from './errors.ts'
 import type { RaftDiskStorage } from './storage.ts'
-import type { ConfChange, Entry, Message, ReadState, Role, Snapshot, SoftState } from '../../src/raft/index.ts'
+import type { ConfChange, Entry, Message, ReadState, Refusal, Role, Snapshot, SoftState } from '../../src/raft/index.ts'
 import type {
   ApplyOutput, ClientCommand, CommandResult, GrantLostEvent, LockGrantedOk, Failure, Query, QueryReply
 } from '../../src/state/index.ts'
@@ -42,6 +42,8 @@ export interface RaftDriverInit {
   storage: RaftDiskStorage
   /** the founding voters, used only when the storage is empty (src/raft RaftConfig.voters); [] to join later */
   founders: string[]
+  /** a voter joining later: the voters whose messages it accepts until its log holds a configuration (src/raft RaftConfig.joinVia) */
+  joinVia?: string[]
   heartbeatMs: number
   electionMs: number
   /** hand messages to the transport; must not block */
@@ -147,6 +149,7 @@ export class RaftDriver {
       id: init.id,
       storage: this.storage.memory,
       voters: init.founders,
+      joinVia: init.joinVia,
       electionTicks: this.electionTicks,
       heartbeatTicks: 1,
       random: Math.random
@@ -191,11 +194,18 @@ export class RaftDriver {
     return new NoQuorumError(q.reachable, Math.max(q.voters, 1), detail)
   }
 
-  /** A message from another voter. */
-  step (m: Message): void {
-    if (this.failure != null || this.stopped) return
+  /**
+   * A message that arrived over a connection authenticated as `remote`. It is stepped only when the core admits
+   * it (src/raft/membership.ts: `from` is `remote`, addressed here, and `remote` a voter of the latest
+   * configuration); otherwise it is dropped unseen and the refusal returned, for the transport to log and score.
+   */
+  step (m: Message, remote: string): Refusal | undefined {
+    if (this.failure != null || this.stopped) return undefined
+    const refusal = this.node.refuse(m, remote)
+    if (refusal !== undefined) return refusal
     this.node.step(m)
     this.schedule()
+    return undefined
   }
 
   /**

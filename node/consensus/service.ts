@@ -56,6 +56,8 @@ export interface ConsensusServiceInit {
   datastoreDir: string
   /** @default DEFAULT_SNAPSHOT_ENTRIES (driver.ts) */
   snapshotEntries?: number
+  /** score a misbehaving peer down (the network's PeerPenalties) */
+  penalize?(peer: string, reason: string): void
   log?(message: string): void
 }
 
@@ -135,17 +137,20 @@ export class ConsensusService {
         self: this.peerId,
         addresses: this.addresses,
         electionMs: this.init.electionMs,
-        onMessage: m => { this.driver?.step(m) },
+        onMessage: (m, remote) => this.driver?.step(m, remote),
+        penalize: this.init.penalize,
         onUnreachable: id => { this.driver?.reportUnreachable(id) },
         onSnapshotStatus: (id, ok) => { this.driver?.reportSnapshot(id, ok) },
         log
       })
-      // a founder is listed in consensus.voters; a voter that is not waits to be added (`cluster add`)
+      // a founder is listed in consensus.voters; a voter that is not waits to be added (`cluster add`), and
+      // until then takes Raft messages only from the voters it is configured with
       const founders = this.addresses.has(this.peerId) ? [...this.addresses.keys()] : []
       const driver = new RaftDriver({
         id: this.peerId,
         storage,
         founders,
+        joinVia: founders.length > 0 ? [] : [...this.addresses.keys()],
         heartbeatMs: this.init.heartbeatMs,
         electionMs: this.init.electionMs,
         snapshotEntries: this.init.snapshotEntries,

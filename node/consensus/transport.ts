@@ -7,9 +7,14 @@
  * messages), and the next send after a short backoff dials again. A snapshot travels alone on a fresh stream
  * and the receiver acknowledges it, so the core learns whether it arrived (reportSnapshot).
  *
- * Receiving: every frame is bounded (MAX_RAFT_MESSAGE_BYTES) and must come from the peer it claims
- * (`from` = the connection's remote peer) and be addressed to us; a stream idle for longer than
- * `idleTimeoutMs` is closed (the sender opens a new one when it has something to say).
+ * Receiving: every frame is bounded (MAX_RAFT_MESSAGE_BYTES) and handed, with the connection's authenticated
+ * remote peer, to `onMessage`, which steps it only if the core admits it (src/raft/membership.ts): sent by
+ * the peer it claims, addressed to us, from a voter of the current configuration. A forged sender or a wrong
+ * address is a protocol violation (the stream is aborted and the peer scored down); a message from a peer
+ * that is not a voter is dropped, logged once per peer per `refusalIntervalMs`, and scored down at that same
+ * pace — so that a voter this node has not yet learned of (its `add` is still on the way) is not banned for
+ * the few messages it sends before the log catches up, while a stranger that keeps talking is. A stream idle
+ * for longer than `idleTimeoutMs` is closed (the sender opens a new one when it has something to say).
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -20,7 +25,7 @@ import { PeerTimeoutError, ProtocolViolationError } from '../net/errors.ts'
 import { decodeRaftMessage, decodeSnapshotAck, encodeRaftMessage, encodeSnapshotAck, frameAll } from './wire.ts'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { Message } from '../../src/raft/index.ts'
+import type { Message, Refusal } from '../../src/raft/index.ts'
 
 /** How long a dial to a voter may take. */
 export const DEFAULT_RAFT_DIAL_TIMEOUT_MS = 2_000
@@ -34,6 +39,10 @@ export const DEFAULT_RAFT_SNAPSHOT_TIMEOUT_MS = 60_000
 export const DEFAULT_RAFT_MAX_QUEUED_MESSAGES = 4_096
 /** After a failed dial, sends to that peer are dropped for this long before the next dial. */
 export const DEFAULT_RAFT_REDIAL_BACKOFF_MS = 100
+/** Messages refused from a non-voter are logged, and the peer scored down, at most once per this interval. */
+export const DEFAULT_RAFT_REFUSAL_INTERVAL_MS = 10_000
+/** Peers whose last refusal time is remembered; beyond this the oldest are forgotten. */
+const MAX_REFUSAL_RECORDS = 1_024
 
 /** What the transport needs from the libp2p host. */
 export interface RaftTransportComponents {
@@ -49,7 +58,10 @@ export interface RaftTransportInit {
   /** known addresses of voters, by peer id (from consensus.voters and `cluster add`) */
   addresses: Map<string, string[]>
   electionMs: number
-  onMessage(m: Message): void
+  /** step a message that arrived from `remote` (the authenticated peer); a refusal if it was not admitted */
+  onMessage(m: Message, remote: string): Refusal | undefined
+  /** score a misbehaving peer down (node/net/penalties.ts) */
+  penalize?(peer: string, reason: string): void
   onUnreachable(peer: string): void
   onSnapshotStatus(peer: string, ok: boolean): void
   /** @default DEFAULT_RAFT_DIAL_TIMEOUT_MS */
@@ -62,6 +74,8 @@ export interface RaftTransportInit {
   snapshotTimeoutMs?: number
   /** @default DEFAULT_RAFT_MAX_QUEUED_MESSAGES */
   maxQueuedMessages?: number
+  /** @default DEFAULT_RAFT_REFUSAL_INTERVAL_MS */
+  refusalIntervalMs?: number
   log?(message: string): void
 }
 
@@ -73,6 +87,9 @@ export class RaftTransport {
   private readonly idleTimeoutMs: number
   private readonly snapshotTimeoutMs: number
   private readonly maxQueued: number
+  private readonly refusalIntervalMs: number
+  /** when each non-voter's refusal was last logged and scored */
+  private readonly refusedAt = new Map<string, number>()
   private readonly peers = new Map<string, PeerSender>()
   private readonly lastHeard = new Map<string, number>()
   private readonly inbound = new Set<Stream>()
@@ -86,6 +103,7 @@ export class RaftTransport {
     this.idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_RAFT_IDLE_TIMEOUT_MS
     this.snapshotTimeoutMs = init.snapshotTimeoutMs ?? DEFAULT_RAFT_SNAPSHOT_TIMEOUT_MS
     this.maxQueued = init.maxQueuedMessages ?? DEFAULT_RAFT_MAX_QUEUED_MESSAGES
+    this.refusalIntervalMs = init.refusalIntervalMs ?? DEFAULT_RAFT_REFUSAL_INTERVAL_MS
   }
 
   async start (): Promise<void> {
@@ -224,23 +242,19 @@ export class RaftTransport {
         const frame = await reader.next({ signal: AbortSignal.timeout(this.idleTimeoutMs) })
         if (frame === undefined) break
         const m = decodeRaftMessage(frame)
-        if (m.from !== remote) throw new ProtocolViolationError(`raft message claims to come from ${m.from} but the stream is from ${remote}`)
-        if (m.to !== this.init.self) throw new ProtocolViolationError(`raft message for ${m.to} reached ${this.init.self}`)
-        this.lastHeard.set(remote, Date.now())
         if (!this.running) break
         if (m.type === 'Snapshot') {
-          let ok = true
           let error = ''
           try {
-            this.init.onMessage(m)
+            const refusal = this.deliver(m, remote)
+            if (refusal !== undefined) error = refusal.message
           } catch (err) {
-            ok = false
             error = (err as Error).message
           }
-          await writeFrame(stream, encodeSnapshotAck(ok, error), { signal: AbortSignal.timeout(this.sendTimeoutMs) })
+          await writeFrame(stream, encodeSnapshotAck(error === '', error), { signal: AbortSignal.timeout(this.sendTimeoutMs) })
           break
         }
-        this.init.onMessage(m)
+        this.deliver(m, remote)
       }
       reader.release()
       await stream.close({ signal: AbortSignal.timeout(this.sendTimeoutMs) }).catch(() => stream.abort(new PeerTimeoutError('close timed out')))
@@ -251,6 +265,32 @@ export class RaftTransport {
     } finally {
       this.inbound.delete(stream)
     }
+  }
+
+  /**
+   * Step one message, or deal with its refusal: a forged sender or a wrong address throws (the stream is
+   * aborted) and costs a point every time; a non-voter's message is dropped and costs a point once per interval.
+   */
+  private deliver (m: Message, remote: string): Refusal | undefined {
+    const refusal = this.init.onMessage(m, remote)
+    if (refusal === undefined) {
+      this.lastHeard.set(remote, Date.now())
+      return undefined
+    }
+    if (refusal.reason !== 'not-a-member') {
+      this.init.penalize?.(remote, refusal.message)
+      throw new ProtocolViolationError(refusal.message)
+    }
+    const now = Date.now()
+    const last = this.refusedAt.get(remote)
+    if (last === undefined || now - last >= this.refusalIntervalMs) {
+      if (this.refusedAt.size >= MAX_REFUSAL_RECORDS) this.refusedAt.delete(this.refusedAt.keys().next().value as string)
+      this.refusedAt.delete(remote)
+      this.refusedAt.set(remote, now)
+      this.init.log?.(`raft: dropped ${refusal.message} (logged once per ${this.refusalIntervalMs} ms per peer)`)
+      this.init.penalize?.(remote, refusal.message)
+    }
+    return refusal
   }
 }
 

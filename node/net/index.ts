@@ -107,6 +107,8 @@ export interface DitsNetwork {
   /** dial `ma` and complete hello; IncompatiblePeerError (with the reason) when it fails */
   connect(ma: string, options?: AbortOptions): Promise<PeerInfo>
   status(): NetworkStatus
+  /** count one protocol violation of another layer (e.g. consensus) against `peer`; see PeerPenalties */
+  penalize(peer: string, reason: string): void
 }
 
 export async function createNetwork (init: NetworkInit): Promise<DitsNetwork> {
@@ -178,6 +180,10 @@ class Network implements DitsNetwork {
     this.libp2p.removeEventListener('peer:discovery', this.onDiscovery)
     this.advertiser.stop()
     await this.libp2p.stop()
+  }
+
+  penalize (peer: string, reason: string): void {
+    this.penalties.penalize(peerIdFromString(peer), reason)
   }
 
   async provide (root: CID, options: AbortOptions = {}): Promise<void> {

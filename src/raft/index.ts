@@ -44,12 +44,14 @@ export {
 export { MemoryStorage, entrySize, ENTRY_OVERHEAD_BYTES } from './storage.ts'
 export { encodeConfChange, decodeConfChange } from './conf-change.ts'
 export { seededRandom } from './random.ts'
+export { refuseMessage } from './membership.ts'
 export { RAFT_MUTANTS, RAFT_MUTANT_DESCRIPTIONS } from './mutants.ts'
 export { MESSAGE_TYPES, NONE } from './types.ts'
 export * from './errors.ts'
 export type { RaftConfig } from './raft-node.ts'
 export type { Storage } from './storage.ts'
 export type { RaftMutant } from './mutants.ts'
+export type { MembershipView, Refusal, RefusalReason } from './membership.ts'
 export type {
   ConfChange, Entry, EntryType, HardState, Message, MessageType, ProgressState, ProgressStatus, ProposalId, Ready,
   ReadState, Role, Snapshot, SoftState, Status

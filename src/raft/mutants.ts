@@ -12,6 +12,8 @@ export type RaftMutant =
   | 'read-without-quorum'
   | 'no-check-quorum'
   | 'skip-log-match'
+  | 'admit-non-member'
+  | 'trust-claimed-sender'
 
 /**
  * Each mutant, with the rule it breaks and the checker that catches it. "Durable-state" checkers inspect each
@@ -27,7 +29,9 @@ export const RAFT_MUTANT_DESCRIPTIONS: Readonly<Record<RaftMutant, string>> = {
   'commit-old-term': 'commits entries of earlier terms by counting replicas, and a new leader appends no no-op (Raft §5.4.2, Figure 8) -> commit rule; state-machine safety',
   'read-without-quorum': 'answers ReadIndex at once from its own commit index, without a heartbeat round or a commit in its term (thesis §6.4) -> linearizability of reads',
   'no-check-quorum': 'a leader cut off from a majority never steps down (thesis §6.2) -> no leader lingers in a minority',
-  'skip-log-match': 'a follower appends without checking the previous entry\'s term (Raft §5.3) -> log matching, state-machine safety'
+  'skip-log-match': 'a follower appends without checking the previous entry\'s term (Raft §5.3) -> log matching, state-machine safety',
+  'admit-non-member': 'steps Raft messages from a peer outside the configuration (membership.ts rule 3) -> a non-member never moves a member\'s term nor gets an entry applied',
+  'trust-claimed-sender': 'believes a message\'s `from` instead of the authenticated sender (membership.ts rule 1) -> a non-member never gets an entry applied'
 }
 
 /** The mutant names, in a stable order (`npm run sim -- --list-mutants`). */

@@ -8,6 +8,7 @@
  */
 
 import { applyConfChange, decodeConfChange, encodeConfChange } from './conf-change.ts'
+import { refuseMessage } from './membership.ts'
 import {
   CompactedError, ConfChangePendingError, InvalidConfChangeError, InvalidMessageError, InvalidRaftConfigError,
   InvalidTransferError, NotLeaderError, ProposalDroppedError, RaftStateError, SnapshotOutOfDateError
@@ -17,6 +18,7 @@ import { Progress } from './progress.ts'
 import { hashString, seededRandom } from './random.ts'
 import { ReadOnly } from './read-only.ts'
 import { MESSAGE_TYPES, NONE } from './types.ts'
+import type { Refusal } from './membership.ts'
 import type { RaftMutant } from './mutants.ts'
 import type { Storage } from './storage.ts'
 import type {
@@ -53,6 +55,11 @@ export interface RaftConfig {
    * @default []
    */
   voters?: string[]
+  /**
+   * A node joining an existing group (no `voters`): until its log holds a configuration, the only peers whose
+   * messages {@link RaftNode.refuse} admits (the voters it was told to join through). @default []
+   */
+  joinVia?: string[]
   /**
    * Ticks without hearing from a leader before campaigning; the actual timeout is drawn from
    * [electionTicks, 2 × electionTicks) after each reset (Raft §5.2). Must exceed heartbeatTicks.
@@ -141,6 +148,7 @@ export class RaftNode {
   private readonly maxApplyBytes: number
   private readonly snapshotRetryTicks: number
   private readonly mutant: RaftMutant | undefined
+  private readonly joinVia: readonly string[]
 
   private term = 0
   private vote = NONE
@@ -189,6 +197,7 @@ export class RaftNode {
     this.maxApplyBytes = positiveInteger('maxCommittedSizePerReady', config.maxCommittedSizePerReady ?? DEFAULT_MAX_COMMITTED_BYTES_PER_READY)
     this.snapshotRetryTicks = positiveInteger('snapshotRetryTicks', config.snapshotRetryTicks ?? DEFAULT_SNAPSHOT_RETRY_ELECTION_TIMEOUTS * this.electionTimeout)
     this.mutant = config.mutant
+    this.joinVia = [...new Set(config.joinVia ?? [])]
 
     const storage = config.storage
     this.log = new RaftLog(storage)
@@ -248,6 +257,15 @@ export class RaftNode {
       return
     }
     this.stepMessage(m)
+  }
+
+  /**
+   * Why a message that arrived over a connection authenticated as `remote` must not be stepped, or undefined
+   * when it may be: the sender must be who it claims and a voter of this node's latest configuration
+   * (membership.ts). Every shell asks this before `step()`; the core itself trusts what it is handed.
+   */
+  refuse (m: Message, remote: string): Refusal | undefined {
+    return refuseMessage(m, remote, { self: this.id, voters: this.voters(), joinVia: this.joinVia }, this.mutant)
   }
 
   /** Start an election now (as if the election timeout had elapsed), with pre-vote when enabled. */

@@ -97,7 +97,7 @@ export class TestGroup {
           this.drivers.get(m.from)?.reportUnreachable(m.to)
           return
         }
-        to.step(m)
+        to.step(m, m.from)
         if (m.type === 'Snapshot') this.drivers.get(m.from)?.reportSnapshot(m.to, true)
       })
     }

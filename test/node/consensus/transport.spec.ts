@@ -2,9 +2,11 @@ import assert from 'node:assert/strict'
 import { streamPair } from '@libp2p/utils'
 import { RaftTransport } from '../../../node/consensus/transport.ts'
 import { decodeRaftMessage } from '../../../node/consensus/wire.ts'
+import { RaftNode, MemoryStorage } from '../../../src/raft/index.ts'
 import { FrameReader } from '../../../node/net/framing.ts'
-import type { Stream } from '@libp2p/interface'
-import type { Message } from '../../../src/raft/index.ts'
+import { encodeRaftMessage, frameAll } from '../../../node/consensus/wire.ts'
+import type { Connection, Stream } from '@libp2p/interface'
+import type { Message, Refusal } from '../../../src/raft/index.ts'
 
 const enc = new TextEncoder()
 
@@ -22,7 +24,7 @@ describe('node/consensus/transport', () => {
       unhandle: async () => {},
       dialProtocol: async () => out as Stream,
       getConnections: () => []
-    }, { self: 'a', addresses: new Map([['b', ['/ip4/127.0.0.1/tcp/1']]]), electionMs: 1000, onMessage: () => {}, onUnreachable: () => {}, onSnapshotStatus: () => {} })
+    }, { self: 'a', addresses: new Map([['b', ['/ip4/127.0.0.1/tcp/1']]]), electionMs: 1000, onMessage: () => undefined, onUnreachable: () => {}, onSnapshotStatus: () => {} })
     await transport.start()
     const reader = new FrameReader(inbound, { maxFrameBytes: 1 << 20 })
     const app = (index: number): Message => ({ type: 'App', from: 'a', to: 'b', term: 2, index, logTerm: 2, commit: 0, entries: [{ term: 2, index: index + 1, type: 'normal', data: enc.encode(String(index)) }] })
@@ -37,6 +39,62 @@ describe('node/consensus/transport', () => {
     assert.deepEqual(first.entries?.map(e => e.index), [2, 3])
     assert.equal(decodeRaftMessage(await reader.next({ signal: AbortSignal.timeout(1000) }) as Uint8Array).type, 'Heartbeat')
     assert.equal(writes.length, 1)
+    await transport.stop()
+  })
+
+  it('steps only what the core admits: a non-voter is dropped, logged and scored once per interval; a forged sender aborts the stream', async () => {
+    // b's core: a member of {a, b, c}
+    const core = new RaftNode({ id: 'b', storage: new MemoryStorage(), voters: ['a', 'b', 'c'] })
+    const stepped: Message[] = []
+    const logs: string[] = []
+    const penalties: Array<[string, string]> = []
+    let handler: ((s: Stream, c: Connection) => void) | undefined
+    const transport = new RaftTransport({
+      handle: async (_p, h) => { handler = h as (s: Stream, c: Connection) => void },
+      unhandle: async () => {},
+      dialProtocol: async () => { throw new Error('no dialing here') },
+      getConnections: () => []
+    }, {
+      self: 'b',
+      addresses: new Map(),
+      electionMs: 1000,
+      refusalIntervalMs: 60_000,
+      onMessage: (m, remote): Refusal | undefined => {
+        const refusal = core.refuse(m, remote)
+        if (refusal === undefined) stepped.push(m)
+        return refusal
+      },
+      penalize: (peer, reason) => { penalties.push([peer, reason]) },
+      log: m => { logs.push(m) },
+      onUnreachable: () => {},
+      onSnapshotStatus: () => {}
+    })
+    await transport.start()
+    const open = async (remote: string, messages: Message[]): Promise<Stream> => {
+      const [out, inbound] = await streamPair()
+      handler?.(inbound as Stream, { remotePeer: { toString: () => remote } } as unknown as Connection)
+      out.send(frameAll(messages.map(encodeRaftMessage)))
+      await out.close().catch(() => {})
+      return out as Stream
+    }
+    const vote = (from: string, term: number): Message => ({ type: 'Vote', from, to: 'b', term, index: 9, logTerm: term })
+
+    await open('x', [vote('x', 5), vote('x', 6), vote('x', 7)])
+    await open('x', [vote('x', 8)])
+    await open('a', [vote('a', 2)])
+    const until = Date.now() + 5_000
+    while (stepped.length === 0 && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 10))
+    assert.deepEqual(stepped.map(m => [m.from, m.term]), [['a', 2]])
+    assert.equal(penalties.length, 1, 'a non-voter is scored down once per interval, not once per message')
+    assert.equal(penalties[0][0], 'x')
+    assert.match(penalties[0][1], /from x, which is not a voter \(a, b, c\)/)
+    assert.equal(logs.filter(l => l.includes('not a voter')).length, 1)
+
+    // a member's message on a connection from someone else: a protocol violation, scored every time
+    await open('x', [vote('a', 3)])
+    while (penalties.length < 2 && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 10))
+    assert.match(penalties[1][1], /claims to come from a but its connection is from x/)
+    assert.equal(stepped.length, 1)
     await transport.stop()
   })
 })

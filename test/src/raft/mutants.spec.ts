@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { RAFT_MUTANTS, RAFT_MUTANT_DESCRIPTIONS } from '../../../src/raft/index.ts'
 import { runChaos } from './chaos.ts'
 import { drain, ents, newRaft, ofType } from './helpers.ts'
-import { Network } from './network.ts'
+import { Network, bytes } from './network.ts'
 import { figure8, finishFigure8 } from './paper.spec.ts'
 import type { RaftMutant } from '../../../src/raft/index.ts'
 
@@ -92,8 +92,43 @@ const scenarios: Record<RaftMutant, (mutant: RaftMutant | undefined) => string[]
     const [resp] = ofType(drain(t).messages, 'AppResp')
     // a now holds (3, term 3) after (2, term 2), while the leader holds (2, term 3) before it
     return resp.reject === true ? [] : ['log matching: appended after a mismatching previous entry']
+  },
+  'admit-non-member': mutant => {
+    const net = new Network({ ids: ['a', 'b', 'c'], seed: 5, raft: { mutant } })
+    net.elect('a')
+    net.propose('a', 'real')
+    net.stabilize()
+    const { term, lastIndex } = net.raft('b').status()
+    // x is in no configuration: its append of a higher term would make b its follower and apply its entry
+    net.inject({ type: 'App', from: 'x', to: 'b', term: term + 1, index: lastIndex, logTerm: term, commit: lastIndex + 1, entries: [{ term: term + 1, index: lastIndex + 1, type: 'normal', data: bytes('forged') }] }, 'x')
+    net.inject({ type: 'Vote', from: 'x', to: 'c', term: term + 5, index: lastIndex + 10, logTerm: term + 5 }, 'x')
+    return nonMemberEffects(net, term)
+  },
+  'trust-claimed-sender': mutant => {
+    const net = new Network({ ids: ['a', 'b', 'c'], seed: 6, raft: { mutant } })
+    net.elect('a')
+    net.propose('a', 'real')
+    net.stabilize()
+    const { term, lastIndex } = net.raft('b').status()
+    // x speaks as the leader a, in a's own term
+    net.inject({ type: 'App', from: 'a', to: 'b', term, index: lastIndex, logTerm: term, commit: lastIndex + 1, entries: [{ term, index: lastIndex + 1, type: 'normal', data: bytes('forged') }] }, 'x')
+    return nonMemberEffects(net, term)
   }
 }
+
+/** What a message from outside the group changed: a member's term, or an entry it applied. */
+function nonMemberEffects (net: Network, term: number): string[] {
+  const out: string[] = []
+  for (const id of ['a', 'b', 'c']) {
+    const n = net.node(id)
+    if (n.status().term !== term) out.push(`${id} moved from term ${term} to ${n.status().term} on a non-member's message`)
+    if (n.values.includes('forged')) out.push(`${id} applied an entry forged by a non-member`)
+  }
+  return out
+}
+
+/** Mutants of the admission check: random fault schedules have no peer outside the group to exercise them (test/sims/mutants.spec.ts has). */
+const ADMISSION_MUTANTS: readonly RaftMutant[] = ['admit-non-member', 'trust-claimed-sender']
 
 
 describe('raft: mutants', function () {
@@ -112,7 +147,7 @@ describe('raft: mutants', function () {
     })
   }
 
-  for (const mutant of RAFT_MUTANTS) {
+  for (const mutant of RAFT_MUTANTS.filter(m => !ADMISSION_MUTANTS.includes(m))) {
     it(`${mutant}: random fault schedules catch it within 60 seeds`, () => {
       for (let seed = 1; seed <= 60; seed++) {
         if (runChaos(seed, { size: 3, mutant }).violations.length > 0) {

@@ -271,6 +271,22 @@ export class Network {
     })
   }
 
+  /**
+   * A message that really comes from `remote` (a peer outside the group, or one forging `from`), delivered as
+   * a shell would: only if the core admits it (src/raft/membership.ts). Returns whether it was stepped.
+   */
+  inject (m: Message, remote: string): boolean {
+    const raft = this.node(m.to).raft
+    if (raft.refuse(m, remote) !== undefined) {
+      return false
+    }
+    this.guard(m.to, () => {
+      raft.step(structuredClone(m))
+      this.process(m.to)
+    })
+    return true
+  }
+
   /** Run `fn` against node `id`; an exception (the core refusing an impossible state) is a violation. */
   guard (id: string, fn: () => void): void {
     try {
