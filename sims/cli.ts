@@ -3,7 +3,7 @@
  *
  *   --seeds N              run seeds 1..N (from --first-seed) (default 100)
  *   --seed S               run (replay) seed S only, and print its trace if it fails
- *   --scenario NAME        a scenario, or `all` (default): seed S runs scenario number S mod 7 (--list-scenarios)
+ *   --scenario NAME        a scenario, or `all` (default): seed S runs scenario number S mod 8 (--list-scenarios)
  *   --mutant NAME          break the core on purpose; the run must then report violations
  *   --list-mutants         print the mutant names, one a line
  *   --list-scenarios       print the scenarios with what they inject
@@ -191,7 +191,7 @@ function report (o: CliOptions, results: SeedResult[], s: SweepSummary, wallMs: 
   row('ops', `${fmt(s.ops)} calls: ${fmt(s.opsOk)} ok, ${fmt(s.opsFailed)} refused, ${fmt(s.opsUnknown)} unknown outcome`)
   row('elections', fmt(s.elections))
   row('partitions', fmt(s.partitions))
-  row('faults', `${fmt(s.crashes)} crashes, ${fmt(s.pauses)} pauses, ${fmt(s.skews)} clock skews, ${fmt(s.transfers)} leadership transfers`)
+  row('faults', `${fmt(s.crashes)} crashes, ${fmt(s.pauses)} pauses, ${fmt(s.skews)} clock skews, ${fmt(s.transfers)} leadership transfers, ${fmt(s.intrusions)} intrusions by a non-member`)
   row('messages', `${fmt(s.messages)} sent, ${fmt(s.dropped)} dropped, ${fmt(s.duplicated)} duplicated`)
   row('committed', `${fmt(s.committed)} entries; ${fmt(s.snapshotsTaken)} snapshots taken, ${fmt(s.snapshotsInstalled)} installed from a leader`)
   row('recovery', `slowest ${fmt(s.maxRecoveryMs)} ms from heal to a new commit (bound ${fmt(DEFAULT_LIVENESS_BOUND_TICKS * DEFAULT_TICK_MS)} ms)`)

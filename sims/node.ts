@@ -51,8 +51,8 @@ export interface NodeEnv {
   readonly voters: readonly string[]
   readonly raftMutant: RaftMutant | undefined
   readonly stateMutant: StateMutant | undefined
-  /** deliver a Raft message to node `to` */
-  deliver: (m: Message) => void
+  /** deliver a Raft message to node `to`; `from` is the endpoint that really sent it */
+  deliver: (m: Message, from: string) => void
   /** deliver a reply to client `to` */
   reply: (to: string, reply: ClientReply) => void
   /** an entry applied on `node`, with the state machine's output for normal entries */
@@ -174,11 +174,29 @@ export class SimNode {
     return Math.round(EPOCH_MS + t + this.clockOffsetMs + this.clockDrift * t)
   }
 
-  /** A Raft message arrives. */
-  receive (m: Message): void {
+  /**
+   * A Raft message arrives from the endpoint `remote` (what the connection would authenticate). Like the
+   * daemon's transport, the shell steps it only if the core admits it (src/raft/membership.ts). A message from
+   * outside the group that got in anyway and moved this node's term or log is a violation.
+   */
+  receive (m: Message, remote: string): void {
     this.whenRunning(() => {
+      const refusal = this.raft.refuse(m, remote)
+      if (refusal !== undefined) {
+        this.env.trace.add(this.env.queue.now, this.id, () => `refused (${refusal.reason}): ${refusal.message}`)
+        return
+      }
       this.env.trace.add(this.env.queue.now, this.id, m)
-      this.raft.step(m)
+      if (this.env.voters.includes(remote)) {
+        this.raft.step(m)
+      } else {
+        const before = this.raft.status()
+        this.raft.step(m)
+        const after = this.raft.status()
+        if (after.term !== before.term || after.lastIndex !== before.lastIndex || after.commit !== before.commit) {
+          this.env.violation('non-member', `${this.id} stepped ${m.type} from ${remote} (claiming ${m.from}), not a voter: term ${before.term} -> ${after.term}, last index ${before.lastIndex} -> ${after.lastIndex}, commit ${before.commit} -> ${after.commit}`)
+        }
+      }
       this.processReady()
     })
   }
@@ -369,7 +387,7 @@ export class SimNode {
       env.checker.newLeaderLog(this.id, this.term, this.disk.storage)
     }
     for (const m of rd.messages) {
-      if (!env.network.send(this.id, m.to, () => env.deliver(m))) {
+      if (!env.network.send(this.id, m.to, () => env.deliver(m, this.id))) {
         // the transport could not reach the peer (etcd-io/raft's ReportUnreachable / ReportSnapshot)
         if (m.type === 'Snapshot') {
           this.raft.reportSnapshot(m.to, false)

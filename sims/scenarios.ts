@@ -8,7 +8,7 @@ import { CALM_NETWORK } from './network.ts'
 import type { NetworkFaults } from './network.ts'
 
 export type PartitionKind = 'isolate' | 'split' | 'asymmetric' | 'bridge' | 'flapping'
-export type FaultKind = PartitionKind | 'crash' | 'pause' | 'stall' | 'skew' | 'transfer'
+export type FaultKind = PartitionKind | 'crash' | 'pause' | 'stall' | 'skew' | 'transfer' | 'intrude'
 
 export const PARTITION_KINDS: readonly PartitionKind[] = ['isolate', 'split', 'asymmetric', 'bridge', 'flapping']
 
@@ -113,10 +113,21 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
     faultRates: {},
     partitionMs: [500, 5_000],
     slowFsyncRate: 0
+  },
+  intruder: {
+    name: 'intruder',
+    description: 'a peer outside the configuration (sims/intruder.ts) sends appends of higher terms with forged commands, vote requests, snapshots and appends claiming to be the leader, to a random voter several times a second, amid crashes, partitions and transfers',
+    voters: [3, 5],
+    clients: 4,
+    faultMs: 20_000,
+    network: LAN_WITH_LOSS,
+    faultRates: { intrude: 4, isolate: 0.05, split: 0.05, crash: 0.08, transfer: 0.05 },
+    partitionMs: [500, 5_000],
+    slowFsyncRate: 0.02
   }
 }
 
-/** `--scenario all`: seed S runs scenario ROTATION[S mod 7], so a sweep covers every scenario and a seed alone names its run. */
+/** `--scenario all`: seed S runs scenario ROTATION[S mod 8], so a sweep covers every scenario and a seed alone names its run. */
 export const ALL_SCENARIOS = 'all'
 
 export const DEFAULT_SCENARIO = ALL_SCENARIOS

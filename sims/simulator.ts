@@ -13,6 +13,7 @@ import { checkRefHistories } from './checkers/linearizability.ts'
 import { RaftSafetyChecker } from './checkers/raft.ts'
 import { SimClient } from './client.ts'
 import { EventQueue } from './event-queue.ts'
+import { INTRUDER_CLIENT, INTRUDER_ID, SimIntruder } from './intruder.ts'
 import { simCid } from './history.ts'
 import { mutantNamed } from './mutants.ts'
 import { CALM_NETWORK, SimNetwork } from './network.ts'
@@ -91,6 +92,8 @@ export interface SimulationStats {
   pauses: number
   skews: number
   transfers: number
+  /** attacks by the peer outside the configuration (scenario `intruder`), and its messages */
+  intrusions: number
   messages: number
   dropped: number
   duplicated: number
@@ -145,6 +148,7 @@ class Simulation {
   private partitionEpoch = 0
   private partitioned = false
   private readonly cutOffSince = new Map<string, number>()
+  private readonly intruder: SimIntruder
 
   constructor (private readonly options: SimulationOptions) {
     this.scenario = scenarioFor(options.scenario ?? DEFAULT_SCENARIO, options.seed)
@@ -159,7 +163,7 @@ class Simulation {
     const voters = root.pick(this.scenario.voters)
     this.nodeIds = Array.from({ length: voters }, (_, i) => `n${i + 1}`)
     const clientIds = Array.from({ length: this.scenario.clients }, (_, i) => `c${i + 1}`)
-    this.network = new SimNetwork(this.queue, netPrng, [...this.nodeIds, ...clientIds], this.scenario.network)
+    this.network = new SimNetwork(this.queue, netPrng, [...this.nodeIds, ...clientIds, INTRUDER_ID], this.scenario.network)
     this.checker = new RaftSafetyChecker((kind, message) => this.report(kind, message))
     this.timing = { ...DEFAULT_NODE_TIMING, slowFsyncRate: this.scenario.slowFsyncRate }
     this.stats = {
@@ -176,6 +180,7 @@ class Simulation {
       pauses: 0,
       skews: 0,
       transfers: 0,
+      intrusions: 0,
       messages: 0,
       dropped: 0,
       duplicated: 0,
@@ -194,7 +199,8 @@ class Simulation {
         voters: this.nodeIds,
         raftMutant: mutant.raft,
         stateMutant: mutant.state,
-        deliver: m => this.node(m.to).receive(m),
+        // answers to the intruder are lost: it only talks
+        deliver: (m, from) => this.nodes.get(m.to)?.receive(m, from),
         reply: (to, reply) => this.sendReply(id, to, reply),
         applied: (node, e, output) => this.applied(node, e, output),
         violation: (kind, message) => this.report(kind, message)
@@ -215,6 +221,8 @@ class Simulation {
       nextCid: () => simCid(this.cids++)
     }
     clientIds.forEach((id, i) => this.clients.set(id, new SimClient(id, `u${i + 1}`, clientEnv, clientPrng.fork())))
+    // forked last, so that the other streams (and every run of the other scenarios) stay what they were
+    this.intruder = new SimIntruder(root.fork())
   }
 
   run (): SimulationResult {
@@ -306,7 +314,11 @@ class Simulation {
     if (output === undefined) {
       return
     }
-    for (const v of this.locks.observe(e.index, decodeCommand(e.data), output)) {
+    const command = decodeCommand(e.data)
+    if ('client' in command && command.client === INTRUDER_CLIENT) {
+      this.report('non-member', `${node} applied, at ${e.index}, a ${command.type} forged by ${INTRUDER_ID}, which is not a voter`)
+    }
+    for (const v of this.locks.observe(e.index, command, output)) {
       this.report(v.kind, `${v.message} (applied on ${node})`)
     }
   }
@@ -379,6 +391,16 @@ class Simulation {
         node.clockDrift = f.between(-0.01, 0.01)
         this.stats.skews++
         this.trace.add(q.now, node.id, `lease clock skewed: offset ${node.clockOffsetMs.toFixed(0)} ms, drift ${(node.clockDrift * 100).toFixed(2)}%`)
+        break
+      }
+      case 'intrude': {
+        const target = f.pick(up.length > 0 ? up : [...this.nodes.values()])
+        const messages = this.intruder.attack(target, target.leader, target.leaseNow())
+        this.stats.intrusions++
+        this.trace.add(q.now, INTRUDER_ID, `sends ${messages.map(m => `${m.type}(from ${m.from}, t${m.term})`).join(' ')} to ${target.id}`)
+        for (const m of messages) {
+          this.network.send(INTRUDER_ID, target.id, () => target.receive(m, INTRUDER_ID))
+        }
         break
       }
       case 'transfer': {

@@ -125,7 +125,7 @@ export interface SweepSummary extends SweepTotals {
 }
 
 /** Summed over the runs, in this order in the JSON summary. */
-const TOTAL_KEYS = ['ops', 'opsOk', 'opsFailed', 'opsUnknown', 'elections', 'partitions', 'crashes', 'pauses', 'skews', 'transfers', 'messages', 'dropped', 'duplicated', 'committed', 'snapshotsTaken', 'snapshotsInstalled', 'virtualMs'] as const satisfies ReadonlyArray<keyof SweepTotals>
+const TOTAL_KEYS = ['ops', 'opsOk', 'opsFailed', 'opsUnknown', 'elections', 'partitions', 'crashes', 'pauses', 'skews', 'transfers', 'intrusions', 'messages', 'dropped', 'duplicated', 'committed', 'snapshotsTaken', 'snapshotsInstalled', 'virtualMs'] as const satisfies ReadonlyArray<keyof SweepTotals>
 
 export function summarize (results: readonly SeedResult[]): SweepSummary {
   const totals = Object.fromEntries(TOTAL_KEYS.map(k => [k, 0])) as SweepTotals
