@@ -19,6 +19,7 @@ import { register as network } from './verbs/network.ts'
 import { register as ref } from './verbs/ref.ts'
 import { register as lock } from './verbs/lock.ts'
 import { register as cluster } from './verbs/cluster.ts'
+import { register as swarmKey } from './verbs/swarm-key.ts'
 
 export function buildProgram (): Command {
   const program = new Command('dits-node')
@@ -29,7 +30,7 @@ export function buildProgram (): Command {
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', '\nExit codes: 0 ok, 1 error, 2 usage, 3 conflict (CAS mismatch, lock held), 4 unavailable (no quorum, no provider, timeout).\nThe repo: --repo DIR, else $DITS_REPO, else ~/.dits. Docs: README.md.')
     .exitOverride()
-  for (const reg of [init, start, config, id, add, get, cat, inspect, verify, gc, pin, network, ref, lock, cluster]) reg(program)
+  for (const reg of [init, start, config, id, add, get, cat, inspect, verify, gc, pin, network, ref, lock, cluster, swarmKey]) reg(program)
   program.commands.forEach(function override (c: Command): void {
     c.exitOverride()
     c.commands.forEach(override)

@@ -31,6 +31,13 @@ export interface Config {
     /** entries applied between two Raft snapshots (log compaction) */
     snapshotEntries: number
   }
+  /** the private network (README, "Private network") */
+  swarm: {
+    /** a libp2p pnet key file (`dits-node swarm-key new`); relative paths are relative to the repo; null: an open network */
+    keyFile: string | null
+    /** refuse to start without a key */
+    required: boolean
+  }
 }
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4101', '/ip4/0.0.0.0/udp/4101/webrtc-direct']
@@ -56,7 +63,8 @@ export function defaultConfig (): Config {
       electionMs: DEFAULT_ELECTION_MS,
       requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
       snapshotEntries: DEFAULT_SNAPSHOT_ENTRIES
-    }
+    },
+    swarm: { keyFile: null, required: false }
   }
 }
 
@@ -92,7 +100,9 @@ export const RULES: Record<string, KeyRule> = {
   'consensus.heartbeatMs': { allowed: 'an integer 10–10000 (milliseconds)', check: isInt(10, 10_000) },
   'consensus.electionMs': { allowed: 'an integer 50–60000 (milliseconds), at least 5 × consensus.heartbeatMs', check: isInt(50, 60_000) },
   'consensus.requestTimeoutMs': { allowed: 'an integer 100–600000 (milliseconds)', check: isInt(100, 600_000) },
-  'consensus.snapshotEntries': { allowed: 'an integer 10–10000000 (log entries between snapshots)', check: isInt(10, 10_000_000) }
+  'consensus.snapshotEntries': { allowed: 'an integer 10–10000000 (log entries between snapshots)', check: isInt(10, 10_000_000) },
+  'swarm.keyFile': { allowed: 'null (an open network) or the path of a swarm key file, relative to the repo or absolute, e.g. "swarm.key"', check: v => v === null || (typeof v === 'string' && v.trim() !== '' && !v.includes('\0')) },
+  'swarm.required': { allowed: 'true or false', check: isBool }
 }
 
 export function getKey (obj: unknown, key: string): unknown {

@@ -11,7 +11,8 @@ import { RepoOps } from './ops.ts'
 import { ApiServer, newApiToken } from './api.ts'
 import { opTable } from './op-table.ts'
 import { createNetwork } from './net/index.ts'
-import type { DitsNetwork } from './net/index.ts'
+import type { DitsNetwork, NetworkSwarm } from './net/index.ts'
+import { loadSwarmKey } from './net/swarm-key.ts'
 import { ConsensusService, consensusOps } from './consensus/index.ts'
 import { RAFT_PROTOCOL, CONSENSUS_PROTOCOL } from '../protocol/ids.ts'
 
@@ -21,6 +22,8 @@ export interface DaemonInfo {
   addresses: string[]
   roles: string[]
   repo: string
+  /** private or not, and the listen addresses a private node dropped */
+  swarm: NetworkSwarm
 }
 
 export class Daemon {
@@ -48,6 +51,7 @@ export class Daemon {
     try {
       const { config } = repo
       const { privateKey, peerId } = await repo.identity()
+      const swarmKey = await loadSwarmKey(repo.dir, config.swarm)
       const network = await createNetwork({
         privateKey,
         blockstore: repo.blocks,
@@ -59,6 +63,7 @@ export class Daemon {
         seeds: config.bootstrap,
         mdns: config.discovery.mdns,
         announceChunks: config.dht.announceChunks,
+        swarmKey,
         extraProtocols: [CONSENSUS_PROTOCOL, ...(config.consensus.voter ? [RAFT_PROTOCOL] : [])]
       })
       daemon.network = network
@@ -69,7 +74,8 @@ export class Daemon {
       daemon.ops.network = {
         fetch: async (root, options) => await network.fetch(root, options),
         provide: async (root) => { await network.provide(root) },
-        addresses: () => network.addresses()
+        addresses: () => network.addresses(),
+        swarm: () => network.swarm
       }
       // Unknown counts of blocks and bytes (the last writer was killed) are recounted now, so that `status` has them soon.
       repo.blocks.usageReport()
@@ -92,7 +98,8 @@ export class Daemon {
 
   async info (): Promise<DaemonInfo> {
     const id = await this.ops.id()
-    return { peerId: id.peerId, api: this.apiUrl, addresses: id.addresses, roles: id.roles, repo: this.repo.dir }
+    const swarm = this.network?.swarm ?? { ...id.swarm, dropped: [] }
+    return { peerId: id.peerId, api: this.apiUrl, addresses: id.addresses, roles: id.roles, repo: this.repo.dir, swarm }
   }
 
   /** Stop serving, remove the api files, release the repo. Idempotent. */

@@ -24,6 +24,8 @@ import { parseCid } from '../src/cid.ts'
 import { UsageError, NotFoundError, UnavailableError, InvalidPathError } from '../src/errors.ts'
 import { PROFILES, DEFAULT_PROFILE_NAME, validateProfile } from '../src/fastcdc/index.ts'
 import type { Repo } from './repo.ts'
+import { readSwarmKeyFile, swarmKeyPath, swarmStatus } from './net/swarm-key.ts'
+import type { SwarmStatus } from './net/swarm-key.ts'
 
 /** Longest path or CID (with its `/sub/path`) an operation takes, in UTF-16 code units: Linux's PATH_MAX. */
 export const MAX_ARG_PATH_CHARS = 4096
@@ -128,6 +130,8 @@ export interface IdResponse {
   addresses: string[]
   roles: string[]
   repo: string
+  /** whether the network is private (a swarm key), the key's fingerprint, the transports in use; never the key */
+  swarm: SwarmStatus
 }
 
 export type Progress = AddProgress | ExportProgress | FetchProgress | { checked: number }
@@ -145,6 +149,7 @@ export interface NetworkHooks {
   fetch: FetchFn
   provide(root: CID): Promise<void>
   addresses(): string[]
+  swarm(): SwarmStatus
 }
 
 export class RepoOps {
@@ -163,7 +168,13 @@ export class RepoOps {
     const roles: string[] = [this.repo.config.role]
     if (this.repo.config.consensus.voter) roles.push('voter')
     const { peerId } = await this.repo.identity()
-    return { peerId, addresses: this.network?.addresses() ?? [], roles, repo: this.repo.dir }
+    return { peerId, addresses: this.network?.addresses() ?? [], roles, repo: this.repo.dir, swarm: this.network?.swarm() ?? await this.swarmOffline() }
+  }
+
+  /** The network's privacy as the config sets it, for `id` without a daemon: a bad key file is reported here too. */
+  private async swarmOffline (): Promise<SwarmStatus> {
+    const { keyFile } = this.repo.config.swarm
+    return swarmStatus(keyFile == null ? undefined : await readSwarmKeyFile(swarmKeyPath(this.repo.dir, keyFile)))
   }
 
   async add (args: AddArgs, ctx: OpContext = {}): Promise<AddResponse> {

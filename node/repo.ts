@@ -4,6 +4,7 @@
  * ```
  * <repo>/config.json       validated configuration
  * <repo>/identity.key      the libp2p private key (protobuf), mode 0600
+ * <repo>/swarm.key         the private network's key when `init --swarm-key` copied one, mode 0600
  * <repo>/blocks/           blockstore-fs, whole-CID sharding
  * <repo>/quarantine/       blocks that failed verification on read
  * <repo>/usage.json        the counts of blocks and bytes, saved by the writer at close (see BlockUsage)
@@ -24,6 +25,7 @@ import { loadConfig, defaultConfig, CONFIG_FILE } from '../config/index.ts'
 import type { Config, Role } from '../config/index.ts'
 import { DitsError, UsageError } from '../src/errors.ts'
 import { parseCid } from '../src/cid.ts'
+import { readSwarmKeyFile, formatSwarmKey, SWARM_KEY_FILE } from './net/swarm-key.ts'
 
 export const IDENTITY_FILE = 'identity.key'
 export const LOCK_FILE = 'repo.lock'
@@ -56,11 +58,15 @@ export interface InitOptions {
   voter?: boolean
   /** merged into the default config before it is written (validated on open) */
   config?: Record<string, unknown>
+  /** a swarm key file to copy into the repo (SWARM_KEY_FILE, 0600), making the node part of that private network */
+  swarmKey?: string
 }
 
 /** Create a repo. Refuses to touch a directory that already holds one. */
 export async function initRepo (dir: string, options: InitOptions = {}): Promise<void> {
   if (await repoExists(dir)) throw new UsageError(`a repo already exists at ${dir}`)
+  // A bad key file is refused before anything is made.
+  const swarmKey = options.swarmKey !== undefined ? await readSwarmKeyFile(options.swarmKey) : undefined
   await mkdir(dir, { recursive: true })
   for (const sub of ['pins', 'datastore']) await mkdir(join(dir, sub), { recursive: true })
   await new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine'), join(dir, 'usage.json')).createShards()
@@ -70,6 +76,10 @@ export async function initRepo (dir: string, options: InitOptions = {}): Promise
   const config = defaultConfig()
   config.role = options.role ?? 'peer'
   config.consensus.voter = options.voter ?? false
+  if (swarmKey !== undefined) {
+    await writeDurable(join(dir, SWARM_KEY_FILE), formatSwarmKey(swarmKey.key), 0o600)
+    config.swarm.keyFile = SWARM_KEY_FILE
+  }
   const merged = { ...config, ...options.config }
   // config.json last: its presence is what marks the directory as a repo, so a killed init leaves none.
   await writeDurable(join(dir, CONFIG_FILE), JSON.stringify(merged, null, 2) + '\n')

@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { CliContext, withClient } from '../context.ts'
 import type { GlobalOptions } from '../context.ts'
 import type { IdResponse } from '../../node/ops.ts'
+import { swarmLine } from './swarm-key.ts'
 
 export function register (program: Command): void {
   program.command('id')
@@ -9,6 +10,6 @@ export function register (program: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
       const id = await withClient(ctx, 'read', async c => await c.call<IdResponse>('id', {}))
-      ctx.print(id, [`peer id   ${id.peerId}`, `roles     ${id.roles.join(', ')}`, ...(id.addresses.length > 0 ? id.addresses.map(a => `address   ${a}`) : ['addresses (none: the daemon is not running)'])])
+      ctx.print(id, [`peer id   ${id.peerId}`, `roles     ${id.roles.join(', ')}`, `network   ${swarmLine(id.swarm)}`, ...(id.addresses.length > 0 ? id.addresses.map(a => `address   ${a}`) : ['addresses (none: the daemon is not running)'])])
     })
 }

@@ -3,6 +3,7 @@ import { CliContext, withClient } from '../context.ts'
 import type { GlobalOptions } from '../context.ts'
 import { formatBytes } from '../progress.ts'
 import type { PeerInfo, NetworkStatus } from '../../node/net/index.ts'
+import { swarmLine } from './swarm-key.ts'
 
 /** `peers`, `connect`, `status`: verbs that need the running daemon. */
 export function register (program: Command): void {
@@ -32,6 +33,7 @@ export function register (program: Command): void {
       const s = await withClient(ctx, 'daemon', async c => await c.call<NetworkStatus & { repo: { blocks: number, bytes: number, pins: number, counting: boolean } }>('status', {}))
       ctx.print(s, [
         `peer id    ${s.peerId} (${s.roles.join('+')})`,
+        `network    ${swarmLine(s.swarm)}`,
         ...s.addresses.map(a => `listening  ${a}`),
         `peers      ${s.peers}`,
         `dht        ${s.dht.mode}, routing table ${s.dht.routingTableSize}`,

@@ -4,6 +4,7 @@ import { setFlagsFromString } from 'node:v8'
 import { initRepo, repoExists } from '../../node/repo.ts'
 import { CliContext } from '../context.ts'
 import type { GlobalOptions } from '../context.ts'
+import { swarmLine } from './swarm-key.ts'
 
 /**
  * Calls after which V8 optimizes a function with TurboFan in the daemon (V8's default: 3,000). A voter runs most
@@ -35,6 +36,8 @@ export function register (program: Command): void {
         `dits-node ${info.roles.join('+')} ${info.peerId}`,
         `repo ${info.repo}`,
         `api ${info.api}`,
+        `network ${swarmLine(info.swarm)}`,
+        ...(info.swarm.dropped.length > 0 ? [`not listening on ${info.swarm.dropped.join(', ')}: WebRTC-direct cannot carry the swarm key, so a private node uses TCP only`] : []),
         ...info.addresses.map(a => `listening on ${a}`),
         'ready (Ctrl-C to stop)'
       ])

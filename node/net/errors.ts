@@ -1,7 +1,7 @@
 /**
  * Named errors of the network node. Tests assert on `.name`; the CLI maps `exitCode` (DESIGN §8).
  */
-import { DitsError, UnavailableError } from '../../src/errors.ts'
+import { DitsError, UnavailableError, UsageError } from '../../src/errors.ts'
 
 /** A peer broke a rule of a dits protocol (oversized, malformed or unexpected message, too many wants). */
 export class ProtocolViolationError extends DitsError {
@@ -46,4 +46,25 @@ export class FetchFailedError extends UnavailableError {
 export class NotStartedError extends DitsError {
   static override name = 'NotStartedError'
   override name = 'NotStartedError'
+}
+
+/** A swarm key file that cannot be read or is not a pnet key (the message names the file and what is wrong). */
+export class SwarmKeyError extends UsageError {
+  static override name = 'SwarmKeyError'
+  override name = 'SwarmKeyError'
+}
+
+/** `swarm.required` is set and the node has no swarm key: it refuses to join an open network. */
+export class SwarmKeyRequiredError extends UsageError {
+  static override name = 'SwarmKeyRequiredError'
+  override name = 'SwarmKeyRequiredError'
+}
+
+/**
+ * A dial of a private network's node failed in the handshake: the usual cause is a peer with another swarm key or
+ * none, which the pnet protector cannot tell apart from a broken connection (both read as garbage).
+ */
+export class PrivateNetworkDialError extends UnavailableError {
+  static override name = 'PrivateNetworkDialError'
+  override name = 'PrivateNetworkDialError'
 }

@@ -1,6 +1,6 @@
 /**
  * libp2p 3 host assembly (DESIGN §1, §4): TCP (the fast path) and WebRTC-direct (the reachability path),
- * noise, yamux, identify, ping, the private kad-dht on `/dits/kad/1.0.0` in server mode with every address
+ * with a swarm key `@libp2p/pnet` as the connection protector and TCP alone (see `privateListen`), noise, yamux, identify, ping, the private kad-dht on `/dits/kad/1.0.0` in server mode with every address
  * kept (`passthroughMapper`: LAN and loopback addresses are the point here), mDNS under a dits service tag,
  * bootstrap peers, and the dits hello and chunks services.
  */
@@ -14,6 +14,8 @@ import { ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { bootstrap } from '@libp2p/bootstrap'
+import { preSharedKey } from '@libp2p/pnet'
+import { multiaddr } from '@multiformats/multiaddr'
 import { KAD_PROTOCOL } from '../../protocol/index.ts'
 import { hello } from './hello.ts'
 import { chunkExchange } from './chunk-exchange.ts'
@@ -52,18 +54,40 @@ export interface HostInit {
   hello: HelloInit
   chunks: ChunkExchangeInit
   datastore?: Datastore
+  /**
+   * A private network's key file in canonical form (SwarmKey.psk): every connection is protected with it, and the
+   * host has no WebRTC transport, which would bypass the protector. `listen` must then hold no WebRTC address.
+   */
+  psk?: Uint8Array
+}
+
+/** Multiaddr protocols of transports that do not run the connection protector (see `privateListen`). */
+const UNPROTECTED_PROTOCOLS = ['webrtc-direct', 'webrtc']
+
+/**
+ * The listen addresses a private node keeps, and those it drops. `@libp2p/webrtc` upgrades its connections with
+ * `skipProtection: true` (private-to-public/utils/connect.js, private-to-private/transport.js: DTLS and its own
+ * noise handshake stand in for the upgrader's steps), and libp2p's upgrader then never calls the connection
+ * protector: a WebRTC-direct listener would admit any node, key or not. So a node with a swarm key neither
+ * listens on nor dials WebRTC addresses.
+ */
+export function privateListen (listen: string[]): { listen: string[], dropped: string[] } {
+  const unprotected = (addr: string): boolean => multiaddr(addr).getComponents().some(c => UNPROTECTED_PROTOCOLS.includes(c.name))
+  return { listen: listen.filter(a => !unprotected(a)), dropped: listen.filter(unprotected) }
 }
 
 export async function createHost (init: HostInit): Promise<DitsLibp2p> {
   const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
   if (init.mdns) peerDiscovery.push(mdns({ serviceTag: MDNS_SERVICE_TAG, interval: DEFAULT_MDNS_INTERVAL_MS }))
   if (init.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: init.bootstrap }))
+  if (init.psk != null && privateListen(init.listen).dropped.length > 0) throw new TypeError('a private host cannot listen on WebRTC addresses: filter them with privateListen')
   return await createLibp2p<DitsServices>({
     start: false,
     privateKey: init.privateKey,
     ...(init.datastore != null ? { datastore: init.datastore } : {}),
     addresses: { listen: init.listen },
-    transports: [tcp(), webRTCDirect()],
+    transports: init.psk != null ? [tcp()] : [tcp(), webRTCDirect()],
+    ...(init.psk != null ? { connectionProtector: preSharedKey({ psk: init.psk }) } : {}),
     connectionEncrypters: [oneWritePerRecord(noise())],
     streamMuxers: [deferredWindowUpdates(yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES } }))],
     connectionGater: init.penalties.gater(),

@@ -20,11 +20,12 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { isPrivate, isLoopback, isLinkLocal } from '@libp2p/utils'
-import { createHost } from './host.ts'
+import { createHost, privateListen } from './host.ts'
+import { swarmStatus } from './swarm-key.ts'
 import { PeerPenalties } from './penalties.ts'
 import { Advertiser } from './advertiser.ts'
 import { Download } from './fetcher.ts'
-import { NotStartedError } from './errors.ts'
+import { NotStartedError, PrivateNetworkDialError } from './errors.ts'
 import type { AbortOptions, Connection, PeerId, PrivateKey, Logger } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
@@ -34,9 +35,10 @@ import type { AdvertiserStats } from './advertiser.ts'
 import type { FetchOptions, FetchProgress, FetchReport, ProviderInfo } from './fetcher.ts'
 import type { NetworkBlockstore, ServeStats } from './chunk-exchange.ts'
 import type { PeerHello } from './hello.ts'
+import type { SwarmKey, SwarmStatus } from './swarm-key.ts'
 
-export type { FetchOptions, FetchProgress, FetchReport, NetworkBlockstore, PeerHello, DitsLibp2p }
-export { IncompatiblePeerError, FetchFailedError, ProtocolViolationError, RemoteProtocolError, PeerTimeoutError, NotStartedError } from './errors.ts'
+export type { FetchOptions, FetchProgress, FetchReport, NetworkBlockstore, PeerHello, DitsLibp2p, SwarmKey, SwarmStatus }
+export { IncompatiblePeerError, FetchFailedError, ProtocolViolationError, RemoteProtocolError, PeerTimeoutError, NotStartedError, PrivateNetworkDialError, SwarmKeyError, SwarmKeyRequiredError } from './errors.ts'
 
 export type Role = 'peer' | 'seed'
 
@@ -65,6 +67,13 @@ export interface NetworkInit {
   extraProtocols?: string[]
   /** @default DEFAULT_REANNOUNCE_INTERVAL_MS (advertiser.ts) */
   reannounceIntervalMs?: number
+  /** a private network's key (config `swarm.keyFile`): only nodes with the same key connect; TCP only */
+  swarmKey?: SwarmKey
+}
+
+/** The network's privacy, and the listen addresses a private node dropped (WebRTC cannot carry the key). */
+export interface NetworkSwarm extends SwarmStatus {
+  dropped: string[]
 }
 
 export interface PeerInfo {
@@ -91,11 +100,13 @@ export interface NetworkStatus {
   dht: { mode: 'client' | 'server', routingTableSize: number } & AdvertiserStats
   transfers: { downloads: number, uploads: number }
   served: Omit<ServeStats, 'streams'>
+  swarm: SwarmStatus
 }
 
 export interface DitsNetwork {
   readonly peerId: string
   readonly libp2p: DitsLibp2p
+  readonly swarm: NetworkSwarm
   addresses(): string[]
   start(): Promise<void>
   stop(): Promise<void>
@@ -114,9 +125,11 @@ export interface DitsNetwork {
 export async function createNetwork (init: NetworkInit): Promise<DitsNetwork> {
   const penalties = new PeerPenalties()
   const roles: string[] = [init.role, ...(init.voter === true ? ['voter'] : [])]
+  const { listen, dropped } = init.swarmKey != null ? privateListen(init.listen) : { listen: init.listen, dropped: [] }
   const libp2p = await createHost({
     privateKey: init.privateKey,
-    listen: init.listen,
+    listen,
+    psk: init.swarmKey?.psk,
     bootstrap: init.bootstrap,
     mdns: init.mdns,
     penalties,
@@ -125,11 +138,12 @@ export async function createNetwork (init: NetworkInit): Promise<DitsNetwork> {
     chunks: { blockstore: init.blockstore, penalties, maxServeRateBytesPerSec: init.maxServeRateBytesPerSec }
   })
   penalties.hangUp = async (peer) => { await libp2p.hangUp(peer) }
-  return new Network(libp2p, init, penalties, roles)
+  return new Network(libp2p, init, penalties, roles, { ...swarmStatus(init.swarmKey), dropped })
 }
 
 class Network implements DitsNetwork {
   readonly libp2p: DitsLibp2p
+  readonly swarm: NetworkSwarm
   private readonly init: NetworkInit
   private readonly penalties: PeerPenalties
   private readonly roles: string[]
@@ -140,8 +154,9 @@ class Network implements DitsNetwork {
   private stopping = new AbortController()
   private running = false
 
-  constructor (libp2p: DitsLibp2p, init: NetworkInit, penalties: PeerPenalties, roles: string[]) {
+  constructor (libp2p: DitsLibp2p, init: NetworkInit, penalties: PeerPenalties, roles: string[], swarm: NetworkSwarm) {
     this.libp2p = libp2p
+    this.swarm = swarm
     this.init = init
     this.penalties = penalties
     this.roles = roles
@@ -228,7 +243,7 @@ class Network implements DitsNetwork {
   async connect (ma: string, options: AbortOptions = {}): Promise<PeerInfo> {
     this.assertRunning()
     const signal = options.signal ?? AbortSignal.timeout(this.libp2p.services.hello.timeoutMs * 2)
-    const connection = await this.libp2p.dial(multiaddr(ma), { signal })
+    const connection = await this.libp2p.dial(multiaddr(ma), { signal }).catch((err: Error) => { throw this.dialError(ma, err, options.signal) })
     await this.libp2p.services.hello.waitFor(connection.remotePeer, { signal })
     return this.peerInfo(this.libp2p.getConnections(connection.remotePeer))
   }
@@ -242,7 +257,8 @@ class Network implements DitsNetwork {
       peers: this.libp2p.getPeers().length,
       dht: { mode: this.libp2p.services.dht.getMode(), routingTableSize: routingTableSize(this.libp2p), ...this.advertiser.stats() },
       transfers: { downloads: this.downloads.size, uploads: streams },
-      served
+      served,
+      swarm: swarmStatus(this.init.swarmKey)
     }
   }
 
@@ -259,6 +275,22 @@ class Network implements DitsNetwork {
       hello: hello != null ? 'ok' : (this.libp2p.services.hello.failure(first.remotePeer) != null ? 'rejected' : 'pending'),
       agent: hello?.agent
     }
+  }
+
+  /**
+   * A failed dial, explained where a swarm key is the likely cause. Under pnet a peer with another key (or none)
+   * reads our bytes as garbage: the noise handshake then stalls until the timeout, or the peer resets the
+   * connection; pnet itself cannot tell that from a broken link, so the message says what to check.
+   */
+  private dialError (ma: string, err: Error, callerSignal?: AbortSignal): Error {
+    if (callerSignal?.aborted === true) return err
+    if (this.swarm.private) {
+      return new PrivateNetworkDialError(`could not connect to ${ma}: ${err.message}. This node is in a private network (swarm key ${this.swarm.keyFingerprint ?? ''}): only a node with the same swarm key can connect, and with any other (or none) the handshake fails like this — compare \`dits-node id\` (swarm key fingerprint) on both nodes`, { cause: err })
+    }
+    if (err.name === 'EncryptionFailedError') {
+      return new PrivateNetworkDialError(`could not connect to ${ma}: the encrypted handshake did not complete (${err.message}). If that node is in a private network, this node needs its swarm key (swarm.keyFile)`, { cause: err })
+    }
+    return err
   }
 
   /** Connected (dialing if needed) and through hello. */
