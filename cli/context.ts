@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { Repo, API_FILE, API_TOKEN_FILE, LOCK_FILE, readLockHolder, resolveRepoPath, isAlive } from '../node/repo.ts'
 import { RepoOps } from '../node/ops.ts'
 import type { OpContext } from '../node/ops.ts'
-import { ApiClient, parseArgs } from '../node/api.ts'
+import { ApiClient, parseArgs, DEFAULT_API_TIMEOUT_MS } from '../node/api.ts'
 import type { OpTable } from '../node/api.ts'
 import { opTable } from '../node/op-table.ts'
 import { UnavailableError, UsageError } from '../src/errors.ts'
@@ -24,6 +24,9 @@ export interface Client {
   stream(op: string, args: unknown, ctx?: OpContext): AsyncIterable<Uint8Array>
   close(): Promise<void>
 }
+
+/** How often a verb that needs the daemon looks for the URL of one that is starting. */
+const STARTING_POLL_MS = 50
 
 /** What a verb needs from the repo when no daemon runs. */
 export type Access = 'read' | 'write' | 'daemon'
@@ -62,8 +65,26 @@ export class CliContext {
     return new ApiClient(url, token, { pid: holder.pid, repo: this.repoDir, tokenFile: join(this.repoDir, API_TOKEN_FILE), timeoutMs: apiTimeoutMs() })
   }
 
+  /**
+   * The API of a daemon that holds the repo but has not written its URL yet (it is starting: the URL is written
+   * once it listens), waited for up to DITS_API_TIMEOUT_MS; undefined when no daemon holds the repo.
+   */
+  private async startingDaemon (): Promise<ApiClient | undefined> {
+    const timeoutMs = apiTimeoutMs() ?? DEFAULT_API_TIMEOUT_MS
+    const until = performance.now() + timeoutMs
+    for (;;) {
+      const holder = await readLockHolder(join(this.repoDir, LOCK_FILE))
+      if (holder == null || !holder.command.startsWith('dits-node start') || !isAlive(holder.pid)) return undefined
+      const api = await this.daemon()
+      if (api != null) return api
+      if (performance.now() > until) throw new UnavailableError(`the daemon (pid ${holder.pid}) for repo ${this.repoDir} is starting but has not opened its API within ${timeoutMs / 1000} s`)
+      await new Promise(resolve => setTimeout(resolve, STARTING_POLL_MS))
+    }
+  }
+
   async client (access: Access): Promise<Client> {
-    const api = await this.daemon()
+    // A verb that can run on the repo directly does so while a daemon starts; one that needs the daemon waits.
+    const api = await this.daemon() ?? (access === 'daemon' ? await this.startingDaemon() : undefined)
     if (api != null) {
       return {
         remote: true,

@@ -49,6 +49,12 @@ export class Daemon {
     const repo = await Repo.open(repoDir, { write: true, command: 'dits-node start' })
     const daemon = new Daemon(repo)
     try {
+      // The token before the socket, the URL last: a client that finds the URL finds the token that goes with
+      // it (the daemon listened first, and calls in between failed "unauthorized": with a fixed api.port, a
+      // killed daemon's URL is the new one). A URL left by a killed daemon goes as soon as the repo is ours, so
+      // that no client calls it while the network starts.
+      await unlink(join(repo.dir, API_FILE)).catch(() => {})
+      await writeDurable(join(repo.dir, API_TOKEN_FILE), daemon.token, 0o600)
       const { config } = repo
       const { privateKey, peerId } = await repo.identity()
       const swarmKey = await loadSwarmKey(repo.dir, config.swarm)
@@ -81,12 +87,6 @@ export class Daemon {
       repo.blocks.usageReport()
       // What the repo already pins is announced again at every start.
       for (const root of await repo.pins.ls()) network.provide(root).catch(() => {})
-      // The token before the socket, the URL last: a client that finds the URL finds the token that goes with
-      // it. A URL left by a killed daemon goes first, so that nobody pairs it with the new token meanwhile
-      // (with a fixed api.port the old URL is the new one, and its calls failed "unauthorized" until the token
-      // was written).
-      await unlink(join(repo.dir, API_FILE)).catch(() => {})
-      await writeDurable(join(repo.dir, API_TOKEN_FILE), daemon.token, 0o600)
       daemon.apiUrl = await daemon.api.listen(config.api.port)
       await writeDurable(join(repo.dir, API_FILE), daemon.apiUrl + '\n')
     } catch (err) {

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { access, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CliContext } from '../../cli/context.ts'
+import { API_FILE, LOCK_FILE, readLockHolder } from '../../node/repo.ts'
 import { dits, ok, startDaemon } from '../helpers/cli.ts'
 import type { RunningDaemon } from '../helpers/cli.ts'
 
@@ -69,6 +70,29 @@ describe('node/daemon: its local API across restarts and stops (real processes)'
       await poller
     }
     assert.deepEqual(refused, [])
+  })
+
+  it('a verb that needs the daemon, run while the daemon starts (repo locked, no URL yet), waits for its API', async () => {
+    const starting = startDaemon(repo, env)
+    const until = Date.now() + 20_000
+    let holder: Awaited<ReturnType<typeof readLockHolder>>
+    for (;;) {
+      holder = await readLockHolder(join(repo, LOCK_FILE))
+      if (holder?.command === 'dits-node start') break
+      assert.ok(Date.now() < until, 'the daemon took the repo')
+      await new Promise(resolve => setTimeout(resolve, 2))
+    }
+    // held in its start (it owns the repo but has no URL yet) while the verb looks for it
+    process.kill(holder.pid, 'SIGSTOP')
+    const hasUrl = await access(join(repo, API_FILE)).then(() => true, () => false)
+    const verb = dits(['--repo', repo, '--json', 'peers'])
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    process.kill(holder.pid, 'SIGCONT')
+    const r = await verb
+    daemon = await starting
+    assert.equal(hasUrl, false, 'stopped before it wrote its URL')
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual(JSON.parse(r.stdout), [])
   })
 
   it('a verb against a stopped daemon (SIGSTOP) exits 4 naming its pid, URL and repo; after SIGCONT it answers again', async () => {
