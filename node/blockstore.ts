@@ -17,7 +17,7 @@ import type { AbortOptions } from '@libp2p/interface'
 import { verifyBlock } from '../src/cid.ts'
 import { VerificationError, NotFoundError, DitsError } from '../src/errors.ts'
 import { MAX_BLOCK_BYTES } from '../protocol/limits.ts'
-import { writeFully, writeFullySync, alignedBuffer, contiguous, copyInto, fsyncPath, O_DIRECT, DIRECT_ALIGN_BYTES } from './files.ts'
+import { writeFully, writeFullySync, alignedBuffer, contiguous, copyInto, fsyncPath, O_DIRECT, DIRECT_ALIGN_BYTES, PRIVATE_FILE_MODE, PRIVATE_DIR_MODE } from './files.ts'
 import { BlockUsage } from './block-usage.ts'
 import { Limit, forEachLimit } from './limit.ts'
 import type { Usage, UsageReport } from './block-usage.ts'
@@ -84,7 +84,7 @@ export class DitsBlockstore {
   }
 
   async open (): Promise<void> {
-    await mkdir(this.dir, { recursive: true })
+    await mkdir(this.dir, { recursive: true, mode: PRIVATE_DIR_MODE })
     this.usage = await BlockUsage.load(this.usageFile)
   }
 
@@ -98,8 +98,8 @@ export class DitsBlockstore {
    * (an older repo, a bare directory) still works: a write creates its shard on first use.
    */
   async createShards (): Promise<void> {
-    await mkdir(this.dir, { recursive: true })
-    await forEachLimit(WholeCidSharding.shards, DEFAULT_SYNC_CONCURRENCY, async shard => { await mkdir(join(this.dir, shard), { recursive: true }) })
+    await mkdir(this.dir, { recursive: true, mode: PRIVATE_DIR_MODE })
+    await forEachLimit(WholeCidSharding.shards, DEFAULT_SYNC_CONCURRENCY, async shard => { await mkdir(join(this.dir, shard), { recursive: true, mode: PRIVATE_DIR_MODE }) })
     await fsyncPath(this.dir)
     await BlockUsage.empty(this.usageFile).save()
   }
@@ -303,7 +303,7 @@ export class DitsBlockstore {
   }
 
   private async quarantine (cid: CID): Promise<string> {
-    await mkdir(this.quarantineDir, { recursive: true })
+    await mkdir(this.quarantineDir, { recursive: true, mode: PRIVATE_DIR_MODE })
     const path = this.path(cid)
     const target = join(this.quarantineDir, `${cid.toString(base32)}.${process.pid}.${performance.now().toFixed(0)}${EXTENSION}`)
     await this.change(path, async () => {
@@ -382,11 +382,11 @@ async function shardUsage (dir: string): Promise<Usage> {
 function writeSmall (tmp: string, bytes: Uint8Array): void {
   let fd: number
   try {
-    fd = openSync(tmp, 'w')
+    fd = openSync(tmp, 'w', PRIVATE_FILE_MODE)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-    mkdirSync(dirname(tmp), { recursive: true })
-    fd = openSync(tmp, 'w')
+    mkdirSync(dirname(tmp), { recursive: true, mode: PRIVATE_DIR_MODE })
+    fd = openSync(tmp, 'w', PRIVATE_FILE_MODE)
   }
   try {
     writeFullySync(fd, bytes, 0)
@@ -398,11 +398,11 @@ function writeSmall (tmp: string, bytes: Uint8Array): void {
 /** Opens a new block's temp file; a missing shard directory (not made at init) is made on the way. */
 async function createFile (path: string, flags: string | number): Promise<FileHandle> {
   try {
-    return await open(path, flags)
+    return await open(path, flags, PRIVATE_FILE_MODE)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
-    await mkdir(dirname(path), { recursive: true })
-    return await open(path, flags)
+    await mkdir(dirname(path), { recursive: true, mode: PRIVATE_DIR_MODE })
+    return await open(path, flags, PRIVATE_FILE_MODE)
   }
 }
 

@@ -10,6 +10,13 @@ import type { FileHandle } from 'node:fs/promises'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { DitsError } from '../src/errors.ts'
 
+/**
+ * Everything in a repo is its owner's alone (issue 14: block files were 0644 in a 0755 repo, so any local user
+ * could read all stored content): files 0600, directories 0700.
+ */
+export const PRIVATE_FILE_MODE = 0o600
+export const PRIVATE_DIR_MODE = 0o700
+
 /** open(2)'s O_DIRECT: Linux's; undefined where Node lacks it (direct writes are then off). */
 export const O_DIRECT = constants.O_DIRECT as number | undefined
 /** what O_DIRECT needs memory, offsets and lengths aligned to: a page covers every logical block size in use */
@@ -84,7 +91,7 @@ export async function fsyncPath (path: string): Promise<void> {
 }
 
 /** Write a file so that after return it survives power loss: temp, fsync, rename, fsync the directory. */
-export async function writeDurable (path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export async function writeDurable (path: string, data: string | Uint8Array, mode = PRIVATE_FILE_MODE): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`
   const fh = await open(tmp, 'w', mode)
   try {

@@ -11,16 +11,18 @@
  * <repo>/pins/             one file per pinned root
  * <repo>/datastore/        peer store, Raft log and snapshots
  * <repo>/repo.lock         held by the one process that writes the repo
+ *
+ * The repo is its owner's alone: directories 0700, files 0600 (PRIVATE_DIR_MODE, PRIVATE_FILE_MODE).
  * <repo>/api, api.token    while a daemon runs: its address and bearer token (0600)
  * ```
  */
-import { mkdir, readFile, unlink, readdir, stat, symlink, readlink } from 'node:fs/promises'
+import { chmod, mkdir, readFile, unlink, readdir, stat, symlink, readlink } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
 import type { PrivateKey } from '@libp2p/interface'
 import { DitsBlockstore } from './blockstore.ts'
-import { writeDurable, fsyncPath } from './files.ts'
+import { writeDurable, fsyncPath, PRIVATE_DIR_MODE } from './files.ts'
 import { loadConfig, defaultConfig, CONFIG_FILE } from '../config/index.ts'
 import type { Config, Role } from '../config/index.ts'
 import { DitsError, UsageError } from '../src/errors.ts'
@@ -31,6 +33,8 @@ export const IDENTITY_FILE = 'identity.key'
 export const LOCK_FILE = 'repo.lock'
 export const API_FILE = 'api'
 export const API_TOKEN_FILE = 'api.token'
+/** stat(2)'s S_ISVTX: a shared folder (/tmp) where only a file's owner may remove it */
+const STICKY_BIT = 0o1000
 /** ext4 keeps symlink targets under 60 bytes inside the inode */
 const MAX_LOCK_TARGET_BYTES = 59
 
@@ -67,8 +71,10 @@ export async function initRepo (dir: string, options: InitOptions = {}): Promise
   if (await repoExists(dir)) throw new UsageError(`a repo already exists at ${dir}`)
   // A bad key file is refused before anything is made.
   const swarmKey = options.swarmKey !== undefined ? await readSwarmKeyFile(options.swarmKey) : undefined
-  await mkdir(dir, { recursive: true })
-  for (const sub of ['pins', 'datastore']) await mkdir(join(dir, sub), { recursive: true })
+  const created = await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
+  // mkdir leaves a folder that existed as it was: an empty one (made for the repo) is made private too
+  if (created === undefined && (await readdir(dir)).length === 0) await chmod(dir, PRIVATE_DIR_MODE)
+  for (const sub of ['pins', 'datastore']) await mkdir(join(dir, sub), { recursive: true, mode: PRIVATE_DIR_MODE })
   await new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine'), join(dir, 'usage.json')).createShards()
   const { generateKeyPair, privateKeyToProtobuf } = await import('@libp2p/crypto/keys')
   const key = await generateKeyPair('Ed25519')
@@ -118,7 +124,10 @@ export class Repo {
       throw new DitsError(`cannot read the identity key ${join(dir, IDENTITY_FILE)}: ${err.message}`)
     })
     const repo = new Repo(dir, config, keyBytes)
-    if (options.write === true) await repo.lock(options.command ?? commandLabel(process.argv.slice(2)))
+    if (options.write === true) {
+      await repo.lock(options.command ?? commandLabel(process.argv.slice(2)))
+      await tightenRepoDir(dir)
+    }
     await repo.blocks.open()
     return repo
   }
@@ -179,6 +188,19 @@ export class Repo {
     }
     throw new RepoLockedError(`repo ${this.dir}: could not take ${path}`)
   }
+}
+
+/**
+ * A repo made before files were private (block files 0644 in a 0755 repo) is closed to other users by its top
+ * directory alone: at 0700 nobody else can reach any path beneath it, whatever the modes of the files there, so
+ * the writer fixes that one mode instead of walking a million blocks (new files beneath are 0600 anyway). A repo
+ * owned by another user (EPERM) is left as its owner made it.
+ */
+async function tightenRepoDir (dir: string): Promise<void> {
+  const { mode } = await stat(dir)
+  // a folder with the sticky bit is a shared one like /tmp that a repo was put straight into: never close it
+  if ((mode & 0o777) === PRIVATE_DIR_MODE || (mode & STICKY_BIT) !== 0) return
+  await chmod(dir, PRIVATE_DIR_MODE).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EPERM') throw err })
 }
 
 interface LockHolder { pid: number, command: string, since: string }

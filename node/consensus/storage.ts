@@ -32,7 +32,7 @@
 import { mkdir, open, readdir, readFile, rename, rm, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
-import { writeFully, writeFullySync } from '../files.ts'
+import { writeFully, writeFullySync, PRIVATE_FILE_MODE, PRIVATE_DIR_MODE } from '../files.ts'
 import { MemoryStorage, NONE } from '../../src/raft/index.ts'
 import { DitsError } from '../../src/errors.ts'
 import { fsyncPath } from '../files.ts'
@@ -119,7 +119,7 @@ export class RaftDiskStorage {
    */
   static async open (dir: string, init: RaftDiskStorageInit = {}): Promise<RaftDiskStorage> {
     const preallocBytes = Math.max(ZERO_CHUNK_BYTES, init.preallocBytes ?? DEFAULT_WAL_PREALLOC_BYTES)
-    await mkdir(dir, { recursive: true })
+    await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
     const names = await readdir(dir)
     for (const n of names.filter(n => n.endsWith('.tmp'))) await unlink(join(dir, n)).catch(() => {})
     const segments = names.map(parseSegmentName).filter((s): s is number => s !== undefined).sort((a, b) => a - b)
@@ -186,7 +186,7 @@ export class RaftDiskStorage {
     memory.setHardState(hardState)
 
     // positional writes: a file opened for appending would ignore the offsets
-    const fh = await open(path, segments.length > 0 ? 'r+' : 'w+')
+    const fh = await open(path, segments.length > 0 ? 'r+' : 'w+', PRIVATE_FILE_MODE)
     try {
       let allocated = bytes.byteLength
       if (truncatedBytes > 0 || allocated - at < preallocBytes / 2) {
@@ -286,7 +286,7 @@ export class RaftDiskStorage {
     const allocated = buf.byteLength + this.preallocBytes
     const path = join(this.dir, segmentName(next))
     const tmp = path + '.tmp'
-    const fh = await open(tmp, 'w')
+    const fh = await open(tmp, 'w', PRIVATE_FILE_MODE)
     try {
       await fh.write(buf, 0, buf.byteLength, 0)
       await writeZeros(fh, buf.byteLength, allocated)
@@ -437,7 +437,7 @@ async function writeSnapshotFile (dir: string, s: Snapshot): Promise<void> {
   sum.writeUInt32LE(crc32(body), 0)
   const path = join(dir, snapshotName(s.index))
   const tmp = path + '.tmp'
-  const fh = await open(tmp, 'w')
+  const fh = await open(tmp, 'w', PRIVATE_FILE_MODE)
   try {
     await fh.write(Buffer.concat([sum, body]))
     await fh.sync()
