@@ -23,7 +23,7 @@ import { FileManifestBuilder, buildDirectory } from '../src/manifest/index.ts'
 import type { DirEntry, EncodedBlock, EntryKind } from '../src/manifest/index.ts'
 import type { ChunkerProfile } from '../src/fastcdc/index.ts'
 import { DitsError, InvalidPathError } from '../src/errors.ts'
-import type { DitsBlockstore } from './blockstore.ts'
+import type { DitsBlockstore, PutOutcome } from './blockstore.ts'
 import type { BlockSync } from './block-sync.ts'
 
 /**
@@ -31,6 +31,9 @@ import type { BlockSync } from './block-sync.ts'
  * chunk pipeline's buffers (typically 8 × 1 MiB of its 32 MiB).
  */
 export const DEFAULT_PUT_CONCURRENCY = 8
+
+/** blocks found held and compared, remembered so that a repeat is not compared again (see Adder.put) */
+const COMPARED_MAX = 4096
 
 export interface AddProgress {
   /** bytes of file content read so far, over all paths */
@@ -66,6 +69,8 @@ export interface AddStats {
   bytesNew: number
   /** chunk bytes that were already in the repo (or repeated within this add) */
   bytesDedup: number
+  /** chunk bytes the repo held damaged (not these bytes) and this add replaced */
+  bytesRepaired: number
 }
 
 export class SpecialFileError extends InvalidPathError {
@@ -74,12 +79,14 @@ export class SpecialFileError extends InvalidPathError {
 }
 
 export class Adder {
-  readonly stats: AddStats = { files: 0, dirs: 0, chunks: 0, bytesNew: 0, bytesDedup: 0 }
+  readonly stats: AddStats = { files: 0, dirs: 0, chunks: 0, bytesNew: 0, bytesDedup: 0, bytesRepaired: 0 }
   private readonly blocks: DitsBlockstore
   private readonly options: AddOptions
   /** the CIDs (as strings) of the blocks being looked up or written: at most DEFAULT_PUT_CONCURRENCY */
   private readonly writing = new Set<string>()
   private readonly pending = new Set<Promise<void>>()
+  /** CIDs (as strings) of blocks compared with the store's copy by this add, oldest first */
+  private readonly compared = new Set<string>()
   private bytesRead = 0
   private total = 0
 
@@ -238,10 +245,10 @@ export class Adder {
     const release = chunk.hold()
     await this.schedule(cid, length, async () => {
       try {
-        // put leaves a block already held as it is: a chunk repeated within this add is found so too, once its first
-        // write has ended
-        const stored = await this.blocks.put(cid, chunk.bytes, { trusted: true, direct: true, signal: this.options.signal })
-        if (stored) this.stats.bytesNew += length
+        // a chunk repeated within this add is found held, once its first write has ended
+        const outcome = await this.put(cid, chunk.bytes)
+        if (outcome === 'stored') this.stats.bytesNew += length
+        else if (outcome === 'replaced') this.stats.bytesRepaired += length
         else this.stats.bytesDedup += length
       } finally {
         release()
@@ -263,8 +270,22 @@ export class Adder {
     if (this.writing.has(block.cid.toString())) return
     await this.schedule(block.cid, block.bytes.byteLength, async () => {
       await Promise.all(after)
-      await this.blocks.put(block.cid, block.bytes, { trusted: true, direct: true, signal: this.options.signal })
+      await this.put(block.cid, block.bytes)
     })
+  }
+
+  /**
+   * A block the repo holds already is compared with the bytes in hand and replaced if it differs: a chunk damaged in
+   * place is repaired by adding its file again. Those compared lately are not compared again (a file of zeros repeats
+   * one chunk thousands of times); the set is bounded, so memory does not grow with the add.
+   */
+  private async put (cid: CID, bytes: Uint8Array): Promise<PutOutcome> {
+    const key = cid.toString()
+    if (this.compared.has(key)) return 'present'
+    const outcome = await this.blocks.putChecked(cid, bytes, { trusted: true, direct: true, checkPresent: true, signal: this.options.signal })
+    this.compared.add(key)
+    if (this.compared.size > COMPARED_MAX) this.compared.delete(this.compared.values().next().value as string)
+    return outcome
   }
 
   /**

@@ -5,7 +5,7 @@
  * verified against the CID; a block that fails is moved to `quarantine/` and never returned. Every change (put,
  * delete, quarantine) goes through `usage`, which keeps the counts of blocks and bytes.
  */
-import { constants, openSync, read as readFd, readSync, fstatSync, closeSync, existsSync, mkdirSync, renameSync } from 'node:fs'
+import { constants, lstatSync, openSync, read as readFd, readSync, fstatSync, closeSync, existsSync, mkdirSync, renameSync } from 'node:fs'
 import { open, rename, mkdir, readdir, unlink, lstat } from 'node:fs/promises'
 import { join, basename, dirname } from 'node:path'
 import { CID } from 'multiformats/cid'
@@ -158,17 +158,44 @@ export class DitsBlockstore {
    * be synced and are not read back soon (`add`'s): a large one goes straight to the disk (see writeDirect).
    * `inline` is for callers that do not sync the blocks as they put them (a fetch): a small one is written on the
    * calling thread (see writeSmall). The bytes may come in pieces (a fetched block, in the frames it arrived in). A
-   * block already stored is left as it is. Returns whether this put stored the block (false: it was here).
+   * block already stored is left as it is, unless `checkPresent`. Returns whether this put wrote the block (false:
+   * it was here).
    */
-  async put (cid: CID, bytes: Uint8Array | Uint8ArrayList, options: AbortOptions & { trusted?: boolean, direct?: boolean, inline?: boolean } = {}): Promise<boolean> {
+  async put (cid: CID, bytes: Uint8Array | Uint8ArrayList, options: PutOptions = {}): Promise<boolean> {
+    return await this.putChecked(cid, bytes, options) !== 'present'
+  }
+
+  /**
+   * put, saying what it did: `stored` a block that was not here; found it `present`; or, with `checkPresent`,
+   * `replaced` a stored copy that was not these bytes (damaged in place, cut short) with them. The check compares
+   * the stored file with the bytes in hand (its size, then its bytes), which are verified: sound, and a memcmp
+   * where re-hashing the stored copy would cost a BLAKE3 of it.
+   */
+  async putChecked (cid: CID, bytes: Uint8Array | Uint8ArrayList, options: PutOptions = {}): Promise<PutOutcome> {
     if (bytes.byteLength > MAX_BLOCK_BYTES) throw new VerificationError(`block ${cid} is ${bytes.byteLength} bytes, over the ${MAX_BLOCK_BYTES}-byte limit`)
     if (options.trusted !== true && !verifyBlock(cid, bytes)) throw new VerificationError(`bytes offered for ${cid} do not match its BLAKE3 digest; not stored`)
     options.signal?.throwIfAborted()
     const path = this.path(cid)
-    const { blocks } = await this.change(path, async () => {
+    let outcome: PutOutcome = 'stored'
+    await this.change(path, async () => {
       // A block is named by its content: one already here holds these bytes (or fails verification when read).
       // Looked up here, not in the thread pool, where it would queue behind the block writes of an add.
-      if (existsSync(path)) return UNCHANGED
+      let replacing: number | undefined
+      if (existsSync(path)) {
+        if (options.checkPresent !== true) {
+          outcome = 'present'
+          return UNCHANGED
+        }
+        const stored = await storedDiffers(path, contiguous(bytes))
+        if (stored === 'same') {
+          outcome = 'present'
+          return UNCHANGED
+        }
+        if (stored !== 'gone') {
+          replacing = stored
+          outcome = 'replaced'
+        }
+      }
       const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${this.tmpCounter++}.tmp`)
       try {
         if (options.inline === true && bytes.byteLength < SMALL_BLOCK_BYTES) {
@@ -193,9 +220,9 @@ export class DitsBlockstore {
         if (code === 'ENOSPC') throw new DiskFullError(`disk full while writing block ${cid} into ${this.dir}: free space and run the command again (blocks already written are reused; \`dits-node gc\` reclaims unpinned ones)`)
         throw new DitsError(`cannot write block ${cid} into ${this.dir}: ${(err as Error).message}`)
       }
-      return { blocks: 1, bytes: bytes.byteLength }
+      return replacing === undefined ? { blocks: 1, bytes: bytes.byteLength } : { blocks: 0, bytes: bytes.byteLength - replacing }
     })
-    return blocks === 1
+    return outcome
   }
 
   /**
@@ -349,6 +376,38 @@ export class DitsBlockstore {
 }
 
 const UNCHANGED: Usage = { blocks: 0, bytes: 0 }
+
+export interface PutOptions extends AbortOptions {
+  /** the caller computed the CID from these very bytes: they are not hashed again */
+  trusted?: boolean
+  /** a large block goes straight to the disk (see writeDirect) */
+  direct?: boolean
+  /** a small block is written on the calling thread (see writeSmall) */
+  inline?: boolean
+  /** a block already stored is compared with these bytes and replaced when it differs (see putChecked) */
+  checkPresent?: boolean
+}
+
+/** what a put did (see putChecked) */
+export type PutOutcome = 'stored' | 'present' | 'replaced'
+
+/**
+ * `same` when the file at `path` holds exactly `bytes`, `gone` when it is not there, otherwise the size it has (to
+ * take off the counts when it is replaced). A size that differs is told by lstat alone (on the calling thread, like
+ * put's lookup), without a read.
+ */
+async function storedDiffers (path: string, bytes: Uint8Array): Promise<number | 'same' | 'gone'> {
+  let size: number
+  try {
+    size = lstatSync(path).size
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone'
+    throw err
+  }
+  if (size !== bytes.byteLength) return size
+  const stored = await readWhole(path)
+  return Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).equals(bytes) ? 'same' : size
+}
 
 /** The names of the blocks in one shard directory (temp files left by writers are not blocks). */
 async function blockNames (dir: string): Promise<string[]> {

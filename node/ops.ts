@@ -81,6 +81,8 @@ export interface AddResponse {
   dirs: number
   bytes_new: number
   bytes_dedup: number
+  /** chunk bytes the repo held damaged and this add replaced */
+  bytes_repaired: number
   pinned: boolean
   added: Array<{ path: string, cid: string, size: number, type: 'file' | 'dir' }>
 }
@@ -201,6 +203,7 @@ export class RepoOps {
       dirs: s.dirs,
       bytes_new: s.bytesNew,
       bytes_dedup: s.bytesDedup,
+      bytes_repaired: s.bytesRepaired,
       pinned: args.pin,
       added: added.map(a => ({ path: a.path, cid: a.cid.toString(), size: a.size, type: a.kind }))
     }

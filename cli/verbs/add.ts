@@ -24,7 +24,7 @@ export function register (program: Command): void {
       progress.done()
       ctx.print(r, [
         ...r.added.map(a => `added ${a.cid} ${a.path} (${a.type}, ${formatBytes(a.size)})`),
-        `${r.files} file(s), ${r.chunks} chunk(s), ${formatBytes(r.bytes_new)} new, ${formatBytes(r.bytes_dedup)} deduplicated${r.pinned ? ', pinned' : ''}`,
+        `${r.files} file(s), ${r.chunks} chunk(s), ${formatBytes(r.bytes_new)} new, ${formatBytes(r.bytes_dedup)} deduplicated${r.bytes_repaired > 0 ? `, ${formatBytes(r.bytes_repaired)} repaired (held damaged, replaced)` : ''}${r.pinned ? ', pinned' : ''}`,
         r.root
       ])
     })

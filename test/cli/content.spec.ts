@@ -34,6 +34,15 @@ describe('dits-node content verbs (real processes)', function () {
   })
   after(async () => { await rm(work, { recursive: true, force: true }) })
 
+  /** the file of a stored block */
+  const blockPath = async (cid: string): Promise<string> => {
+    const blocks = join(repo, 'blocks')
+    for (const shard of await readdir(blocks)) {
+      if ((await readdir(join(blocks, shard))).includes(`${cid}.data`)) return join(blocks, shard, `${cid}.data`)
+    }
+    throw new Error(`block ${cid} is not in ${blocks}`)
+  }
+
   it('init refuses an existing repo and verbs without a repo say how to make one', async () => {
     const again = await dits(r('init'))
     assert.equal(again.code, 2)
@@ -136,12 +145,7 @@ describe('dits-node content verbs (real processes)', function () {
     const root = (await ok(r('add', '--profile', 'small', f))).trim().split('\n').at(-1) as string
     const s = JSON.parse(await ok(r('--json', 'stat', root)))
     const victim = s.chunks[2].cid as string
-    const blocks = join(repo, 'blocks')
-    let victimPath = ''
-    for (const shard of await readdir(blocks)) {
-      if ((await readdir(join(blocks, shard))).includes(`${victim}.data`)) victimPath = join(blocks, shard, `${victim}.data`)
-    }
-    assert.notEqual(victimPath, '')
+    const victimPath = await blockPath(victim)
     await writeFile(victimPath, randomBytes(100))
     const v = await dits(r('verify', root))
     assert.equal(v.code, 1)
@@ -151,6 +155,25 @@ describe('dits-node content verbs (real processes)', function () {
     const g = await dits(r('get', root, '-o', join(work, 'rot.out')))
     assert.notEqual(g.code, 0)
     assert.equal(await stat(join(work, 'rot.out')).then(() => true, () => false), false, 'no half-written output')
+  })
+
+  it('add of a file whose chunk the repo holds damaged in place replaces it: add --json says bytes_repaired, verify is clean, get is byte-exact', async () => {
+    const f = join(work, 'readd.bin')
+    const data = randomBytes(600_000)
+    await writeFile(f, data)
+    const root = (await ok(r('add', '--profile', 'small', f))).trim().split('\n').at(-1) as string
+    const victim = (JSON.parse(await ok(r('--json', 'stat', root))) as { chunks: Array<{ cid: string, length: number }> }).chunks[1]
+    const path = await blockPath(victim.cid)
+    const damaged = await readFile(path)
+    damaged[10] ^= 0x55
+    await writeFile(path, damaged)
+    const again = JSON.parse(await ok(r('--json', 'add', '--profile', 'small', f)))
+    assert.equal(again.root, root)
+    assert.equal(again.bytes_repaired, victim.length)
+    assert.equal(again.bytes_new, 0)
+    assert.equal((await dits(r('verify', root))).code, 0)
+    await ok(r('get', root, '-o', join(work, 'readd.out')))
+    assert.ok((await readFile(join(work, 'readd.out'))).equals(data))
   })
 
   it('gc keeps pinned content and removes unpinned content', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { createReadStream } from 'node:fs'
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { setTimeout as delay } from 'node:timers/promises'
 import { join } from 'node:path'
@@ -81,15 +81,41 @@ describe('node/adder', () => {
     assert.equal(again.chunks, first.chunks)
   })
 
+  it('replaces a chunk the repo holds damaged in place (same size) or cut short when its file is added again, and counts it as repaired', async () => {
+    const data = pseudoRandomBytes(3 * MiB, 27)
+    const path = join(dir, 'damaged.bin')
+    await writeFile(path, data)
+    const { cid } = await add(path)
+    const chunks = []
+    for await (const c of walkChunks(async c => await blocks.get(c), await readFileNode(async c => await blocks.get(c), cid))) chunks.push(c)
+    assert.ok(chunks.length >= 3)
+    const [flipped, cut] = [chunks[1], chunks[2]]
+    const stored = Buffer.from(await readFile(blocks.path(flipped.cid)))
+    stored[100] ^= 0xff
+    await writeFile(blocks.path(flipped.cid), stored)
+    await truncate(blocks.path(cut.cid), cut.length - 10)
+    const usage = await blocks.recount()
+
+    const again = (await add(path)).adder.stats
+    assert.equal(again.bytesRepaired, flipped.length + cut.length)
+    assert.equal(again.bytesNew, 0)
+    assert.equal(again.bytesDedup, data.length - flipped.length - cut.length)
+    for (const c of chunks) assert.ok(Buffer.from(await blocks.get(c.cid)).equals(data.subarray(c.offset, c.offset + c.length)), `chunk at ${c.offset}`)
+    const after = blocks.usageReport()
+    assert.equal(after.blocks, usage.blocks)
+    assert.equal(after.bytes, usage.bytes + 10)
+    assert.equal(await blocks.removeTempFiles(), 0)
+  })
+
   it('writes a chunk repeated while its first write is under way once, and counts the repeats as deduplicated', async () => {
     const path = join(dir, 'zeros.bin')
     await writeFile(path, new Uint8Array(4 * MiB))
     const written: string[] = []
-    const put = blocks.put.bind(blocks)
-    blocks.put = async (cid, bytes, options) => {
-      const stored = await put(cid, bytes, options)
-      if (stored && cid.code === RAW_CODE) written.push(cid.toString())
-      return stored
+    const put = blocks.putChecked.bind(blocks)
+    blocks.putChecked = async (cid, bytes, options) => {
+      const outcome = await put(cid, bytes, options)
+      if (outcome === 'stored' && cid.code === RAW_CODE) written.push(cid.toString())
+      return outcome
     }
     const { adder, cid } = await add(path)
     const distinct = new Map<string, number>()
@@ -162,12 +188,12 @@ describe('node/adder', () => {
     for (let i = 0; i < 60; i++) await writeFile(join(tree, 'frames', `f${i}.exr`), pseudoRandomBytes(100 + i * 997, 300 + i))
     await writeFile(join(tree, 'plate.mov'), pseudoRandomBytes(3 * MiB, 299))
     const order = new Map<string, number>()
-    const put = blocks.put.bind(blocks)
-    blocks.put = async (cid, bytes, options) => {
+    const put = blocks.putChecked.bind(blocks)
+    blocks.putChecked = async (cid, bytes, options) => {
       await delay(cid.code === RAW_CODE ? 2 : 0) // chunk writes slower than manifest writes
-      const stored = await put(cid, bytes, options)
-      if (stored) order.set(cid.toString(), order.size)
-      return stored
+      const outcome = await put(cid, bytes, options)
+      if (outcome === 'stored') order.set(cid.toString(), order.size)
+      return outcome
     }
     const { cid } = await add(tree)
     for await (const c of walkBlocks(async c => await blocks.get(c), cid)) {
