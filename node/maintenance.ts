@@ -4,6 +4,7 @@
 import { stat } from 'node:fs/promises'
 import type { CID } from 'multiformats/cid'
 import { decodeNode, nodeLinks } from '../src/manifest/index.ts'
+import type { ManifestNode } from '../src/manifest/index.ts'
 import { DAG_CBOR_CODE, CidSet } from '../src/cid.ts'
 import { DitsError } from '../src/errors.ts'
 import type { DitsBlockstore } from './blockstore.ts'
@@ -13,22 +14,40 @@ export interface BadBlock {
   error: string
 }
 
+/** A block a pin needs that the store lacks: the pin, and the path in it of the file or directory that needs it. */
+export interface MissingUnderPin {
+  cid: string
+  pin: string
+  /** `/`-separated from the pin's root ('' for the root itself) */
+  path: string
+}
+
 export interface VerifyResult {
   checked: number
   bytes: number
   bad: BadBlock[]
   missing: string[]
+  /** of `missing`, those a pin needs, with where (the first VERIFY_LISTED_MAX) — a whole-store verify with pins */
+  missing_under_pins?: MissingUnderPin[]
 }
+
+/** missing blocks a whole-store verify names with their pin and path: a lost disk can miss millions */
+export const VERIFY_LISTED_MAX = 1000
 
 export interface VerifyOptions {
   signal?: AbortSignal
   onProgress?: (checked: number) => void
+  /**
+   * With a whole-store verify (no roots): the pins, whose DAGs are walked too once every stored block is checked,
+   * so that a block a pin needs and the store lacks (deleted, or quarantined by an earlier verify) is found.
+   */
+  pins?: CID[]
 }
 
 /**
- * Scrub: read and verify every block under `roots` (or every block in the store when none are given).
- * Corrupt blocks are quarantined by the blockstore and listed; blocks a manifest names but the store lacks
- * are listed as missing.
+ * Scrub: read and verify every block under `roots` (or every block in the store when none are given, and then
+ * what `pins` need). Corrupt blocks are quarantined by the blockstore and listed; blocks a manifest names but the
+ * store lacks are listed as missing.
  */
 export async function verifyBlocks (blocks: DitsBlockstore, roots: CID[] | undefined, options: VerifyOptions = {}): Promise<VerifyResult> {
   const result: VerifyResult = { checked: 0, bytes: 0, bad: [], missing: [] }
@@ -48,19 +67,68 @@ export async function verifyBlocks (blocks: DitsBlockstore, roots: CID[] | undef
   }
   if (roots === undefined) {
     for await (const cid of blocks.cids(options)) await check(cid)
+    if (options.pins !== undefined) await verifyPins(blocks, options.pins, result, options)
     return result
   }
-  await traverse(roots, async (cid) => {
+  await traverse(unplaced(roots), async (cid) => {
     const bytes = await check(cid)
     if (bytes === undefined || cid.code !== DAG_CBOR_CODE) return []
     try {
-      return nodeLinks(decodeNode(cid, bytes))
+      return unplaced(nodeLinks(decodeNode(cid, bytes)))
     } catch (err) {
       result.bad.push({ cid: cid.toString(), error: (err as Error).message })
       return []
     }
   })
   return result
+}
+
+/**
+ * The second half of a whole-store verify: walk every pin's DAG (each block once) and list the blocks it needs that
+ * the store lacks, with the pin and the path. Every stored block was verified by the first half (and any corrupt
+ * one quarantined, so it is missing now): manifests are read again to follow their links, chunks only looked up.
+ */
+async function verifyPins (blocks: DitsBlockstore, pins: CID[], result: VerifyResult, options: VerifyOptions): Promise<void> {
+  const under: MissingUnderPin[] = []
+  const missing = (cid: CID, at: Place): void => {
+    result.missing.push(cid.toString())
+    if (under.length < VERIFY_LISTED_MAX) under.push({ cid: cid.toString(), pin: at.pin.toString(), path: at.path })
+  }
+  await traverse(pins.map(pin => [pin, { pin, path: '' }]), async (cid, at) => {
+    options.signal?.throwIfAborted()
+    if (cid.code !== DAG_CBOR_CODE) {
+      if (!(await blocks.has(cid, options))) missing(cid, at)
+      return []
+    }
+    let bytes: Uint8Array
+    try {
+      bytes = await blocks.get(cid, options)
+    } catch (err) {
+      if ((err as Error).name === 'NotFoundError') missing(cid, at)
+      else result.bad.push({ cid: cid.toString(), error: (err as Error).message })
+      return []
+    }
+    try {
+      return placedLinks(decodeNode(cid, bytes), at)
+    } catch (err) {
+      result.bad.push({ cid: cid.toString(), error: (err as Error).message })
+      return []
+    }
+  })
+  result.missing_under_pins = under
+}
+
+/** Where a block is needed: under which pin, at which path. */
+interface Place {
+  pin: CID
+  path: string
+}
+
+/** A manifest node's links, each with the path it is at: a directory's entries one level down, the rest where the node is. */
+function placedLinks (node: ManifestNode, at: Place): Array<[CID, Place]> {
+  const entries = node.type === 'dirpart' ? node.entries : node.type === 'dir' ? node.entries : undefined
+  if (entries === undefined) return nodeLinks(node).map(cid => [cid, at])
+  return entries.map(([name, cid]) => [cid, { pin: at.pin, path: at.path === '' ? name : `${at.path}/${name}` }])
 }
 
 export interface GcResult {
@@ -89,11 +157,11 @@ export class GcRefusedError extends DitsError {
  */
 export async function gc (blocks: DitsBlockstore, roots: CID[], options: { dryRun?: boolean, signal?: AbortSignal } = {}): Promise<GcResult> {
   const broken: string[] = []
-  const live = await traverse(roots, async (cid) => {
+  const live = await traverse(unplaced(roots), async (cid) => {
     if (cid.code !== DAG_CBOR_CODE) return []
     try {
       const bytes = await blocks.get(cid, options)
-      return nodeLinks(decodeNode(cid, bytes))
+      return unplaced(nodeLinks(decodeNode(cid, bytes)))
     } catch (err) {
       broken.push(`${cid}: ${(err as Error).message}`)
       return []
@@ -115,14 +183,23 @@ export async function gc (blocks: DitsBlockstore, roots: CID[], options: { dryRu
   return result
 }
 
-/** Depth-first over a DAG, each block once; `visit` returns the links to follow. Returns every block visited. */
-async function traverse (roots: CID[], visit: (cid: CID) => Promise<CID[]>): Promise<CidSet> {
+/** links to follow that carry nothing down */
+function unplaced (cids: CID[]): Array<[CID, undefined]> {
+  return cids.map(c => [c, undefined])
+}
+
+/**
+ * Depth-first over a DAG, each block once, iteratively (a deep or hostile DAG cannot overflow the stack); `visit`
+ * returns the links to follow, each with what the walk carries down to it (a place, or nothing). Returns every
+ * block visited.
+ */
+async function traverse<T> (roots: Array<[CID, T]>, visit: (cid: CID, at: T) => Promise<Array<[CID, T]>>): Promise<CidSet> {
   const seen = new CidSet()
   const stack = [...roots].reverse()
   while (stack.length > 0) {
-    const cid = stack.pop() as CID
+    const [cid, at] = stack.pop() as [CID, T]
     if (!seen.add(cid)) continue
-    const links = await visit(cid)
+    const links = await visit(cid, at)
     for (let i = links.length - 1; i >= 0; i--) stack.push(links[i])
   }
   return seen

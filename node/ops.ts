@@ -252,12 +252,15 @@ export class RepoOps {
   }
 
   /**
-   * Scrub. With `repair`, blocks found corrupt (now quarantined) or missing are fetched again from the
+   * Scrub: the given root, or every stored block and then every pin's DAG (what a pin needs and the store lacks
+   * is missing). With `repair`, blocks found corrupt (now quarantined) or missing are fetched again from the
    * network — for the given root, or for every pin — and the scrub runs again to show the outcome.
    */
   async verify (args: VerifyArgs, ctx: OpContext = {}): Promise<VerifyResult & { repaired?: number }> {
     const roots = args.cid === undefined ? undefined : [await this.local(args.cid)]
-    const scrub = async (): Promise<VerifyResult> => await verifyBlocks(this.repo.blocks, roots, { signal: ctx.signal, onProgress: (checked) => ctx.onProgress?.({ checked }) })
+    // a whole-store verify also walks the pins: what a pin needs and the store lacks is found too (this node keeps no
+    // other roots: ref targets are not kept by it)
+    const scrub = async (): Promise<VerifyResult> => await verifyBlocks(this.repo.blocks, roots, { signal: ctx.signal, pins: roots === undefined ? await this.repo.pins.ls() : undefined, onProgress: (checked) => ctx.onProgress?.({ checked }) })
     const first = await scrub()
     // A scrub of the whole store also recounts it: a block changed behind dits' back may have skewed the counts.
     if (roots === undefined) await this.repo.blocks.recount()

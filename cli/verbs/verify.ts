@@ -7,7 +7,7 @@ import { DitsError } from '../../src/errors.ts'
 
 export function register (program: Command): void {
   program.command('verify')
-    .description('scrub: re-hash every block (under CID, or the whole repo); corrupt blocks are quarantined and listed')
+    .description('scrub: re-hash every block (under CID, or the whole repo and then every pin); corrupt blocks are quarantined and listed, blocks a pin needs and the repo lacks listed as missing; exit 1 if any')
     .argument('[cid]', 'only the blocks reachable from this root')
     .option('--repair', 'fetch corrupt or missing blocks again from peers (needs the daemon)', false)
     .action(async (cid: string | undefined, opts: { repair: boolean }, cmd: Command) => {
@@ -16,9 +16,14 @@ export function register (program: Command): void {
       const r = await withClient(ctx, 'write', async c => await c.call<VerifyResult & { repaired?: number }>('verify', { cid, repair: opts.repair }, { onProgress: p => progress.update(p) }))
       progress.done()
       const ok = r.bad.length === 0 && r.missing.length === 0
+      const where = new Map((r.missing_under_pins ?? []).map(m => [m.cid, m]))
+      const place = (cid: string): string => {
+        const m = where.get(cid)
+        return m === undefined ? '' : ` (needed by pin ${m.pin}${m.path === '' ? '' : `, at ${m.path}`})`
+      }
       ctx.print({ ok, ...r }, [
         ...r.bad.map(b => `bad      ${b.cid}: ${b.error}`),
-        ...r.missing.map(m => `missing  ${m}`),
+        ...r.missing.map(m => `missing  ${m}${place(m)}`),
         ...(r.repaired !== undefined ? [`repaired ${r.repaired} block(s) from peers`] : []),
         `${r.checked} block(s), ${formatBytes(r.bytes)} checked: ${r.bad.length} bad, ${r.missing.length} missing`
       ])
