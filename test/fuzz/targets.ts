@@ -218,6 +218,24 @@ const manifestLike = fc.record({
   entries: fc.array(fc.tuple(nastyString, manifestCid, number, fc.constantFrom('file', 'dir', 'fifo')), { maxLength: 6 })
 }, { requiredKeys: ['v', 'type'] })
 
+/** Well-formed manifest nodes of every type (format version 1, which every later build still reads). */
+const entryName = fc.oneof(fc.constantFrom('a', 'b.mov', 'clip001.mov', 'Ünïcode'), fc.string({ minLength: 1, maxLength: 12 }))
+const entries = fc.uniqueArray(fc.tuple(entryName, manifestCid, fc.nat(), fc.constantFrom('file', 'dir')), { selector: e => e[0], maxLength: 6 })
+  .map(es => es.sort((x, y) => x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))
+const validManifest: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
+  fc.record({
+    v: fc.constant(1),
+    type: fc.constant('file'),
+    size: fc.nat(),
+    blake3: fc.uint8Array({ minLength: 32, maxLength: 32 }),
+    chunker: fc.record({ name: fc.constantFrom('media', 'small'), min: fc.nat(), avg: fc.nat(), max: fc.nat(), normalization: fc.nat({ max: 3 }) }),
+    chunks: fc.array(fc.tuple(bytes(8).map(b => chunkCid(b)), fc.nat({ max: 4 * 1024 * 1024 })), { minLength: 1, maxLength: 6 })
+  }),
+  fc.record({ v: fc.constant(1), type: fc.constant('part'), parts: fc.array(fc.tuple(manifestCid, fc.nat()), { minLength: 1, maxLength: 4 }) }),
+  fc.record({ v: fc.constant(1), type: fc.constant('dir'), size: fc.nat(), entries }),
+  fc.record({ v: fc.constant(1), type: fc.constant('dirpart'), entries })
+)
+
 // ---------------------------------------------------------------------------------------------- the targets
 
 /** A state machine that has seen a little of everything, to snapshot and to apply fuzzed entries to. */
@@ -294,7 +312,7 @@ export const TARGETS: FuzzTarget[] = [
   },
   {
     name: 'manifest block',
-    input: wireInput(encodable(manifestLike, m => dagCbor.encode(m))),
+    input: wireInput(encodable(fc.oneof(manifestLike, validManifest), m => dagCbor.encode(m))),
     run: (b: Uint8Array) => decodeNode(blockCid(DAG_CBOR_CODE, b), b),
     check: node => {
       nodeLinks(node)
