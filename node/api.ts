@@ -18,8 +18,9 @@ import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
-import { DitsError, UnavailableError, UsageError, NotFoundError } from '../src/errors.ts'
+import { DitsError, UnavailableError, NotFoundError } from '../src/errors.ts'
 import type { ExitCode } from '../src/errors.ts'
+import { InvalidArgumentError, BadRequestError, DaemonNotAnsweringError, RemoteError } from './api-errors.ts'
 import type { OpContext, Progress } from './ops.ts'
 
 /** Request bodies are small JSON argument objects. */
@@ -29,16 +30,12 @@ export const MAX_REQUEST_BYTES = 1024 * 1024
  * it waits for that answer: a stopped daemon (SIGSTOP, a hung machine) is reported after at most twice this.
  */
 export const DEFAULT_API_TIMEOUT_MS = 10_000
+export { InvalidArgumentError, BadRequestError, DaemonNotAnsweringError, RemoteError }
+
 /** Progress is advisory: at most this often a line. */
 const PROGRESS_INTERVAL_MS = 100
 /** Issues named in one 400 answer. */
 const MAX_ISSUES_SHOWN = 5
-
-/** A request body that does not fit its operation's schema: the message names each field and what is allowed. */
-export class InvalidArgumentError extends UsageError {
-  static override name = 'InvalidArgumentError'
-  override name = 'InvalidArgumentError'
-}
 
 /** One operation: the schema of its arguments and what it does with arguments that fit. */
 export interface RpcOp<A = any> {
@@ -95,18 +92,6 @@ function describeIssue (schema: z.ZodType, issue: z.core.$ZodIssue): string {
 
 export function newApiToken (): string {
   return randomBytes(32).toString('hex')
-}
-
-/** An error that crossed the API: keeps the daemon-side name, message and exit code. */
-export class RemoteError extends DitsError {
-  static override name = 'RemoteError'
-  override readonly exitCode: ExitCode
-
-  constructor (name: string, message: string, exitCode: ExitCode) {
-    super(message)
-    this.name = name
-    this.exitCode = exitCode
-  }
 }
 
 export class ApiServer {
@@ -235,11 +220,6 @@ function serializeError (err: unknown): { name: string, message: string, exitCod
 function sendError (res: ServerResponse, status: number, err: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' })
   res.end(JSON.stringify({ error: serializeError(err) }))
-}
-
-class BadRequestError extends UsageError {
-  static override name = 'BadRequestError'
-  override name = 'BadRequestError'
 }
 
 function parseBody (text: string): unknown {
@@ -393,7 +373,7 @@ export class ApiClient {
 /**
  * Watches one call: while the client waits for the daemon, a timer runs; when it fires, the client asks the
  * daemon whether it is alive (a healthy daemon busy with a long `get` or a lock wait answers at once); if that
- * goes unanswered too, the call is aborted with an UnavailableError naming the daemon. Any sign of life
+ * goes unanswered too, the call is aborted with a DaemonNotAnsweringError naming the daemon. Any sign of life
  * (headers, a progress line, bytes) restarts the timer.
  */
 class Watchdog {
@@ -442,7 +422,7 @@ class Watchdog {
       if (this.finished) return
       if (!alive) {
         const secs = this.client.waitMs / 1000
-        this.controller.abort(new UnavailableError(`${this.client.describe()} did not answer ${this.op} for ${secs} s nor a check that it is alive for ${secs} s more (is it stopped or hung?)`))
+        this.controller.abort(new DaemonNotAnsweringError(`${this.client.describe()} did not answer ${this.op} for ${secs} s nor a check that it is alive for ${secs} s more (is it stopped or hung?); if it resumes, what it was asked may still be done`))
       } else if (this.timer !== undefined) {
         this.arm()
       }
