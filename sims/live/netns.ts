@@ -21,6 +21,8 @@ export interface NamespaceNode {
   ns: string
   /** its address on the bridge */
   ip: string
+  /** its interface on the bridge, inside `ns` */
+  iface: string
 }
 
 async function ip (...args: string[]): Promise<string> {
@@ -80,7 +82,7 @@ export class NamespaceNetwork {
         await ip('-n', ns, 'addr', 'add', `${address}/24`, 'dev', inner)
         await ip('-n', ns, 'link', 'set', inner, 'up')
         await ip('-n', ns, 'link', 'set', 'lo', 'up')
-        net.nodes.set(name, { name, ns, ip: address })
+        net.nodes.set(name, { name, ns, ip: address, iface: inner })
       }
     } catch (err) {
       await net.destroy()
