@@ -30,6 +30,11 @@ export const MAX_REQUEST_BYTES = 1024 * 1024
  * it waits for that answer: a stopped daemon (SIGSTOP, a hung machine) is reported after at most twice this.
  */
 export const DEFAULT_API_TIMEOUT_MS = 10_000
+/**
+ * Longest line of an rpc answer the client takes, in characters: a result is one line (an `ls` of a directory of a
+ * million entries is ~150 MB), and a daemon gone wrong must not grow the client without end.
+ */
+export const DEFAULT_MAX_ANSWER_LINE_CHARS = 512 * 1024 * 1024
 export { InvalidArgumentError, BadRequestError, DaemonNotAnsweringError, RemoteError }
 
 /** Progress is advisory: at most this often a line. */
@@ -256,6 +261,8 @@ export interface ApiClientInit {
    * @default DEFAULT_API_TIMEOUT_MS
    */
   timeoutMs?: number
+  /** @default DEFAULT_MAX_ANSWER_LINE_CHARS */
+  maxLineChars?: number
 }
 
 /** The CLI's side of the API. */
@@ -264,12 +271,14 @@ export class ApiClient {
   private token: string
   private readonly init: ApiClientInit
   private readonly timeoutMs: number
+  private readonly maxLineChars: number
 
   constructor (url: string, token: string, init: ApiClientInit = {}) {
     this.url = url
     this.token = token
     this.init = init
     this.timeoutMs = init.timeoutMs ?? DEFAULT_API_TIMEOUT_MS
+    this.maxLineChars = init.maxLineChars ?? DEFAULT_MAX_ANSWER_LINE_CHARS
   }
 
   async call<T> (op: string, args: unknown, ctx: OpContext = {}): Promise<T> {
@@ -277,22 +286,30 @@ export class ApiClient {
     try {
       const res = await watch.guard(this.post(`/rpc/${op}`, args, watch.signal))
       if (res.body == null) throw new UnavailableError('the daemon closed the connection')
-      let buffered = ''
+      // the current line in pieces: each piece is searched for the end of the line once, however long the line
+      let pieces: string[] = []
+      let pending = 0
       const decoder = new TextDecoder()
       const reader = res.body[Symbol.asyncIterator]()
       for (;;) {
         const next = await watch.guard(reader.next())
         if (next.done === true) break
-        buffered += decoder.decode(next.value, { stream: true })
-        let nl: number
-        while ((nl = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, nl)
-          buffered = buffered.slice(nl + 1)
-          const msg = JSON.parse(line) as { progress?: Progress, result?: T, error?: { name: string, message: string, exitCode: ExitCode } }
+        const text = decoder.decode(next.value, { stream: true })
+        let start = 0
+        for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+          pieces.push(text.slice(start, nl))
+          const line = pieces.join('')
+          pieces = []
+          pending = 0
+          start = nl + 1
+          const msg = this.parseLine<T>(line, op)
           if (msg.progress !== undefined) ctx.onProgress?.(msg.progress)
           else if (msg.error !== undefined) throw new RemoteError(msg.error.name, msg.error.message, msg.error.exitCode)
           else return msg.result as T
         }
+        pieces.push(text.slice(start))
+        pending += text.length - start
+        if (pending > this.maxLineChars) throw new UnavailableError(`${this.describe()} sent a line of over ${this.maxLineChars} characters in its answer to ${op}: not an answer of this API`)
       }
       throw new UnavailableError(`the daemon at ${this.url} ended the response to ${op} without a result (did it stop?)`)
     } finally {
@@ -314,6 +331,14 @@ export class ApiClient {
       }
     } finally {
       watch.done()
+    }
+  }
+
+  private parseLine<T> (line: string, op: string): { progress?: Progress, result?: T, error?: { name: string, message: string, exitCode: ExitCode } } {
+    try {
+      return JSON.parse(line)
+    } catch {
+      throw new UnavailableError(`${this.describe()} answered ${op} with a line that is not JSON: ${JSON.stringify(line.slice(0, 80))}`)
     }
   }
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
-import { request } from 'node:http'
+import { request, createServer as createHttpServer } from 'node:http'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -291,6 +293,26 @@ describe('node/api: ApiClient against a live, slow or stopped server (in-process
     assert.deepEqual(await client.call('id', {}), { alive: true })
     const stale = new ApiClient(url, 'old-token')
     await assert.rejects(stale.call('id', {}), /unauthorized/)
+  })
+
+  it('an answer that is not of this API (an endless line, a line that is not JSON) is an error, not unbounded memory', async () => {
+    const rogue = createHttpServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+      if (req.url === '/rpc/garbage') return res.end('<html>\n')
+      const piece = 'x'.repeat(64 * 1024)
+      const pump = (): void => { while (!res.destroyed && res.write(piece)); if (!res.destroyed) res.once('drain', pump) }
+      pump()
+    })
+    rogue.listen(0, '127.0.0.1')
+    await once(rogue, 'listening')
+    try {
+      const client = new ApiClient(`http://127.0.0.1:${(rogue.address() as AddressInfo).port}`, 't', { maxLineChars: 1024 * 1024 })
+      await assert.rejects(client.call('endless', {}), { name: 'UnavailableError', message: /sent a line of over 1048576 characters in its answer to endless/ })
+      await assert.rejects(client.call('garbage', {}), { name: 'UnavailableError', message: /answered garbage with a line that is not JSON: "<html>"/ })
+    } finally {
+      rogue.closeAllConnections()
+      rogue.close()
+    }
   })
 
   it('the CLI\'s direct calls (no daemon) check the same schemas', async () => {
