@@ -5,6 +5,7 @@ import type { GlobalOptions } from '../context.ts'
 import { loadConfig, readConfigFile, checkKey, getKey, setKey, validateConfig, CONFIG_FILE, ConfigError } from '../../config/index.ts'
 import { repoExists } from '../../node/repo.ts'
 import { writeDurable } from '../../node/files.ts'
+import { readSwarmKeyFile, swarmKeyPath } from '../../node/net/swarm-key.ts'
 import { NoRepoError } from '../../node/repo.ts'
 
 export function register (program: Command): void {
@@ -45,6 +46,8 @@ export function register (program: Command): void {
       setKey(raw, key, value)
       const path = join(ctx.repoDir, CONFIG_FILE)
       validateConfig(raw, path)
+      // a key file that start would refuse is refused now, while the person who named it is here
+      if (key === 'swarm.keyFile' && typeof value === 'string') await readSwarmKeyFile(swarmKeyPath(ctx.repoDir, value))
       await writeDurable(path, JSON.stringify(raw, null, 2) + '\n')
       const running = (await ctx.daemon()) != null
       ctx.print({ key, value, restartNeeded: running }, `${key} = ${JSON.stringify(value)}${running ? ' (restart the daemon to apply)' : ''}`)
