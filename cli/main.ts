@@ -20,6 +20,7 @@ import { register as ref } from './verbs/ref.ts'
 import { register as lock } from './verbs/lock.ts'
 import { register as cluster } from './verbs/cluster.ts'
 import { register as swarmKey } from './verbs/swarm-key.ts'
+import { register as access } from './verbs/access.ts'
 
 export function buildProgram (): Command {
   const program = new Command('dits-node')
@@ -28,9 +29,9 @@ export function buildProgram (): Command {
     .option('--json', 'machine-readable output: one JSON document')
     .version((createRequire(import.meta.url)('../../package.json') as { version: string }).version)
     .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', '\nExit codes: 0 ok, 1 error, 2 usage, 3 conflict (CAS mismatch, lock held), 4 unavailable (no quorum, no provider, timeout).\nThe repo: --repo DIR, else $DITS_REPO, else ~/.dits. Docs: README.md.')
+    .addHelpText('after', '\nExit codes: 0 ok, 1 error, 2 usage, 3 conflict (CAS mismatch, lock held, a role missing), 4 unavailable (no quorum, no provider, timeout).\nThe repo: --repo DIR, else $DITS_REPO, else ~/.dits. Docs: README.md.')
     .exitOverride()
-  for (const reg of [init, start, config, id, add, get, cat, inspect, verify, gc, pin, network, ref, lock, cluster, swarmKey]) reg(program)
+  for (const reg of [init, start, config, id, add, get, cat, inspect, verify, gc, pin, network, ref, lock, cluster, swarmKey, access]) reg(program)
   program.commands.forEach(function override (c: Command): void {
     c.exitOverride()
     c.commands.forEach(override)

@@ -4,6 +4,8 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { UsageError } from '../src/errors.ts'
+import { defaultAccessTable, parseAccessTable } from '../src/state/index.ts'
+import type { AccessTable } from '../src/state/index.ts'
 
 export class ConfigError extends UsageError {
   static override name = 'ConfigError'
@@ -38,6 +40,12 @@ export interface Config {
     /** refuse to start without a key */
     required: boolean
   }
+  /**
+   * Roles (DESIGN §10): peer ids allowed to read, write, lock and administer, and display names. A role left
+   * null keeps its default (read/write/lock: every member of the network; admin: the voters). The voters
+   * enforce it until the first `access grant|revoke`, which replicates it; from then on the replicated table wins.
+   */
+  access: AccessTable
 }
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4101', '/ip4/0.0.0.0/udp/4101/webrtc-direct']
@@ -64,13 +72,16 @@ export function defaultConfig (): Config {
       requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
       snapshotEntries: DEFAULT_SNAPSHOT_ENTRIES
     },
-    swarm: { keyFile: null, required: false }
+    swarm: { keyFile: null, required: false },
+    access: defaultAccessTable()
   }
 }
 
 interface KeyRule {
   allowed: string
   check(value: unknown): boolean
+  /** what exactly is wrong with a value `check` refused (e.g. which list item), when it can say */
+  explain?(value: unknown): string | undefined
 }
 
 const isBool = (v: unknown): boolean => typeof v === 'boolean'
@@ -87,6 +98,23 @@ const isMultiaddr = (v: unknown): boolean => {
 const isList = (item: (v: unknown) => boolean) => (v: unknown): boolean => Array.isArray(v) && v.every(item)
 const isVoterAddr = (v: unknown): boolean => isMultiaddr(v) && /\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/.test(v as string)
 
+/** A rule for one key of `access`, checked by the table's own parser so that the error names the item. */
+const accessRule = (key: 'read' | 'write' | 'lock' | 'admin' | 'names'): KeyRule => {
+  const explain = (v: unknown): string | undefined => {
+    try {
+      parseAccessTable({ [key]: v }, 'access', message => { throw new ConfigError(message) })
+      return undefined
+    } catch (err) {
+      return (err as Error).message
+    }
+  }
+  return {
+    allowed: key === 'names' ? 'an object {"<peer id>": "<name>"}' : 'a list of peer ids, or null for the default',
+    check: v => explain(v) === undefined,
+    explain
+  }
+}
+
 /** Every leaf key of the config, with its rule. */
 export const RULES: Record<string, KeyRule> = {
   role: { allowed: '"peer" or "seed"', check: v => v === 'peer' || v === 'seed' },
@@ -102,7 +130,12 @@ export const RULES: Record<string, KeyRule> = {
   'consensus.requestTimeoutMs': { allowed: 'an integer 100–600000 (milliseconds)', check: isInt(100, 600_000) },
   'consensus.snapshotEntries': { allowed: 'an integer 10–10000000 (log entries between snapshots)', check: isInt(10, 10_000_000) },
   'swarm.keyFile': { allowed: 'null (an open network) or the path of a swarm key file, relative to the repo or absolute, e.g. "swarm.key"', check: v => v === null || (typeof v === 'string' && v.trim() !== '' && !v.includes('\0')) },
-  'swarm.required': { allowed: 'true or false', check: isBool }
+  'swarm.required': { allowed: 'true or false', check: isBool },
+  'access.read': accessRule('read'),
+  'access.write': accessRule('write'),
+  'access.lock': accessRule('lock'),
+  'access.admin': accessRule('admin'),
+  'access.names': accessRule('names')
 }
 
 export function getKey (obj: unknown, key: string): unknown {
@@ -135,7 +168,8 @@ export function checkKey (key: string, value: unknown): unknown {
     throw new ConfigError(`unknown config key "${key}"${hint}; known keys: ${known.join(', ')}`)
   }
   if (!rule.check(value)) {
-    throw new ConfigError(`invalid value for ${key}: ${JSON.stringify(value)}; allowed: ${rule.allowed}`)
+    const why = rule.explain?.(value)
+    throw new ConfigError(`invalid value for ${key}: ${why ?? JSON.stringify(value)}; allowed: ${rule.allowed}`)
   }
   return value
 }

@@ -4,6 +4,7 @@
  * them on the way out.
  */
 import { unlink } from 'node:fs/promises'
+import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { Repo, API_FILE, API_TOKEN_FILE } from './repo.ts'
 import { writeDurable } from './files.ts'
@@ -15,6 +16,23 @@ import type { DitsNetwork, NetworkSwarm } from './net/index.ts'
 import { loadSwarmKey } from './net/swarm-key.ts'
 import { ConsensusService, consensusOps } from './consensus/index.ts'
 import { RAFT_PROTOCOL, CONSENSUS_PROTOCOL } from '../protocol/ids.ts'
+import { accessDenied, hasRole } from '../src/state/index.ts'
+import type { AccessTable } from '../src/state/index.ts'
+
+/** The user this daemon runs as: the unverified label its commands carry (`ref log`, `lock ls`). */
+function localUser (): string | undefined {
+  try {
+    const name = userInfo().username
+    return name === '' ? undefined : name.slice(0, 64)
+  } catch {
+    return undefined
+  }
+}
+
+/** The read refusal the config `access` alone gives (admin aside, no voter list is needed for it). */
+function configRefusal (access: AccessTable, peer: string): string | undefined {
+  return hasRole(access, peer, 'read', []) ? undefined : accessDenied(access, peer, 'read', 'chunks').error.message
+}
 
 export interface DaemonInfo {
   peerId: string
@@ -70,12 +88,22 @@ export class Daemon {
         mdns: config.discovery.mdns,
         announceChunks: config.dht.announceChunks,
         swarmKey,
+        // the read role (DESIGN §10): until the consensus service runs, the config `access` alone decides
+        refuseServing: peer => daemon.consensus?.refusal(peer.toString(), 'read', 'chunks') ?? configRefusal(config.access, peer.toString()),
         extraProtocols: [CONSENSUS_PROTOCOL, ...(config.consensus.voter ? [RAFT_PROTOCOL] : [])]
       })
       daemon.network = network
       await network.start()
       const consensusLog = network.libp2p.logger.forComponent('dits:consensus')
-      daemon.consensus = new ConsensusService(network.libp2p, { ...config.consensus, peerId, datastoreDir: repo.datastoreDir, penalize: (peer, reason) => { network.penalize(peer, reason) }, log: m => { consensusLog(m) } })
+      daemon.consensus = new ConsensusService(network.libp2p, {
+        ...config.consensus,
+        peerId,
+        datastoreDir: repo.datastoreDir,
+        access: config.access,
+        user: localUser(),
+        penalize: (peer, reason) => { network.penalize(peer, reason) },
+        log: m => { consensusLog(m) }
+      })
       await daemon.consensus.start()
       daemon.ops.network = {
         fetch: async (root, options) => await network.fetch(root, options),

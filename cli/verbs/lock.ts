@@ -45,13 +45,13 @@ export function register (program: Command): void {
 
   lock.command('ls')
     .argument('[prefix]', 'only paths starting with this')
-    .description('list locks and waiting requests')
+    .description('list locks and waiting requests: the holder node\'s peer id, and its user as that node said (unverified)')
     .action(async (prefix: string | undefined, _o: unknown, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
       const r = await withClient(ctx, 'daemon', async c => await c.call<LockLsReply>('lockLs', { prefix }))
       ctx.print(r, [
-        ...r.locks.map(g => `${g.path}  ${g.mode.padEnd(9)} ${g.owner}  token ${g.token}  until ${new Date(g.expires).toISOString()}`),
-        ...r.waiters.map(w => `${w.path}  ${w.mode.padEnd(9)} ${w.owner}  waiting until ${new Date(w.deadline).toISOString()}`)
+        ...r.locks.map(g => `${g.path}  ${g.mode.padEnd(9)} ${g.owner}${unverified(g.user)}  token ${g.token}  until ${new Date(g.expires).toISOString()}`),
+        ...r.waiters.map(w => `${w.path}  ${w.mode.padEnd(9)} ${w.owner}${unverified(w.user)}  waiting until ${new Date(w.deadline).toISOString()}`)
       ])
     })
 
@@ -64,4 +64,9 @@ export function register (program: Command): void {
       const r = await withClient(ctx, 'daemon', async c => await c.call<{ broken: LockInfo[] }>('lockBreak', { path, reason: opts.reason }))
       ctx.print(r, r.broken.length === 0 ? `no lock on ${path}` : r.broken.map(g => `broke ${g.owner}'s ${g.mode} lock on ${g.path} (token ${g.token})`))
     })
+}
+
+/** A user label as a node said it: shown, and marked as what it is. */
+function unverified (user: string | undefined): string {
+  return user === undefined ? '' : ` (user ${user}, unverified)`
 }

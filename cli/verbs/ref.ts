@@ -56,12 +56,12 @@ export function register (program: Command): void {
 
   ref.command('log')
     .argument('<name>', 'ref name')
-    .description('the changes of a ref: old, new, who, when, fencing token')
+    .description('the changes of a ref: old, new, who (the writing node\'s peer id, and its user as that node said: unverified), when, fencing token')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
       const log = await withClient(ctx, 'daemon', async c => await c.call<RefLogReply>('refLog', { name }))
       ctx.print(log, [
-        ...log.entries.map(e => `${new Date(e.when).toISOString()}  ${e.who}  ${e.old ?? 'none'} -> ${e.new ?? 'deleted'}${e.token === null ? '' : `  token ${e.token}`}`),
+        ...log.entries.map(e => `${new Date(e.when).toISOString()}  ${e.who}${e.user === undefined ? '' : ` (user ${e.user}, unverified)`}  ${e.old ?? 'none'} -> ${e.new ?? 'deleted'}${e.token === null ? '' : `  token ${e.token}`}`),
         ...(log.dropped > 0 ? [`(${log.dropped} older entries dropped)`] : [])
       ])
     })

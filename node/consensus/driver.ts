@@ -25,7 +25,7 @@ import { ConsensusStorageError, NoQuorumError, ProposalLostError } from './error
 import type { RaftDiskStorage } from './storage.ts'
 import type { ConfChange, Entry, Message, ReadState, Refusal, Role, Snapshot, SoftState } from '../../src/raft/index.ts'
 import type {
-  ApplyOutput, ClientCommand, CommandResult, GrantLostEvent, LockGrantedOk, Failure, Query, QueryReply
+  AccessTable, ApplyOutput, ClientCommand, CommandResult, GrantLostEvent, LockGrantedOk, Failure, Query, QueryReply
 } from '../../src/state/index.ts'
 
 /** Entries applied between two snapshots (etcd's default --snapshot-count is 10 000 too). */
@@ -131,6 +131,9 @@ export class RaftDriver {
   private readCounter = 0
   private expireInflight?: { index: number, tick: number }
   private readonly commitNotices = new Map<string, Message>()
+  /** the term this voter leads in, and whether it has applied an entry of that term yet */
+  private leaderTerm = -1
+  private leaderCaughtUp = false
 
   constructor (init: RaftDriverInit) {
     this.init = init
@@ -264,6 +267,23 @@ export class RaftDriver {
     const q = validateQuery(query) as Q
     await this.readPoint(options.signal)
     return this.sm.query(q)
+  }
+
+  /**
+   * The replicated access table as of everything committed before this call (null: never set). A new leader
+   * may not yet have applied what earlier leaders committed — a revoke among it — so until it has applied an
+   * entry of its own term it takes a read point first (ReadIndex: at most one round per call, none once caught up).
+   * @throws {NotLeaderError} when no leader is known
+   */
+  async accessTable (options: { signal?: AbortSignal } = {}): Promise<AccessTable | null> {
+    this.assertRunning()
+    if (!(this.soft.role === 'leader' && this.leaderCaughtUp)) await this.readPoint(options.signal)
+    return this.sm.query({ type: 'access.ls' }).table
+  }
+
+  /** The access table as this replica has applied it, without waiting (after a `read`, it is current). */
+  appliedAccessTable (): AccessTable | null {
+    return this.sm.query({ type: 'access.ls' }).table
   }
 
   /** This voter's view of the group; the leader's includes each voter's replication progress. */
@@ -496,6 +516,10 @@ export class RaftDriver {
   private onSoftState (soft: SoftState): void {
     const leaderChanged = soft.leader !== this.soft.leader
     const deposed = this.soft.role === 'leader' && soft.role !== 'leader'
+    if (soft.role === 'leader' && this.soft.role !== 'leader') {
+      this.leaderTerm = this.node.status().term
+      this.leaderCaughtUp = false
+    }
     this.soft = soft
     if (deposed) {
       // Whether these still commit depends on the next leader; the client retries them there with the same
@@ -524,6 +548,7 @@ export class RaftDriver {
   private applyEntry (e: Entry): void {
     if (e.index <= this.applied) return
     this.applied = e.index
+    if (e.term === this.leaderTerm && this.soft.role === 'leader') this.leaderCaughtUp = true
     let out: ApplyOutput | undefined
     if (e.type === 'normal') {
       out = this.sm.apply(e.index, e.data)

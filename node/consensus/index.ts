@@ -17,7 +17,7 @@
  * await consensus.stop()
  * ```
  */
-export { ConsensusService, DEFAULT_LOCK_TTL_MS } from './service.ts'
+export { ConsensusService, DEFAULT_LOCK_TTL_MS, DEFAULT_ACCESS_REFRESH_MS } from './service.ts'
 export { consensusOps } from './ops.ts'
 export { RaftDiskStorage, RaftStorageCorruptError, RAFT_DIR } from './storage.ts'
 export { RaftDriver, DEFAULT_SNAPSHOT_ENTRIES, DEFAULT_CATCH_UP_ENTRIES } from './driver.ts'
@@ -26,6 +26,6 @@ export { ConsensusServer } from './server.ts'
 export { ConsensusClient } from './client.ts'
 export { LeaseRenewer } from './lease-renewer.ts'
 export * from './errors.ts'
-export type { ConsensusServiceInit, ClusterStatus, ClusterVoter, LockInfo } from './service.ts'
+export type { ConsensusServiceInit, ClusterStatus, ClusterVoter, LockInfo, AccessListing, AccessTableSource } from './service.ts'
 export type { DriverStatus, VoterStatus, CommandInput } from './driver.ts'
 export type { ConsensusCall, ConsensusReply } from './server.ts'

@@ -1,14 +1,15 @@
 /**
- * The daemon's API operations for `ref`, `lock` and `cluster` (DESIGN §8), merged into its op table
+ * The daemon's API operations for `ref`, `lock`, `cluster` and `access` (DESIGN §8, §10), merged into its op table
  * (node/daemon.ts). Arguments arrive as JSON from the CLI; each operation's schema checks their shape, types and
  * ranges (node/api.ts `parseArgs`), and the state machine's codec then checks names, paths and CIDs in full.
  */
 import { z } from 'zod'
 import { UnavailableError } from '../../src/errors.ts'
-import { MAX_CID_CHARS, MAX_LOCK_TTL_MS, MAX_LOCK_WAIT_MS, MAX_REASON_CHARS } from '../../src/state/index.ts'
+import { ACCESS_ROLES, MAX_ACCESS_NAME_CHARS, MAX_CID_CHARS, MAX_LOCK_TTL_MS, MAX_LOCK_WAIT_MS, MAX_REASON_CHARS } from '../../src/state/index.ts'
 import { MAX_PATH_BYTES } from '../../src/paths.ts'
 import { rpc, NoArgs } from '../api.ts'
 import type { RpcOp } from '../api.ts'
+import type { AccessRole } from '../../src/state/index.ts'
 import type { ConsensusService } from './service.ts'
 
 /** A ref name or lock path: the codec checks it segment by segment (src/paths.ts); this only bounds it. */
@@ -27,6 +28,7 @@ const NameArgs = z.strictObject({ name: PathArg })
 const PathArgs = z.strictObject({ path: PathArg })
 const PrefixArgs = z.strictObject({ prefix: z.string().max(MAX_PATH_BYTES).optional() })
 const PeerArgs = z.strictObject({ peer: PeerArg })
+const RoleArg = z.enum(ACCESS_ROLES as readonly [AccessRole, ...AccessRole[]])
 
 export function consensusOps (service: () => ConsensusService | undefined): Record<string, RpcOp> {
   const s = (): ConsensusService => {
@@ -47,6 +49,9 @@ export function consensusOps (service: () => ConsensusService | undefined): Reco
     lockBreak: rpc(z.strictObject({ path: PathArg, reason: z.string().min(1).max(MAX_REASON_CHARS) }), async (a) => await s().lockBreak(a)),
     clusterStatus: rpc(NoArgs, async () => await s().clusterStatus()),
     clusterAdd: rpc(PeerArgs, async (a) => await s().clusterAdd(a)),
-    clusterRemove: rpc(PeerArgs, async (a) => await s().clusterRemove(a))
+    clusterRemove: rpc(PeerArgs, async (a) => await s().clusterRemove(a)),
+    accessLs: rpc(NoArgs, async () => await s().accessLs()),
+    accessGrant: rpc(z.strictObject({ role: RoleArg, peer: PeerArg, name: z.string().min(1).max(MAX_ACCESS_NAME_CHARS).optional() }), async (a) => await s().accessGrant(a)),
+    accessRevoke: rpc(z.strictObject({ role: RoleArg, peer: PeerArg }), async (a) => await s().accessRevoke(a))
   }
 }

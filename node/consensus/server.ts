@@ -11,15 +11,17 @@ import { CONSENSUS_PROTOCOL } from '../../protocol/ids.ts'
 import { MAX_CONSENSUS_INFLIGHT_REQUESTS, MAX_CONSENSUS_MESSAGE_BYTES } from '../../protocol/limits.ts'
 import { ConsensusRequest, ConsensusResponse } from '../../protocol/consensus.ts'
 import { NotLeaderError, ProposalDroppedError } from '../../src/raft/index.ts'
-import { validateCommand, validateQuery, InvalidCommandError } from '../../src/state/index.ts'
+import {
+  AccessDeniedError, InvalidCommandError, STAMPED_FIELDS, accessDenied, admit, hasRole, validateCommand, validateQuery
+} from '../../src/state/index.ts'
 import { FrameReader } from '../net/framing.ts'
 import { PeerTimeoutError } from '../net/errors.ts'
 import { NoQuorumError } from './errors.ts'
 import { decodeConsensusRequest, frameAll } from './wire.ts'
 import type { Connection, Stream } from '@libp2p/interface'
-import type { RaftDriver, CommandInput } from './driver.ts'
+import type { RaftDriver } from './driver.ts'
 import type { RaftTransport } from './transport.ts'
-import type { Query } from '../../src/state/index.ts'
+import type { AccessLsReply, AccessRole, AccessTable, Query, RequestBody } from '../../src/state/index.ts'
 
 /** An inbound client stream with no request in flight that receives nothing for this long is closed. */
 export const DEFAULT_CONSENSUS_IDLE_TIMEOUT_MS = 60_000
@@ -30,7 +32,7 @@ const ANSWER_MARGIN_MS = 250
 
 /** A request in the form both the wire and a local caller use. */
 export type ConsensusCall =
-  | { kind: 'command', command: CommandInput }
+  | { kind: 'command', command: RequestBody }
   | { kind: 'read', query: Query }
   | { kind: 'status' }
   | { kind: 'add-voter', peer: string, addrs: string[] }
@@ -48,6 +50,11 @@ export interface ConsensusServerComponents {
   addressesOf(peer: string): string[]
   handle(protocol: string, handler: (stream: Stream, connection: Connection) => void | Promise<void>, options?: { maxInboundStreams?: number, maxOutboundStreams?: number }): Promise<void>
   unhandle(protocol: string): Promise<void>
+  /**
+   * config `access`: the table this voter enforces until the replicated one is set (by the first access change,
+   * which starts from it)
+   */
+  configAccess(): AccessTable
 }
 
 export interface ConsensusServerInit {
@@ -78,8 +85,12 @@ export class ConsensusServer {
     this.streams.clear()
   }
 
-  /** Serve one request, giving up with a reason shortly before `timeoutMs` runs out. Never throws. */
-  async serve (call: ConsensusCall, timeoutMs: number): Promise<ConsensusReply> {
+  /**
+   * Serve one request, giving up with a reason shortly before `timeoutMs` runs out. Never throws. `from` is who
+   * asks: the authenticated remote peer of the connection the request came over, or this voter itself for its
+   * own daemon's calls. It is the `owner` of a command and what every role check looks at (DESIGN §10).
+   */
+  async serve (call: ConsensusCall, timeoutMs: number, from: string = this.c.driver.id): Promise<ConsensusReply> {
     const { driver } = this.c
     const budget = Math.max(1, Math.floor(timeoutMs - Math.min(ANSWER_MARGIN_MS, timeoutMs / 10)))
     const signal = AbortSignal.timeout(budget)
@@ -87,26 +98,47 @@ export class ConsensusServer {
       switch (call.kind) {
         case 'command': {
           if (driver.role !== 'leader') return this.redirect()
-          const waitOutcome = call.command.type === 'lock.acquire' && (call.command.waitMs ?? 0) > 0
-          return ok(await driver.submit(call.command, { signal, waitOutcome }))
+          const replicated = await driver.accessTable({ signal })
+          const admitted = admit(call.command, { from, table: replicated ?? this.c.configAccess(), unset: replicated === null, voters: driver.voters })
+          // a refusal is the command's result, as the state machine's own refusals are
+          if (!('command' in admitted)) return ok(admitted)
+          const waitOutcome = admitted.command.type === 'lock.acquire' && (admitted.command.waitMs ?? 0) > 0
+          return ok(await driver.submit(admitted.command, { signal, waitOutcome }))
         }
-        case 'read':
-          return ok(await driver.read(call.query, { signal }))
+        case 'read': {
+          const reply = await driver.read(call.query, { signal })
+          // checked after the read point, so against a table at least as new as the read
+          this.check(from, 'read', driver.appliedAccessTable(), `read ${call.query.type}`)
+          if (call.query.type !== 'access.ls') return ok(reply)
+          // until the first access change, the table in effect is this voter's config `access`
+          const { table, ...rest } = reply as AccessLsReply
+          return ok({ ...rest, table: table ?? this.c.configAccess(), source: table === null ? 'config' : 'replicated', voters: driver.voters })
+        }
         case 'status':
+          this.check(from, 'read', driver.appliedAccessTable(), 'cluster status')
           return ok(driver.status())
         case 'add-voter':
+        case 'remove-voter': {
           if (driver.role !== 'leader') return this.redirect()
+          this.check(from, 'admin', await driver.accessTable({ signal }), `cluster ${call.kind === 'add-voter' ? 'add' : 'remove'}`)
+          if (call.kind === 'remove-voter') return ok({ voters: await driver.changeVoters({ type: 'remove', node: call.peer }, { signal }) })
           this.c.transport.addPeer(call.peer, call.addrs)
           return ok({ voters: await driver.changeVoters({ type: 'add', node: call.peer }, { signal }) })
-        case 'remove-voter':
-          if (driver.role !== 'leader') return this.redirect()
-          return ok({ voters: await driver.changeVoters({ type: 'remove', node: call.peer }, { signal }) })
+        }
       }
     } catch (err) {
       if (err instanceof NotLeaderError || err instanceof ProposalDroppedError) return this.redirect()
       if (signal.aborted) return failure(driver.noQuorum(`${call.kind} not done within ${timeoutMs} ms`))
       return failure(err as Error)
     }
+  }
+
+  /** @throws {AccessDeniedError} naming `from` and the role it lacks */
+  private check (from: string, role: AccessRole, replicated: AccessTable | null, what: string): void {
+    const table = replicated ?? this.c.configAccess()
+    if (hasRole(table, from, role, this.c.driver.voters)) return
+    const refusal = accessDenied(table, from, role, what)
+    throw new AccessDeniedError(refusal.error.message, refusal.error)
   }
 
   private redirect (): ConsensusReply {
@@ -117,12 +149,12 @@ export class ConsensusServer {
   }
 
   private readonly onStream = (stream: Stream, connection: Connection): void => {
-    this.serveStream(stream).catch(err => {
+    this.serveStream(stream, connection.remotePeer.toString()).catch(err => {
       this.log?.(`consensus: stream from ${connection.remotePeer.toString()} failed: ${(err as Error).message}`)
     })
   }
 
-  private async serveStream (stream: Stream): Promise<void> {
+  private async serveStream (stream: Stream, from: string): Promise<void> {
     this.streams.add(stream)
     const reader = new FrameReader(stream, { maxFrameBytes: MAX_CONSENSUS_MESSAGE_BYTES })
     let inflight = 0
@@ -139,7 +171,7 @@ export class ConsensusServer {
         if (frame === undefined) break
         const req = decodeConsensusRequest(frame)
         inflight++
-        this.answer(stream, req).finally(() => {
+        this.answer(stream, req, from).finally(() => {
           inflight--
           slot?.()
         })
@@ -158,10 +190,10 @@ export class ConsensusServer {
     }
   }
 
-  private async answer (stream: Stream, req: ConsensusRequest): Promise<void> {
+  private async answer (stream: Stream, req: ConsensusRequest, from: string): Promise<void> {
     let reply: ConsensusReply
     try {
-      reply = await this.serve(callFromWire(req), req.timeoutMs)
+      reply = await this.serve(callFromWire(req), req.timeoutMs, from)
     } catch (err) {
       reply = failure(err as Error)
     }
@@ -184,11 +216,15 @@ export function callFromWire (req: ConsensusRequest): ConsensusCall {
   switch (req.kind) {
     case ConsensusRequest.Kind.COMMAND: {
       const raw = decodePayload(req.payload, 'command')
-      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new InvalidCommandError('invalid command: expected a map')
-      // validate with a placeholder `now`; the leader stamps the real one when it proposes
-      const { now: _now, ...command } = validateCommand({ ...(raw as Record<string, unknown>), now: 0 }) as unknown as Record<string, unknown>
-      if (command.type === 'lock.expire') throw new InvalidCommandError('invalid command: lock.expire is proposed by the leader only')
-      return { kind: 'command', command: command as unknown as CommandInput }
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || raw instanceof Uint8Array) throw new InvalidCommandError('invalid command: expected a map')
+      const fields = raw as Record<string, unknown>
+      if (fields.type === 'lock.expire') throw new InvalidCommandError('invalid command: lock.expire is proposed by the leader only')
+      // The fields a voter stamps (owner, now, base) are set aside and the rest validated with placeholders;
+      // a request that carries one is kept as it came, so that `admit` refuses it, naming the field.
+      const claimed = Object.fromEntries(STAMPED_FIELDS.filter(k => fields[k] !== undefined).map(k => [k, fields[k]]))
+      const rest = Object.fromEntries(Object.entries(fields).filter(([k]) => !(STAMPED_FIELDS as readonly string[]).includes(k)))
+      const { now: _now, owner: _owner, ...body } = validateCommand({ ...rest, now: 0, owner: PLACEHOLDER_OWNER }) as unknown as Record<string, unknown>
+      return { kind: 'command', command: { ...body, ...claimed } as RequestBody }
     }
     case ConsensusRequest.Kind.READ:
       return { kind: 'read', query: validateQuery(decodePayload(req.payload, 'query')) }
@@ -200,6 +236,9 @@ export function callFromWire (req: ConsensusRequest): ConsensusCall {
       return { kind: 'remove-voter', peer: req.peer }
   }
 }
+
+/** Stands in for the owner while a request is validated; `admit` sets the real one. */
+const PLACEHOLDER_OWNER = 'unauthenticated'
 
 function decodePayload (payload: Uint8Array, what: string): unknown {
   try {

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { errorFromInfo } from '../../src/state/index.ts'
+import { accessDenied, defaultAccessTable, errorFromInfo, hasRole } from '../../src/state/index.ts'
 import { NotFoundError, UnavailableError, UsageError } from '../../src/errors.ts'
 import { RaftDiskStorage, RAFT_DIR } from './storage.ts'
 import { RaftDriver } from './driver.ts'
@@ -19,10 +19,10 @@ import { LeaseRenewer } from './lease-renewer.ts'
 import { NoVotersError } from './errors.ts'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { CommandInput, DriverStatus } from './driver.ts'
+import type { DriverStatus } from './driver.ts'
 import type { ConsensusCall } from './server.ts'
 import type {
-  CommandResult, LockGrant, LockLsReply, LockMode, Query, QueryReply, RefLogReply, RefRecord
+  AccessAuditEntry, AccessRole, AccessTable, AdmittedCommand, CommandResult, RequestBody, LockGrant, LockLsReply, LockMode, Query, QueryReply, RefLogReply, RefRecord
 } from '../../src/state/index.ts'
 
 /** Lease of a lock acquired without --ttl. */
@@ -31,6 +31,8 @@ export const DEFAULT_LOCK_TTL_MS = 30_000
 const STATUS_LEADER_TIMEOUT_MS = 1_000
 /** How long after start the node keeps trying to find the leases it held before a restart. */
 const RESUME_LEASES_FOR_MS = 30_000
+/** How often a node that is not a voter asks the group for the access table its serving enforces. */
+export const DEFAULT_ACCESS_REFRESH_MS = 30_000
 
 /** What the service needs from the libp2p host. */
 export interface ConsensusComponents {
@@ -58,7 +60,26 @@ export interface ConsensusServiceInit {
   snapshotEntries?: number
   /** score a misbehaving peer down (the network's PeerPenalties) */
   penalize?(peer: string, reason: string): void
+  /** config `access`: enforced until the replicated table is set, and the base the first access change starts from */
+  access?: AccessTable
+  /** this node's local user, sent with every command as an unverified label (`ref log`, `lock ls`) */
+  user?: string
+  /** @default DEFAULT_ACCESS_REFRESH_MS */
+  accessRefreshMs?: number
   log?(message: string): void
+}
+
+export type AccessTableSource = 'config' | 'replicated'
+
+/** `access ls`: the table in effect, where it comes from, and the audit log of changes. */
+export interface AccessListing {
+  table: AccessTable
+  /** 'config': no access change was ever made, the voters enforce their config `access`; 'replicated' since */
+  source: AccessTableSource
+  /** the voters (the admins while no admin is named) */
+  voters: string[]
+  audit: AccessAuditEntry[]
+  dropped: number
 }
 
 export interface ClusterVoter {
@@ -109,6 +130,9 @@ export class ConsensusService {
   private server?: ConsensusServer
   private client?: ConsensusClient
   private started = false
+  /** what this node's serving enforces when it is not a voter: the group's table, refreshed every so often */
+  private accessView: { table: AccessTable, voters: string[] }
+  private accessTimer?: NodeJS.Timeout
 
   constructor (components: ConsensusComponents, init: ConsensusServiceInit) {
     this.components = components
@@ -120,9 +144,10 @@ export class ConsensusService {
       this.addresses.set(id, [...(this.addresses.get(id) ?? []), addr])
     }
     this.isVoter = init.voter || this.addresses.has(init.peerId)
+    this.accessView = { table: init.access ?? defaultAccessTable(), voters: [...this.addresses.keys()] }
     this.sessions = new SessionPool(`${init.peerId}.${randomBytes(4).toString('hex')}`)
     this.renewer = new LeaseRenewer({
-      renew: async (path, owner, ttlMs) => await this.renew(path, ttlMs, owner),
+      renew: async (path, _owner, ttlMs) => await this.renew(path, ttlMs),
       log: init.log
     })
   }
@@ -165,6 +190,7 @@ export class ConsensusService {
         driver,
         transport,
         addressesOf: peer => this.addresses.get(peer) ?? [],
+        configAccess: () => this.init.access ?? defaultAccessTable(),
         handle: async (p, h, o) => { await this.components.handle(p, h, o) },
         unhandle: async p => { await this.components.unhandle(p) }
       }, { log })
@@ -176,11 +202,32 @@ export class ConsensusService {
     this.client = new ConsensusClient(this.components, { self: this.peerId, voters: this.addresses, local: this.server })
     this.started = true
     if (this.addresses.size > 0) this.resumeLeases().catch(() => {})
+    if (!this.isVoter && this.addresses.size > 0) {
+      const refresh = (): void => {
+        this.accessLs().then(l => { this.accessView = { table: l.table, voters: l.voters } }, () => {})
+      }
+      refresh()
+      this.accessTimer = setInterval(refresh, this.init.accessRefreshMs ?? DEFAULT_ACCESS_REFRESH_MS)
+      this.accessTimer.unref()
+    }
+  }
+
+  /**
+   * Why `peer` may not be served `what` (it lacks `role`), or undefined when it may: the read role on
+   * /dits/chunks. A voter looks at its applied table; another node at the group's table as it last fetched it
+   * (every accessRefreshMs), and at its own config `access` until it could.
+   */
+  refusal (peer: string, role: AccessRole, what: string): string | undefined {
+    const view = this.driver !== undefined
+      ? { table: this.driver.appliedAccessTable() ?? this.init.access ?? defaultAccessTable(), voters: this.driver.voters }
+      : this.accessView
+    return hasRole(view.table, peer, role, view.voters) ? undefined : accessDenied(view.table, peer, role, what).error.message
   }
 
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
+    clearInterval(this.accessTimer)
     this.components.removeEventListener('peer:disconnect', this.onDisconnect)
     this.renewer.stop()
     this.client?.close()
@@ -201,17 +248,17 @@ export class ConsensusService {
     return ref
   }
 
-  async refSet (args: { name: string, cid: string, expect?: string, expectNone?: boolean, token?: number, owner?: string }): Promise<{ name: string, cid: string, old: string | null, index: number, token: number | null }> {
+  async refSet (args: { name: string, cid: string, expect?: string, expectNone?: boolean, token?: number }): Promise<{ name: string, cid: string, old: string | null, index: number, token: number | null }> {
     if (args.expect !== undefined && args.expectNone === true) throw new UsageError('--expect and --expect-none exclude each other')
     const r = await this.command({
-      type: 'ref.set', name: args.name, cid: args.cid, expect: args.expectNone === true ? null : args.expect, token: args.token, owner: args.owner
+      type: 'ref.set', name: args.name, cid: args.cid, expect: args.expectNone === true ? null : args.expect, token: args.token
     })
     if (r.type !== 'ref.set') throw new Error(`unexpected result ${r.type}`)
     return { name: r.ref.name, cid: r.ref.cid, old: r.old, index: r.ref.index, token: r.ref.token }
   }
 
-  async refRm (args: { name: string, expect: string, token?: number, owner?: string }): Promise<{ name: string, old: string, index: number }> {
-    const r = await this.command({ type: 'ref.rm', name: args.name, expect: args.expect, token: args.token, owner: args.owner })
+  async refRm (args: { name: string, expect: string, token?: number }): Promise<{ name: string, old: string, index: number }> {
+    const r = await this.command({ type: 'ref.rm', name: args.name, expect: args.expect, token: args.token })
     if (r.type !== 'ref.rm') throw new Error(`unexpected result ${r.type}`)
     return { name: r.name, old: r.old, index: r.index }
   }
@@ -226,25 +273,25 @@ export class ConsensusService {
 
   // ---- locks ---------------------------------------------------------------------------------------------
 
-  async lockAcquire (args: { path: string, shared?: boolean, ttlMs?: number, waitMs?: number, owner?: string }): Promise<LockInfo> {
+  async lockAcquire (args: { path: string, shared?: boolean, ttlMs?: number, waitMs?: number }): Promise<LockInfo> {
     const waitMs = args.waitMs ?? 0
     const r = await this.command({
-      type: 'lock.acquire', path: args.path, mode: args.shared === true ? 'shared' : 'exclusive', ttlMs: args.ttlMs ?? DEFAULT_LOCK_TTL_MS, waitMs: waitMs > 0 ? waitMs : undefined, owner: args.owner
+      type: 'lock.acquire', path: args.path, mode: args.shared === true ? 'shared' : 'exclusive', ttlMs: args.ttlMs ?? DEFAULT_LOCK_TTL_MS, waitMs: waitMs > 0 ? waitMs : undefined
     }, waitMs)
     if (r.type !== 'lock.acquire' || r.status !== 'granted') throw new UnavailableError(`the request for lock ${args.path} is still queued: retry it`)
     this.renewer.track(r.grant)
     return lockInfo(r.grant)
   }
 
-  async lockRelease (args: { path: string, owner?: string }): Promise<{ released: LockInfo | null, cancelled: boolean }> {
-    const r = await this.command({ type: 'lock.release', path: args.path, owner: args.owner })
+  async lockRelease (args: { path: string }): Promise<{ released: LockInfo | null, cancelled: boolean }> {
+    const r = await this.command({ type: 'lock.release', path: args.path })
     if (r.type !== 'lock.release') throw new Error(`unexpected result ${r.type}`)
-    this.renewer.untrack(args.owner ?? this.peerId, r.released?.path ?? args.path)
+    this.renewer.untrack(this.peerId, r.released?.path ?? args.path)
     return { released: r.released === null ? null : lockInfo(r.released), cancelled: r.cancelled !== null }
   }
 
-  async lockRenew (args: { path: string, ttlMs?: number, owner?: string }): Promise<LockInfo> {
-    const grant = await this.renew(args.path, args.ttlMs, args.owner)
+  async lockRenew (args: { path: string, ttlMs?: number }): Promise<LockInfo> {
+    const grant = await this.renew(args.path, args.ttlMs)
     this.renewer.track(grant)
     return lockInfo(grant)
   }
@@ -253,10 +300,29 @@ export class ConsensusService {
     return await this.read({ type: 'lock.ls', prefix: args.prefix ?? '' })
   }
 
-  async lockBreak (args: { path: string, reason: string, owner?: string }): Promise<{ broken: LockInfo[] }> {
-    const r = await this.command({ type: 'lock.break', path: args.path, reason: args.reason, owner: args.owner })
+  async lockBreak (args: { path: string, reason: string }): Promise<{ broken: LockInfo[] }> {
+    const r = await this.command({ type: 'lock.break', path: args.path, reason: args.reason })
     if (r.type !== 'lock.break') throw new Error(`unexpected result ${r.type}`)
     return { broken: r.broken.map(lockInfo) }
+  }
+
+  // ---- access --------------------------------------------------------------------------------------------
+
+  async accessLs (): Promise<AccessListing> {
+    const r = await this.read({ type: 'access.ls' }) as unknown as AccessListing
+    return { table: r.table, source: r.source, voters: r.voters, audit: r.audit, dropped: r.dropped }
+  }
+
+  async accessGrant (args: { role: AccessRole, peer: string, name?: string }): Promise<{ table: AccessTable, change: AccessAuditEntry }> {
+    const r = await this.command({ type: 'access.grant', role: args.role, peer: parsePeer(args.peer).id, name: args.name })
+    if (r.type !== 'access.grant') throw new Error(`unexpected result ${r.type}`)
+    return { table: r.table, change: r.change }
+  }
+
+  async accessRevoke (args: { role: AccessRole, peer: string }): Promise<{ table: AccessTable, change: AccessAuditEntry }> {
+    const r = await this.command({ type: 'access.revoke', role: args.role, peer: parsePeer(args.peer).id })
+    if (r.type !== 'access.revoke') throw new Error(`unexpected result ${r.type}`)
+    return { table: r.table, change: r.change }
   }
 
   // ---- cluster -------------------------------------------------------------------------------------------
@@ -314,13 +380,14 @@ export class ConsensusService {
 
   /**
    * Submit a command under a session slot of this node: retries inside the call keep its (client, seq).
-   * A refusal by the state machine becomes its named error (exit 3 for conflicts).
+   * It carries no owner: the voter sets that to this node's peer id, as the connection authenticated it.
+   * A refusal by the state machine or by the voter's access check becomes its named error (exit 3).
    */
-  private async command (input: DistributiveOmit<CommandInput, 'client' | 'seq' | 'owner'> & { owner?: string }, extraMs = 0): Promise<Exclude<CommandResult, { ok: false }>> {
+  private async command (input: DistributiveOmit<AdmittedCommand, 'client' | 'seq' | 'owner'>, extraMs = 0): Promise<Exclude<CommandResult, { ok: false }>> {
     const client = this.ready()
     const slot = this.sessions.acquire()
     try {
-      const command = dropUndefined({ ...input, owner: input.owner ?? this.peerId, client: slot.client, seq: slot.seq }) as CommandInput
+      const command = dropUndefined({ ...input, user: this.init.user, client: slot.client, seq: slot.seq }) as unknown as RequestBody
       const result = await client.call({ kind: 'command', command }, { timeoutMs: this.init.requestTimeoutMs + extraMs }) as CommandResult
       if (!result.ok) throw errorFromInfo(result.error)
       return result
@@ -329,8 +396,8 @@ export class ConsensusService {
     }
   }
 
-  private async renew (path: string, ttlMs?: number, owner?: string): Promise<LockGrant> {
-    const r = await this.command({ type: 'lock.renew', path, ttlMs, owner })
+  private async renew (path: string, ttlMs?: number): Promise<LockGrant> {
+    const r = await this.command({ type: 'lock.renew', path, ttlMs })
     if (r.type !== 'lock.renew') throw new Error(`unexpected result ${r.type}`)
     return r.grant
   }

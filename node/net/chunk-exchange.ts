@@ -12,7 +12,7 @@ import { CHUNKS_PROTOCOL, MAX_MESSAGE_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_STRING
 import { FrameReader, writeFrame, varint } from './framing.ts'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { decodeBlockFrame, decodeChunksMessage, encodeBlockFrame, wireCid } from './wire.ts'
-import { ProtocolViolationError, RemoteProtocolError, PeerTimeoutError } from './errors.ts'
+import { AccessRefusedError, ProtocolViolationError, RemoteProtocolError, PeerTimeoutError } from './errors.ts'
 import { withDeadline } from './deadline.ts'
 import { RateLimiter } from './rate-limiter.ts'
 import { deferred } from '../deferred.ts'
@@ -62,6 +62,11 @@ export interface ChunkExchangeInit {
   maxStreams?: number
   /** @default DEFAULT_READ_AHEAD_BLOCKS */
   readAheadBlocks?: number
+  /**
+   * Who may be served (the `read` role, DESIGN §10): the reason `peer` may not, or undefined when it may.
+   * Asked for each stream a peer opens; everyone is served when absent.
+   */
+  refuse?(peer: PeerId): string | undefined
 }
 
 export interface ChunkExchangeComponents {
@@ -90,6 +95,7 @@ export class ChunkExchange implements Startable {
   private readonly blockstore: NetworkBlockstore
   private readonly penalties: PeerPenalties
   private readonly limiter?: RateLimiter
+  private readonly refuse?: (peer: PeerId) => string | undefined
   private readonly log: Logger
   private readonly serving = new Set<Stream>()
   private readonly sessions = new Set<ChunkSession>()
@@ -106,6 +112,7 @@ export class ChunkExchange implements Startable {
     this.maxStreams = init.maxStreams ?? DEFAULT_MAX_STREAMS
     this.readAheadBlocks = init.readAheadBlocks ?? DEFAULT_READ_AHEAD_BLOCKS
     this.limiter = init.maxServeRateBytesPerSec != null ? new RateLimiter(init.maxServeRateBytesPerSec) : undefined
+    this.refuse = init.refuse
     this.log = components.logger.forComponent('dits:chunks')
   }
 
@@ -154,6 +161,14 @@ export class ChunkExchange implements Startable {
   }
 
   private readonly onStream = (stream: Stream, connection: Connection): void => {
+    const refusal = this.refuse?.(connection.remotePeer)
+    if (refusal !== undefined) {
+      // not a violation: the peer gets the reason, and nothing it asked for
+      this.log('refusing chunks stream from %p: %s', connection.remotePeer, refusal)
+      this.serving.add(stream)
+      this.refuseStream(stream, new AccessRefusedError(refusal)).finally(() => this.serving.delete(stream))
+      return
+    }
     this.serving.add(stream)
     this.serve(stream, connection.remotePeer)
       .catch(err => { this.log.error('serving %p failed - %e', connection.remotePeer, err) })
@@ -280,6 +295,25 @@ export class ChunkExchange implements Startable {
         stream.abort(err as Error)
       }
       await working
+    }
+  }
+
+  /**
+   * Answer a stream with `err` and nothing else. The reason goes out once the peer's first message has come
+   * (a requester attaches its reader when its stream opens; a message sent before that may be lost), and this
+   * end then closes for writing; whatever else the peer sends is never read. The stream is aborted if the peer
+   * says nothing, or does not close its end, within the idle and send timeouts.
+   */
+  private async refuseStream (stream: Stream, err: Error): Promise<void> {
+    const reader = new FrameReader(stream, { maxFrameBytes: MAX_MESSAGE_BYTES })
+    try {
+      await withDeadline(undefined, this.idleTimeoutMs, async signal => await reader.next({ signal }))
+      reader.release()
+      await this.send(stream, { error: err.message.slice(0, MAX_STRING_CHARS) }, AbortSignal.timeout(this.sendTimeoutMs))
+      await stream.close({ signal: AbortSignal.timeout(this.sendTimeoutMs) })
+    } catch {
+      reader.release()
+      stream.abort(err)
     }
   }
 

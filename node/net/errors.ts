@@ -15,6 +15,13 @@ export class RemoteProtocolError extends DitsError {
   override name = 'RemoteProtocolError'
 }
 
+/** This node does not serve the peer: it lacks the role (DESIGN §10); the message names the peer and the role. */
+export class AccessRefusedError extends DitsError {
+  static override name = 'AccessRefusedError'
+  override name = 'AccessRefusedError'
+  override readonly exitCode = 3
+}
+
 /** Hello negotiation failed: no common protocol version, unusable limits, or the peer refused us. */
 export class IncompatiblePeerError extends UnavailableError {
   static override name = 'IncompatiblePeerError'

@@ -67,6 +67,8 @@ export interface NetworkInit {
   extraProtocols?: string[]
   /** @default DEFAULT_REANNOUNCE_INTERVAL_MS (advertiser.ts) */
   reannounceIntervalMs?: number
+  /** the reason a peer may not be served chunks (it lacks the read role), undefined when it may */
+  refuseServing?(peer: PeerId): string | undefined
   /** a private network's key (config `swarm.keyFile`): only nodes with the same key connect; TCP only */
   swarmKey?: SwarmKey
 }
@@ -135,7 +137,7 @@ export async function createNetwork (init: NetworkInit): Promise<DitsNetwork> {
     penalties,
     datastore: init.datastore,
     hello: { roles, extraProtocols: init.extraProtocols },
-    chunks: { blockstore: init.blockstore, penalties, maxServeRateBytesPerSec: init.maxServeRateBytesPerSec }
+    chunks: { blockstore: init.blockstore, penalties, maxServeRateBytesPerSec: init.maxServeRateBytesPerSec, refuse: init.refuseServing }
   })
   penalties.hangUp = async (peer) => { await libp2p.hangUp(peer) }
   return new Network(libp2p, init, penalties, roles, { ...swarmStatus(init.swarmKey), dropped })

@@ -12,8 +12,11 @@ import {
   MAX_TIMESTAMP_MS
 } from './constants.ts'
 import { InvalidCommandError } from './errors.ts'
+import { ACCESS_ROLES, checkName, checkPeerId, parseAccessTable } from './access.ts'
+import type { AccessRole, AccessTable } from './access.ts'
 import type {
-  Command, CommandType, LockAcquireCommand, LockMode, LockRenewCommand, Query, RefRmCommand, RefSetCommand
+  AccessGrantCommand, AccessRevokeCommand, Command, CommandType, LockAcquireCommand, LockMode, LockRenewCommand,
+  Query, RefRmCommand, RefSetCommand
 } from './types.ts'
 
 type Fields = Record<string, unknown>
@@ -25,6 +28,8 @@ const COMMAND_FIELDS: Readonly<Record<CommandType, { required: readonly string[]
   'lock.release': { required: ['path'], optional: [] },
   'lock.renew': { required: ['path'], optional: ['ttlMs'] },
   'lock.break': { required: ['path', 'reason'], optional: [] },
+  'access.grant': { required: ['role', 'peer'], optional: ['name', 'base'] },
+  'access.revoke': { required: ['role', 'peer'], optional: ['base'] },
   'lock.expire': { required: [], optional: [] }
 }
 
@@ -35,7 +40,8 @@ const QUERY_FIELDS: Readonly<Record<Query['type'], { required: readonly string[]
   'ref.ls': { required: [], optional: ['prefix'] },
   'ref.log': { required: ['name'], optional: [] },
   'lock.ls': { required: [], optional: ['prefix'] },
-  'lock.audit': { required: [], optional: ['prefix'] }
+  'lock.audit': { required: [], optional: ['prefix'] },
+  'access.ls': { required: [], optional: [] }
 }
 
 /**
@@ -51,15 +57,16 @@ export function validateCommand (input: unknown): Command {
   const t = type as CommandType
   const spec = COMMAND_FIELDS[t]
   const required = t === 'lock.expire' ? ['now'] : [...CLIENT_FIELDS, ...spec.required]
-  const f = new FieldReader(`${t} command`, obj, required, spec.optional)
+  const f = new FieldReader(`${t} command`, obj, required, t === 'lock.expire' ? spec.optional : [...spec.optional, 'user'])
 
   if (t === 'lock.expire') return { type: t, now: f.timestamp('now') }
-  const base = {
+  const base: { client: string, seq: number, now: number, owner: string, user?: string } = {
     client: f.id('client'),
     seq: f.integer('seq', 0, Number.MAX_SAFE_INTEGER),
     now: f.timestamp('now'),
     owner: f.id('owner')
   }
+  if (f.has('user')) base.user = f.id('user')
   switch (t) {
     case 'ref.set': {
       const cmd: RefSetCommand = { type: t, ...base, name: f.path('name', false), cid: f.cid('cid') }
@@ -86,6 +93,17 @@ export function validateCommand (input: unknown): Command {
     }
     case 'lock.break':
       return { type: t, ...base, path: f.path('path', true), reason: f.text('reason', MAX_REASON_CHARS) }
+    case 'access.grant': {
+      const cmd: AccessGrantCommand = { type: t, ...base, role: f.role('role'), peer: f.peer('peer') }
+      if (f.has('name')) cmd.name = f.name('name')
+      if (f.has('base')) cmd.base = f.table('base')
+      return cmd
+    }
+    case 'access.revoke': {
+      const cmd: AccessRevokeCommand = { type: t, ...base, role: f.role('role'), peer: f.peer('peer') }
+      if (f.has('base')) cmd.base = f.table('base')
+      return cmd
+    }
   }
 }
 
@@ -117,6 +135,8 @@ export function validateQuery (input: unknown): Query {
     case 'lock.ls':
     case 'lock.audit':
       return { type: t, prefix: f.has('prefix') ? f.prefix('prefix') : '' }
+    case 'access.ls':
+      return { type: t }
   }
 }
 
@@ -203,6 +223,29 @@ class FieldReader {
     const v = this.obj[key]
     if (v !== 'shared' && v !== 'exclusive') this.fail(key, `must be 'shared' or 'exclusive', got ${describe(v)}`)
     return v
+  }
+
+  role (key: string): AccessRole {
+    const v = this.obj[key]
+    if (typeof v !== 'string' || !(ACCESS_ROLES as readonly string[]).includes(v)) this.fail(key, `must be one of ${ACCESS_ROLES.join(', ')}, got ${describe(v)}`)
+    return v as AccessRole
+  }
+
+  peer (key: string): string {
+    const v = this.obj[key]
+    const bad = checkPeerId(v)
+    if (bad !== undefined) this.fail(key, `${bad}, got ${describe(v)}`)
+    return v as string
+  }
+
+  name (key: string): string {
+    const bad = checkName(this.obj[key])
+    if (bad !== undefined) this.fail(key, bad)
+    return this.obj[key] as string
+  }
+
+  table (key: string): AccessTable {
+    return parseAccessTable(this.obj[key], key, message => this.fail(key, message))
   }
 
   cid (key: string): string {

@@ -117,6 +117,17 @@ export class DeadlockError extends ConflictError {
   }
 }
 
+/** The peer that sent a request lacks the role it needs; the message names the peer and the role (issue 14). */
+export class AccessDeniedError extends ConflictError {
+  static override name = 'AccessDeniedError'
+  override name = 'AccessDeniedError'
+  readonly info: CommandErrorInfo | undefined
+  constructor (message = 'this peer lacks the role the request needs: see `dits-node access ls`', info?: CommandErrorInfo) {
+    super(message)
+    this.info = info
+  }
+}
+
 /** The shell applied entries out of order (an index not above the last applied one): a bug in the caller. */
 export class ApplyOrderError extends DitsError {
   static override name = 'ApplyOrderError'
@@ -139,7 +150,8 @@ const CLASSES: Record<CommandErrorName, new (message: string, info: CommandError
   LockTimeoutError,
   LockNotHeldError,
   LockWaitCancelledError,
-  DeadlockError
+  DeadlockError,
+  AccessDeniedError
 }
 
 /** The named error for a refused command's data, with the data in `info`. */

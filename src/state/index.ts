@@ -8,7 +8,9 @@
  *   `events` tell other clients that their queued acquire was granted, timed out or cancelled, and holders
  *   that a grant expired or was broken. Refusals are data (`{ ok: false, error }`); `errorFromInfo` makes the
  *   named error class (exit 3 for conflicts) where an exception is wanted.
- * - `query(read)` answers `ref.get | ref.ls | ref.log | lock.ls | lock.audit` from the applied state.
+ * - `query(read)` answers `ref.get | ref.ls | ref.log | lock.ls | lock.audit | access.ls` from the applied state.
+ * - `admit(request, { from, table, voters, now })` (access.ts) is what a voter proposes for a client's request:
+ *   the owner is the authenticated peer `from`, and a peer without the role the command needs is refused.
  * - `snapshot()` / `RefsLocksStateMachine.restore(bytes)` for log compaction and InstallSnapshot.
  *
  * @example
@@ -31,9 +33,14 @@ export { RefsLocksStateMachine } from './state-machine.ts'
 export { encodeCommand, decodeCommand, validateCommand, encodeQuery, decodeQuery, validateQuery } from './codec.ts'
 export {
   InvalidCommandError, SessionExpiredError, RefConflictError, RefLockedError, StaleTokenError, LockConflictError,
-  LockTimeoutError, LockNotHeldError, LockWaitCancelledError, DeadlockError, ApplyOrderError, SnapshotError,
-  errorFromInfo
+  LockTimeoutError, LockNotHeldError, LockWaitCancelledError, DeadlockError, AccessDeniedError, ApplyOrderError,
+  SnapshotError, errorFromInfo
 } from './errors.ts'
+export {
+  ACCESS_ROLES, ACCESS_MUTANTS, ACCESS_MUTANT_DESCRIPTIONS, COMMAND_ROLES, MAX_ACCESS_PEERS, MAX_ACCESS_NAME_CHARS,
+  STAMPED_FIELDS, admit, accessDenied, checkPeerId, copyTable, defaultAccessTable, describePeer, hasRole, parseAccessTable
+} from './access.ts'
+export type { AccessRole, AccessTable, AccessMutant, AdmitContext, AdmittedCommand, RequestBody } from './access.ts'
 export { ERROR_EXIT_CODES } from './results.ts'
 export { STATE_MUTANTS, STATE_MUTANT_DESCRIPTIONS } from './mutants.ts'
 export {

@@ -27,7 +27,7 @@
  */
 import { pathsConflict } from '../paths.ts'
 import { PathIndex } from './path-index.ts'
-import { compareStrings } from './refs.ts'
+import { compareStrings, withUser } from './refs.ts'
 import { errorInfo } from './results.ts'
 import type { StateMutant } from './mutants.ts'
 import type {
@@ -99,13 +99,13 @@ export class LockTable {
         this.setMode(held, 'exclusive', cmd.ttlMs, ctx)
         return granted(held)
       }
-      return granted(this.grant(owner, path, mode, cmd.ttlMs, ctx))
+      return granted(this.grant(owner, path, mode, cmd.ttlMs, ctx, cmd.user))
     }
     const waitMs = cmd.waitMs ?? 0
     if (waitMs === 0) {
       return conflict(path, mode, blockers, `lock ${path} (${mode}) for ${owner} is not free: ${describeBlockers(blockers)}`)
     }
-    const waiter: LockWaiter = {
+    const waiter: LockWaiter = withUser({
       path,
       mode,
       owner,
@@ -115,7 +115,7 @@ export class LockTable {
       deadline: ctx.now + waitMs,
       queuedAt: ctx.now,
       upgrade: held !== undefined
-    }
+    }, cmd.user)
     this.waiters.push(waiter)
     const cycle = this.cycleThrough(owner)
     if (cycle !== undefined) {
@@ -242,8 +242,8 @@ export class LockTable {
     return this.waiters.find(w => w.owner === owner && w.path === path)
   }
 
-  private grant (owner: string, path: string, mode: LockMode, ttlMs: number, ctx: ApplyContext): LockGrant {
-    const grant: LockGrant = { path, mode, owner, token: ctx.index, expires: ctx.now + ttlMs, ttlMs, grantedAt: ctx.now }
+  private grant (owner: string, path: string, mode: LockMode, ttlMs: number, ctx: ApplyContext, user: string | undefined): LockGrant {
+    const grant: LockGrant = withUser({ path, mode, owner, token: ctx.index, expires: ctx.now + ttlMs, ttlMs, grantedAt: ctx.now }, user)
     this.grants.push(grant)
     this.index.add(grant)
     return grant
@@ -297,7 +297,7 @@ export class LockTable {
         this.setMode(held, w.mode, w.ttlMs, ctx)
         grant = held
       } else {
-        grant = this.grant(w.owner, w.path, w.mode, w.ttlMs, ctx)
+        grant = this.grant(w.owner, w.path, w.mode, w.ttlMs, ctx, w.user)
       }
       this.resolveWaiter(w, 'granted', granted(grant), ctx)
     }

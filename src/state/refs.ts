@@ -30,19 +30,19 @@ export class RefTable {
   }
 
   /** Point `name` at `cid`, or delete it when `cid` is null, and log the change. */
-  write (name: string, cid: string | null, who: string, when: number, token: number | null, index: number): void {
+  write (name: string, cid: string | null, who: string, when: number, token: number | null, index: number, user?: string): void {
     const old = this.refs.get(name)?.cid ?? null
     if (cid === null) {
       this.refs.delete(name)
     } else {
-      this.refs.set(name, { name, cid, index, when, who, token })
+      this.refs.set(name, withUser({ name, cid, index, when, who, token }, user))
     }
     let log = this.logs.get(name)
     if (log === undefined) {
       log = { dropped: 0, entries: [] }
       this.logs.set(name, log)
     }
-    log.entries.push({ old, new: cid, who, when, token, index })
+    log.entries.push(withUser({ old, new: cid, who, when, token, index }, user))
     if (log.entries.length > this.maxLogEntries) {
       const excess = log.entries.length - this.maxLogEntries
       log.entries.splice(0, excess)
@@ -77,6 +77,11 @@ export class RefTable {
     for (const [name, dropped, entries] of data.logs) table.logs.set(name, { dropped, entries })
     return table
   }
+}
+
+/** `record` with the unverified `user` label, when there is one (absent rather than undefined: results stay JSON-like). */
+export function withUser<T extends object> (record: T, user: string | undefined): T & { user?: string } {
+  return user === undefined ? record : { ...record, user }
 }
 
 /** Code-unit order: the same on every replica, whatever its locale. */

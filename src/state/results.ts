@@ -21,7 +21,8 @@ export const ERROR_EXIT_CODES: Readonly<Record<CommandErrorName, ExitCode>> = {
   LockTimeoutError: 3,
   LockNotHeldError: 3,
   LockWaitCancelledError: 3,
-  DeadlockError: 3
+  DeadlockError: 3,
+  AccessDeniedError: 3
 }
 
 export function errorInfo<N extends CommandErrorName> (name: N, message: string, details: ErrorDetails<N>): InfoOf<N> {

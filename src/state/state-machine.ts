@@ -11,18 +11,20 @@ import {
   DEFAULT_MAX_AUDIT_ENTRIES, DEFAULT_MAX_REF_LOG_ENTRIES, DEFAULT_MAX_SESSIONS, DEFAULT_SESSION_WINDOW
 } from './constants.ts'
 import { ApplyOrderError, InvalidCommandError, SnapshotError } from './errors.ts'
+import { copyTable, defaultAccessTable, parseAccessTable, withGrant, withRevoke } from './access.ts'
 import { LockTable } from './locks.ts'
 import { STATE_MUTANTS } from './mutants.ts'
-import { RefTable } from './refs.ts'
+import { RefTable, withUser } from './refs.ts'
 import { errorInfo } from './results.ts'
 import { SessionTable } from './sessions.ts'
 import { SNAPSHOT_SCHEMA } from './snapshot-schema.ts'
 import type { ApplyContext, LocksData } from './locks.ts'
 import type { StateMutant } from './mutants.ts'
+import type { AccessTable } from './access.ts'
 import type { RefsData } from './refs.ts'
 import type { SessionsData } from './sessions.ts'
 import type {
-  ApplyOutput, ClientCommand, Command, CommandResult, Failure, LockGrant, Query, QueryReply, RefRmCommand,
+  AccessAuditEntry, AccessChangeOk, AccessGrantCommand, AccessLsReply, AccessRevokeCommand, ApplyOutput, ClientCommand, Command, CommandResult, Failure, LockGrant, Query, QueryReply, RefRmCommand,
   RefRmOk, RefSetCommand, RefSetOk, StateEvent
 } from './types.ts'
 
@@ -79,6 +81,14 @@ interface SnapshotData {
   sessions: SessionsData
   refs: RefsData
   locks: LocksData
+  /** absent in snapshots taken before access control: the table was never set */
+  access?: AccessData
+}
+
+interface AccessData {
+  table: AccessTable | null
+  audit: AccessAuditEntry[]
+  dropped: number
 }
 
 export class RefsLocksStateMachine {
@@ -87,6 +97,8 @@ export class RefsLocksStateMachine {
   private sessions: SessionTable
   private refs: RefTable
   private locks: LockTable
+  /** the replicated access table; null until the first access change (config `access` rules until then) */
+  private access: AccessData = { table: null, audit: [], dropped: 0 }
   private readonly limits: Limits
   private readonly mutant: StateMutant | undefined
 
@@ -182,6 +194,8 @@ export class RefsLocksStateMachine {
         return this.locks.list(q.prefix ?? '') satisfies QueryReply<typeof q> as QueryReply<Q>
       case 'lock.audit':
         return this.locks.auditLog(q.prefix ?? '') satisfies QueryReply<typeof q> as QueryReply<Q>
+      case 'access.ls':
+        return this.accessReply() satisfies QueryReply<typeof q> as QueryReply<Q>
     }
   }
 
@@ -199,7 +213,8 @@ export class RefsLocksStateMachine {
       limits: this.limits,
       sessions: this.sessions.toData(),
       refs: this.refs.toData(),
-      locks: this.locks.toData()
+      locks: this.locks.toData(),
+      access: this.access
     }
     return dagCbor.encode(data)
   }
@@ -231,6 +246,13 @@ export class RefsLocksStateMachine {
       sm.sessions = SessionTable.fromData(deepFreeze(data.sessions), sm.limits.maxSessions, sm.limits.sessionWindow)
       sm.refs = RefTable.fromData(data.refs, sm.limits.maxRefLogEntries)
       sm.locks = LockTable.fromData(data.locks, sm.limits.maxAuditEntries, sm.mutant)
+      if (data.access !== undefined) {
+        sm.access = {
+          table: data.access.table === null ? null : parseAccessTable(data.access.table, 'access', message => { throw new Error(message) }),
+          audit: data.access.audit,
+          dropped: data.access.dropped
+        }
+      }
       return sm
     } catch (err) {
       throw new SnapshotError(`malformed refs+locks snapshot: ${(err as Error).message}`, { cause: err })
@@ -245,6 +267,45 @@ export class RefsLocksStateMachine {
       case 'lock.release': return this.locks.release(cmd, ctx)
       case 'lock.renew': return this.locks.renew(cmd, ctx)
       case 'lock.break': return this.locks.break(cmd, ctx)
+      case 'access.grant':
+      case 'access.revoke': return this.changeAccess(cmd, ctx)
+    }
+  }
+
+  /**
+   * Apply an access change (who may send it was decided by the voter that admitted it, access.ts `admit`).
+   * The first change starts from the `base` its admitting voter stamped — that voter's config `access` — and
+   * from then on the replicated table is the one every voter enforces.
+   */
+  private changeAccess (cmd: AccessGrantCommand | AccessRevokeCommand, ctx: ApplyContext): AccessChangeOk | Failure {
+    const current = this.access.table ?? cmd.base ?? defaultAccessTable()
+    const next = cmd.type === 'access.grant' ? withGrant(current, cmd.role, cmd.peer, cmd.name) : withRevoke(current, cmd.role, cmd.peer)
+    if (typeof next === 'string') return { ok: false, error: errorInfo('InvalidCommandError', `access revoke ${cmd.role} ${cmd.peer}: ${next}`, {}) }
+    const change: AccessAuditEntry = {
+      change: cmd.type === 'access.grant' ? 'grant' : 'revoke',
+      role: cmd.role,
+      peer: cmd.peer,
+      name: cmd.type === 'access.grant' ? cmd.name ?? null : null,
+      by: cmd.owner,
+      when: ctx.now,
+      index: ctx.index
+    }
+    if (cmd.user !== undefined) change.user = cmd.user
+    this.access.table = next
+    this.access.audit.push(change)
+    if (this.access.audit.length > this.limits.maxAuditEntries) {
+      const excess = this.access.audit.length - this.limits.maxAuditEntries
+      this.access.audit.splice(0, excess)
+      this.access.dropped += excess
+    }
+    return { ok: true, type: cmd.type, table: copyTable(next), change: { ...change } }
+  }
+
+  private accessReply (): AccessLsReply {
+    return {
+      table: this.access.table === null ? null : copyTable(this.access.table),
+      audit: this.access.audit.map(e => ({ ...e })),
+      dropped: this.access.dropped
     }
   }
 
@@ -255,8 +316,8 @@ export class RefsLocksStateMachine {
     // MUTANT(ignore-cas-expect): an existing ref is overwritten whatever `expect` says.
     const ignoreExpect = this.mutant === 'ignore-cas-expect' && current !== null
     if (cmd.expect !== undefined && cmd.expect !== current && !ignoreExpect) return casConflict(cmd.name, current, cmd.expect)
-    this.refs.write(cmd.name, cmd.cid, cmd.owner, ctx.now, cmd.token ?? null, ctx.index)
-    return { ok: true, type: 'ref.set', ref: { name: cmd.name, cid: cmd.cid, index: ctx.index, when: ctx.now, who: cmd.owner, token: cmd.token ?? null }, old: current }
+    this.refs.write(cmd.name, cmd.cid, cmd.owner, ctx.now, cmd.token ?? null, ctx.index, cmd.user)
+    return { ok: true, type: 'ref.set', ref: withUser({ name: cmd.name, cid: cmd.cid, index: ctx.index, when: ctx.now, who: cmd.owner, token: cmd.token ?? null }, cmd.user), old: current }
   }
 
   private rmRef (cmd: RefRmCommand, ctx: ApplyContext): RefRmOk | Failure {
@@ -266,7 +327,7 @@ export class RefsLocksStateMachine {
     if (current === null) return casConflict(cmd.name, current, cmd.expect)
     // MUTANT(ignore-cas-expect): an existing ref is deleted whatever `expect` says.
     if (current !== cmd.expect && this.mutant !== 'ignore-cas-expect') return casConflict(cmd.name, current, cmd.expect)
-    this.refs.write(cmd.name, null, cmd.owner, ctx.now, cmd.token ?? null, ctx.index)
+    this.refs.write(cmd.name, null, cmd.owner, ctx.now, cmd.token ?? null, ctx.index, cmd.user)
     return { ok: true, type: 'ref.rm', name: cmd.name, old: current, index: ctx.index }
   }
 

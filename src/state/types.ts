@@ -5,13 +5,15 @@
  * send it over the wire and the simulator can record it.
  */
 import type { ExitCode } from '../errors.ts'
+import type { AccessRole, AccessTable } from './access.ts'
 
 export type LockMode = 'shared' | 'exclusive'
 
 /**
  * Fields of every command a client submits. `(client, seq)` makes the command exactly-once; `now` is the
  * leader's clock at proposal time (the state machine never reads a clock); `owner` is the identity the
- * command acts for — the holder of locks, the `who` of ref log entries.
+ * command acts for — the holder of locks, the `who` of ref log entries — which the voter that admits the
+ * command sets to the authenticated peer of the connection it came over (access.ts `admit`), never a client.
  */
 export interface ClientFields {
   /** the client session id, unique per client process (e.g. a random id chosen at start) */
@@ -20,8 +22,10 @@ export interface ClientFields {
   seq: number
   /** ms since the epoch, stamped by the leader when it proposed the entry */
   now: number
-  /** who acts: the node or user that holds locks and is named in ref logs */
+  /** who acts: the peer id of the node that submitted the command, as its connection authenticated it */
   owner: string
+  /** the submitting node's local user, as that node says: a label, NOT verified by anyone */
+  user?: string
 }
 
 /** Point `name` at `cid`. `expect`: absent = unconditional, `null` = only if `name` does not exist, a CID = only if it points there. */
@@ -80,6 +84,26 @@ export interface LockBreakCommand extends ClientFields {
  * waiters whose deadline is `<= now`, then grants whatever became free. Not exactly-once: applying it twice
  * is harmless.
  */
+/**
+ * Grant `role` to `peer` (and name it). `base`: stamped by the voter that admits the first access change, the
+ * table that voter's config gives; the replicated table starts from it (once set, the replicated table wins).
+ */
+export interface AccessGrantCommand extends ClientFields {
+  type: 'access.grant'
+  role: AccessRole
+  peer: string
+  name?: string
+  base?: AccessTable
+}
+
+/** Take `role` away from `peer`; `base` as for {@link AccessGrantCommand}. */
+export interface AccessRevokeCommand extends ClientFields {
+  type: 'access.revoke'
+  role: AccessRole
+  peer: string
+  base?: AccessTable
+}
+
 export interface LockExpireCommand {
   type: 'lock.expire'
   now: number
@@ -92,6 +116,8 @@ export type ClientCommand =
   | LockReleaseCommand
   | LockRenewCommand
   | LockBreakCommand
+  | AccessGrantCommand
+  | AccessRevokeCommand
 
 export type Command = ClientCommand | LockExpireCommand
 
@@ -106,6 +132,8 @@ export interface RefRecord {
   /** the state machine's clock at that write, ms */
   when: number
   who: string
+  /** the writer's local user as its node said (unverified); absent when none was given */
+  user?: string
   /** the fencing token the write carried, null if none */
   token: number | null
 }
@@ -115,6 +143,8 @@ export interface RefLogEntry {
   old: string | null
   new: string | null
   who: string
+  /** unverified label, as in RefRecord */
+  user?: string
   when: number
   token: number | null
   index: number
@@ -130,6 +160,8 @@ export interface LockGrant {
   expires: number
   ttlMs: number
   grantedAt: number
+  /** the holder's local user as its node said (unverified); absent when none was given */
+  user?: string
 }
 
 /** A request waiting in the FIFO queue. `upgrade`: the owner holds `path` shared and wants it exclusive. */
@@ -144,6 +176,7 @@ export interface LockWaiter {
   deadline: number
   queuedAt: number
   upgrade: boolean
+  user?: string
 }
 
 /** Why a request cannot be granted now: a conflicting grant, or a conflicting request queued before it. */
@@ -169,6 +202,20 @@ export interface AuditEntry {
   index: number
 }
 
+/** An entry of the access audit log: one applied grant or revoke. */
+export interface AccessAuditEntry {
+  change: 'grant' | 'revoke'
+  role: AccessRole
+  peer: string
+  /** the name given with a grant; null otherwise */
+  name: string | null
+  /** the admin who changed it (authenticated peer id) and its unverified user label */
+  by: string
+  user?: string
+  when: number
+  index: number
+}
+
 // ---- results -------------------------------------------------------------------------------------------
 
 interface ErrorInfoBase<N extends string> {
@@ -189,6 +236,7 @@ export type CommandErrorInfo =
   | ErrorInfoBase<'LockNotHeldError'> & { path: string, owner: string }
   | ErrorInfoBase<'LockWaitCancelledError'> & { path: string, owner: string }
   | ErrorInfoBase<'DeadlockError'> & { path: string, cycle: string[] }
+  | ErrorInfoBase<'AccessDeniedError'> & { peer: string, role: AccessRole }
 
 export type CommandErrorName = CommandErrorInfo['name']
 
@@ -254,11 +302,19 @@ export interface LockExpireOk {
   timedOut: LockWaiter[]
 }
 
+export interface AccessChangeOk {
+  ok: true
+  type: 'access.grant' | 'access.revoke'
+  table: AccessTable
+  change: AccessAuditEntry
+}
+
 export type LockAcquireResult = LockGrantedOk | LockQueuedOk | Failure
 
 export type CommandResult =
   | RefSetOk | RefRmOk
   | LockGrantedOk | LockQueuedOk | LockReleaseOk | LockRenewOk | LockBreakOk | LockExpireOk
+  | AccessChangeOk
   | Failure
 
 // ---- events --------------------------------------------------------------------------------------------
@@ -304,8 +360,9 @@ export interface RefLsQuery { type: 'ref.ls', prefix?: string }
 export interface RefLogQuery { type: 'ref.log', name: string }
 export interface LockLsQuery { type: 'lock.ls', prefix?: string }
 export interface LockAuditQuery { type: 'lock.audit', prefix?: string }
+export interface AccessLsQuery { type: 'access.ls' }
 
-export type Query = RefGetQuery | RefLsQuery | RefLogQuery | LockLsQuery | LockAuditQuery
+export type Query = RefGetQuery | RefLsQuery | RefLogQuery | LockLsQuery | LockAuditQuery | AccessLsQuery
 
 export interface RefGetReply { ref: RefRecord | null }
 export interface RefLsReply { refs: RefRecord[] }
@@ -313,6 +370,8 @@ export interface RefLsReply { refs: RefRecord[] }
 export interface RefLogReply { name: string, entries: RefLogEntry[], dropped: number }
 export interface LockLsReply { locks: LockGrant[], waiters: LockWaiter[] }
 export interface LockAuditReply { entries: AuditEntry[], dropped: number }
+/** `table`: null until the first access change (until then each voter enforces its config `access`) */
+export interface AccessLsReply { table: AccessTable | null, audit: AccessAuditEntry[], dropped: number }
 
 export interface QueryReplies {
   'ref.get': RefGetReply
@@ -320,6 +379,7 @@ export interface QueryReplies {
   'ref.log': RefLogReply
   'lock.ls': LockLsReply
   'lock.audit': LockAuditReply
+  'access.ls': AccessLsReply
 }
 
 export type QueryReply<Q extends Query> = QueryReplies[Q['type']]

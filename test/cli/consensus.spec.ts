@@ -121,6 +121,32 @@ describe('consensus: refs and locks on three voter processes (CLI)', function ()
     assert.equal(b.broken[0].owner, group.peerIds[2])
   })
 
+  it('access ls|grant|revoke: only an admin changes roles, changes are replicated and audited, a missing role exits 3', async () => {
+    const before = await json<{ source: string, table: { read: string[] | null } }>(PEER, ['access', 'ls'])
+    assert.equal(before.source, 'config')
+    assert.equal(before.table.read, null)
+    // a plain peer is not admin while the voters are
+    const denied = await run(PEER, ['access', 'grant', 'read', group.peerIds[PEER]])
+    assert.equal(denied.code, 3, denied.stderr)
+    assert.match(denied.stderr, new RegExp(`peer ${group.peerIds[PEER]} lacks the admin role`))
+    for (const [i, name] of [[0, 'v0'], [1, 'v1'], [2, 'v2'], [PEER, 'ana-ws']] as const) await ok(0, ['access', 'grant', 'read', group.peerIds[i], '--name', name])
+    await ok(1, ['access', 'revoke', 'read', group.peerIds[PEER]])
+    const refused = await run(PEER, ['ref', 'get', 'reels/r3/cut'])
+    assert.equal(refused.code, 3)
+    assert.match(refused.stderr, new RegExp(`peer ${group.peerIds[PEER]} \\(ana-ws\\) lacks the read role`))
+    await ok(2, ['access', 'grant', 'read', group.peerIds[PEER]])
+    const text = await ok(PEER, ['access', 'ls'])
+    assert.match(text, /source {2}replicated/)
+    assert.match(text, /revoke read from .*\(ana-ws\)/)
+    const after = await json<{ source: string, audit: Array<{ change: string, by: string }> }>(PEER, ['access', 'ls'])
+    assert.deepEqual(after.audit.map(e => e.change), ['grant', 'grant', 'grant', 'grant', 'revoke', 'grant'])
+    assert.equal(after.audit[4].by, group.peerIds[1])
+    assert.equal((await run(0, ['access', 'grant', 'reader', group.peerIds[PEER]])).code, 2)
+    assert.equal((await run(0, ['access', 'grant', 'read', 'not-a-peer'])).code, 2)
+    // the ref log names the writing node and, marked as such, the user it said it acts for
+    assert.match(await ok(0, ['ref', 'log', 'reels/r3/cut']), new RegExp(`${group.peerIds[0]} \\(user [^,]+, unverified\\)`))
+  })
+
   it('a holder\'s node killed: its lease runs out, the leader frees the lock and regrants it with a higher token', async () => {
     const held = await json<LockInfo>(PEER, ['lock', 'acquire', 'clips/c1.mov', '--ttl', '3s'])
     // renewed in the background while the node lives: still held after more than one lease

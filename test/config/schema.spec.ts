@@ -27,6 +27,19 @@ describe('config', () => {
     assert.throws(() => validateConfig({ constructor: 1 }, 'config.json'), /unknown config key "constructor"/)
   })
 
+  it('access: peer ids per role and names, each bad entry named by its key and position', () => {
+    const A = '12D3KooWAhn3CQe7Tm8q7ug9GpKQYz6BvStUumXG7UuhyyrQ7m9D'
+    const c = validateConfig({ access: { write: [A, A], names: { [A]: 'ana-ws' } } }, 'f')
+    assert.deepEqual(c.access.write, [A, A])
+    assert.equal(c.access.read, null)
+    assert.equal(c.access.admin, null)
+    assert.throws(() => validateConfig({ access: { write: [A, 'ana'] } }, 'f'), (e: Error) => e.name === 'ConfigError' && /access\.write: access\.write\[1\]: not a peer id/.test(e.message))
+    assert.throws(() => checkKey('access.admin', A), /access\.admin: expected a list of peer ids/)
+    assert.throws(() => checkKey('access.names', { nope: 'x' }), /access\.names: key "nope": not a peer id/)
+    assert.throws(() => checkKey('access.names', { [A]: '' }), /access\.names\.12D3\S+: expected a non-empty string/)
+    assert.throws(() => validateConfig({ access: { owner: [A] } }, 'f'), /unknown config key "access\.owner"/)
+  })
+
   it('checks cross-key rules', () => {
     assert.throws(() => validateConfig({ consensus: { heartbeatMs: 500, electionMs: 1000 } }, 'f'), /at least 5 × consensus.heartbeatMs/)
   })

@@ -84,9 +84,14 @@ describe('node/consensus/wire', () => {
     const req = (payload: unknown, kind = ConsensusRequest.Kind.COMMAND): ConsensusRequest =>
       ({ id: 1, kind, payload: dagCbor.encode(payload), peer: '', addrs: [], timeoutMs: 1000 })
 
-    it('validate a command into its normal form, without `now` (the leader stamps it)', () => {
-      const call = callFromWire(req({ type: 'ref.set', client: 'c', seq: 1, owner: 'o', name: 'a//b', cid: CID_A }))
-      assert.deepEqual(call, { kind: 'command', command: { type: 'ref.set', client: 'c', seq: 1, owner: 'o', name: 'a/b', cid: CID_A } })
+    it('validate a command into its normal form, without `now` or `owner` (the voter stamps them)', () => {
+      const call = callFromWire(req({ type: 'ref.set', client: 'c', seq: 1, user: 'ana', name: 'a//b', cid: CID_A }))
+      assert.deepEqual(call, { kind: 'command', command: { type: 'ref.set', client: 'c', seq: 1, user: 'ana', name: 'a/b', cid: CID_A } })
+    })
+
+    it('keep a claimed owner as it came, for admission to refuse (never validated into a normal form)', () => {
+      const call = callFromWire(req({ type: 'ref.set', client: 'c', seq: 1, owner: 'someone-else', name: 'a', cid: CID_A }))
+      assert.deepEqual(call, { kind: 'command', command: { type: 'ref.set', client: 'c', seq: 1, name: 'a', cid: CID_A, owner: 'someone-else' } })
     })
 
     it('refuse malformed commands and lock.expire from a client (exit 2)', () => {

@@ -92,7 +92,7 @@ describe('state machine: command codec', () => {
       invalid({ type: 'lock.acquire', ...base, path: 'a', mode: 'shared' }, /field 'ttlMs': missing/)
       invalid({ type: 'lock.break', ...base, path: 'a' }, /field 'reason': missing/)
       invalid({ type: 'lock.expire' }, /invalid lock.expire command: field 'now': missing/)
-      invalid({ type: 'lock.release', ...base, path: 'a', force: true }, /field 'force': unknown field \(allowed: type, client, seq, now, owner, path\)/)
+      invalid({ type: 'lock.release', ...base, path: 'a', force: true }, /field 'force': unknown field \(allowed: type, client, seq, now, owner, path, user\)/)
       invalid({ type: 'lock.expire', now: 1, owner: 'x' }, /field 'owner': unknown field/)
     })
 
