@@ -12,11 +12,15 @@ const floor = z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER)
 const text = z.string().max(64 * 1024)
 const mode = z.enum(['shared', 'exclusive'])
 
-const grant = z.looseObject({ path: text, mode, owner: text, token: int, expires: int, ttlMs: int, grantedAt: int })
-const waiter = z.looseObject({ path: text, mode, owner: text, client: text, seq: int, ttlMs: int, deadline: int, queuedAt: int, upgrade: z.boolean() })
+/** the unverified user label a command carried, when it carried one */
+const user = text.optional()
+const grant = z.looseObject({ path: text, mode, owner: text, token: int, expires: int, ttlMs: int, grantedAt: int, user })
+const waiter = z.looseObject({ path: text, mode, owner: text, client: text, seq: int, ttlMs: int, deadline: int, queuedAt: int, upgrade: z.boolean(), user })
 const audit = z.looseObject({ kind: z.enum(['break', 'expire']), grant, by: text.nullable(), reason: text, when: int, index: int })
-const ref = z.looseObject({ name: text, cid: text, index: int, when: int, who: text, token: int.nullable() })
-const refLogEntry = z.looseObject({ old: text.nullable(), new: text.nullable(), who: text, when: int, token: int.nullable(), index: int })
+const ref = z.looseObject({ name: text, cid: text, index: int, when: int, who: text, token: int.nullable(), user })
+const refLogEntry = z.looseObject({ old: text.nullable(), new: text.nullable(), who: text, when: int, token: int.nullable(), index: int, user })
+/** the access table itself is parsed by access.ts `parseAccessTable`, which checks every peer id */
+const accessChange = z.looseObject({ change: z.enum(['grant', 'revoke']), role: z.enum(['read', 'write', 'lock', 'admin']), peer: text, name: text.nullable(), by: text, user, when: int, index: int })
 const result = z.looseObject({ ok: z.boolean() })
 
 export const SNAPSHOT_SCHEMA = z.looseObject({
@@ -26,5 +30,7 @@ export const SNAPSHOT_SCHEMA = z.looseObject({
   limits: z.looseObject({ maxSessions: z.number(), sessionWindow: z.number(), maxRefLogEntries: z.number(), maxAuditEntries: z.number() }),
   sessions: z.array(z.tuple([text, floor, z.array(z.tuple([int, result]))])),
   refs: z.looseObject({ refs: z.array(ref), logs: z.array(z.tuple([text, int, z.array(refLogEntry)])) }),
-  locks: z.looseObject({ grants: z.array(grant), waiters: z.array(waiter), audit: z.array(audit), auditDropped: int })
+  locks: z.looseObject({ grants: z.array(grant), waiters: z.array(waiter), audit: z.array(audit), auditDropped: int }),
+  // absent in a snapshot taken before access control: the access table was never set
+  access: z.looseObject({ table: z.unknown(), audit: z.array(accessChange), dropped: int }).optional()
 })
