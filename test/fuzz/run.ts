@@ -32,21 +32,28 @@ if (targets.length === 0) {
   process.exit(2)
 }
 
+/** fast-check's error wraps the decoder's: print the chain */
+function causes (err: unknown): string {
+  const lines: string[] = []
+  for (let c = (err as Error).cause; c instanceof Error; c = c.cause) lines.push(`caused by ${c.name}: ${c.message}`)
+  return lines.join('\n')
+}
+
 let failed = 0
 if (!values.json) console.log(`fuzz: ${targets.length} decoders × ${runs} inputs, seed ${seed}`)
 for (const target of targets) {
   try {
     const r = fuzz(target, { runs, seed })
     if (values.json) {
-      console.log(JSON.stringify({ target: r.name, runs: r.runs, accepted: r.accepted, rejected: r.rejected, slowest_ms: +r.slowestMs.toFixed(2), duration_ms: Math.round(r.durationMs), seed }))
+      console.log(JSON.stringify({ target: r.name, runs: r.runs, accepted: r.accepted, rejected: r.rejected, slowest_cpu_ms: +r.slowestMs.toFixed(2), duration_ms: Math.round(r.durationMs), seed }))
     } else {
       const rejected = Object.entries(r.rejected).map(([name, n]) => `${name} ${n}`).join(', ') || 'none'
-      console.log(`ok    ${r.name}: ${r.runs} inputs in ${(r.durationMs / 1000).toFixed(1)} s, ${r.accepted} accepted, rejected: ${rejected}; slowest ${r.slowestMs.toFixed(1)} ms`)
+      console.log(`ok    ${r.name}: ${r.runs} inputs in ${(r.durationMs / 1000).toFixed(1)} s, ${r.accepted} accepted, rejected: ${rejected}; slowest ${r.slowestMs.toFixed(1)} ms of CPU`)
     }
   } catch (err) {
     failed++
     if (values.json) console.log(JSON.stringify({ target: target.name, failed: true, error: (err as Error).message, seed }))
-    else console.log(`FAIL  ${target.name}\n${(err as Error).message}\n`)
+    else console.log(`FAIL  ${target.name}\n${(err as Error).message}\n${causes(err)}`)
   }
 }
 if (!values.json) console.log(`${targets.length - failed} passed, ${failed} failed`)

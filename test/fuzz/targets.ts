@@ -6,7 +6,7 @@
  * A target gets inputs of three kinds: random bytes (or values), valid encodings of random well-formed messages,
  * and those encodings mutated (bytes flipped, cut, inserted, repeated). For every input the decoder must return
  * or throw a *named* error with a message (a class of src/errors.ts' family, never a bare TypeError or
- * RangeError from deep inside a library), within {@link MAX_CALL_MS}; what it returns must pass the target's
+ * RangeError from deep inside a library), within {@link MAX_CALL_MS} of CPU; what it returns must pass the target's
  * own check (it re-encodes, or the state stays usable).
  *
  * Run briefly by `test/fuzz/decoders.spec.ts` (in `npm test`) and at length by `npm run fuzz`.
@@ -31,7 +31,7 @@ import { normalizePath } from '../../src/paths.ts'
 import { defaultConfig, validateConfig, checkKey, setKey, RULES } from '../../config/schema.ts'
 import { parseRate, parseDuration, parseCount } from '../../cli/parse.ts'
 
-/** A decoder that takes longer than this on one input of a few KiB counts as a hang (generous: a loaded 2-core CI machine pauses for GC). */
+/** A decoder that spends more CPU than this on one input of a few KiB counts as a hang (generous: GC pauses count). */
 export const MAX_CALL_MS = 1000
 
 export interface FuzzTarget {
