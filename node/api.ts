@@ -91,8 +91,12 @@ function describeIssue (schema: z.ZodType, issue: z.core.$ZodIssue): string {
   }
   const message = issue.message.replace(/^Invalid input: /, '')
   if (field === '') return `the body: ${message}`
-  if (issue.code === 'invalid_type' && message.endsWith('received undefined')) return `"${field}" is missing (${message.replace(/, received undefined$/, '')})`
-  return `"${field}": ${message}`
+  // a field whose schema is described with the CLI option that sets it names that option too
+  const top = issue.path[0]
+  const option = schema instanceof z.ZodObject && typeof top === 'string' ? (schema.shape[top] as z.ZodType | undefined)?.description : undefined
+  const name = `"${field}"${option === undefined ? '' : ` (${option})`}`
+  if (issue.code === 'invalid_type' && message.endsWith('received undefined')) return `${name} is missing (${message.replace(/, received undefined$/, '')})`
+  return `${name}: ${message}`
 }
 
 export function newApiToken (): string {

@@ -68,7 +68,7 @@ export const ChunkerProfileArg = z.strictObject({
 
 export const AddArgs = z.strictObject({
   paths: z.array(AbsolutePathArg).min(1),
-  profile: ChunkerProfileArg.default({ ...PROFILES[DEFAULT_PROFILE_NAME] }),
+  profile: ChunkerProfileArg.default({ ...PROFILES[DEFAULT_PROFILE_NAME] }).describe('--profile or --chunk-size'),
   pin: z.boolean().default(true)
 })
 export type AddArgs = z.output<typeof AddArgs>
@@ -90,9 +90,9 @@ export interface AddResponse {
 export const GetArgs = z.strictObject({
   cid: CidArg,
   /** where to write: an existing path is refused unless `force` (as a local get does) */
-  out: AbsolutePathArg,
+  out: AbsolutePathArg.describe('-o'),
   force: z.boolean().optional(),
-  maxRateBytesPerSec: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional()
+  maxRateBytesPerSec: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional().describe('--max-rate')
 })
 export type GetArgs = z.output<typeof GetArgs>
 export interface GetResponse {
@@ -114,7 +114,7 @@ export interface GetResponse {
   duration_ms: number
 }
 
-export const CatArgs = z.strictObject({ cid: CidArg, offset: ByteCountArg.optional(), length: ByteCountArg.optional() })
+export const CatArgs = z.strictObject({ cid: CidArg, offset: ByteCountArg.optional().describe('--offset'), length: ByteCountArg.optional().describe('--length') })
 export type CatArgs = z.output<typeof CatArgs>
 
 /** The arguments of `ls`, `stat`, `pinAdd` and `pinRm`. */
@@ -124,7 +124,7 @@ export type CidArgs = z.output<typeof CidArgs>
 export const VerifyArgs = z.strictObject({ cid: CidArg.optional(), repair: z.boolean().optional() })
 export type VerifyArgs = z.output<typeof VerifyArgs>
 
-export const GcArgs = z.strictObject({ dryRun: z.boolean().optional() })
+export const GcArgs = z.strictObject({ dryRun: z.boolean().optional().describe('--dry-run') })
 export type GcArgs = z.output<typeof GcArgs>
 
 export interface IdResponse {

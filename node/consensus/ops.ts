@@ -21,9 +21,9 @@ const TtlArg = z.number().int().min(1).max(MAX_LOCK_TTL_MS)
 /** `peer id` or a multiaddr ending in `/p2p/<peer id>` */
 const PeerArg = z.string().min(1).max(1024)
 
-export const RefSetArgs = z.strictObject({ name: PathArg, cid: CidArg, expect: CidArg.optional(), expectNone: z.boolean().optional(), token: TokenArg.optional() })
-export const RefRmArgs = z.strictObject({ name: PathArg, expect: CidArg, token: TokenArg.optional() })
-export const LockAcquireArgs = z.strictObject({ path: PathArg, shared: z.boolean().optional(), ttlMs: TtlArg.optional(), waitMs: z.number().int().min(0).max(MAX_LOCK_WAIT_MS).optional() })
+export const RefSetArgs = z.strictObject({ name: PathArg, cid: CidArg, expect: CidArg.optional().describe('--expect'), expectNone: z.boolean().optional().describe('--expect-none'), token: TokenArg.optional().describe('--token') })
+export const RefRmArgs = z.strictObject({ name: PathArg, expect: CidArg.describe('--expect'), token: TokenArg.optional().describe('--token') })
+export const LockAcquireArgs = z.strictObject({ path: PathArg, shared: z.boolean().optional().describe('--shared'), ttlMs: TtlArg.optional().describe('--ttl'), waitMs: z.number().int().min(0).max(MAX_LOCK_WAIT_MS).optional().describe('--wait') })
 const NameArgs = z.strictObject({ name: PathArg })
 const PathArgs = z.strictObject({ path: PathArg })
 const PrefixArgs = z.strictObject({ prefix: z.string().max(MAX_PATH_BYTES).optional() })
@@ -44,9 +44,9 @@ export function consensusOps (service: () => ConsensusService | undefined): Reco
     refLog: rpc(NameArgs, async (a) => await s().refLog(a)),
     lockAcquire: rpc(LockAcquireArgs, async (a) => await s().lockAcquire(a)),
     lockRelease: rpc(PathArgs, async (a) => await s().lockRelease(a)),
-    lockRenew: rpc(z.strictObject({ path: PathArg, ttlMs: TtlArg.optional() }), async (a) => await s().lockRenew(a)),
+    lockRenew: rpc(z.strictObject({ path: PathArg, ttlMs: TtlArg.optional().describe('--ttl') }), async (a) => await s().lockRenew(a)),
     lockLs: rpc(PrefixArgs, async (a) => await s().lockLs(a)),
-    lockBreak: rpc(z.strictObject({ path: PathArg, reason: z.string().min(1).max(MAX_REASON_CHARS) }), async (a) => await s().lockBreak(a)),
+    lockBreak: rpc(z.strictObject({ path: PathArg, reason: z.string().min(1).max(MAX_REASON_CHARS).describe('--reason') }), async (a) => await s().lockBreak(a)),
     clusterStatus: rpc(NoArgs, async () => await s().clusterStatus()),
     clusterAdd: rpc(PeerArgs, async (a) => await s().clusterAdd(a)),
     clusterRemove: rpc(PeerArgs, async (a) => await s().clusterRemove(a)),

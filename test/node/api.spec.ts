@@ -99,11 +99,11 @@ describe('node/api: the local API against hostile callers (a real daemon, real H
         ['ls', {}, /"cid" is missing \(expected string\)/],
         ['id', { verbose: true }, /unknown field "verbose" \(no other fields are allowed\)/],
         ['gc', { dryRun: true, force: true }, /unknown field "force" \(allowed: dryRun\)/],
-        ['cat', { cid: 'x', offset: -1 }, /"offset": Too small: expected number to be >=0/, 'stream'],
-        ['cat', { cid: 'x', length: 1.5 }, /"length": expected int, received number/, 'stream'],
-        ['lockAcquire', { path: 'a', ttlMs: 1e12 }, /"ttlMs": Too big: expected number to be <=86400000/],
+        ['cat', { cid: 'x', offset: -1 }, /"offset" \(--offset\): Too small: expected number to be >=0/, 'stream'],
+        ['cat', { cid: 'x', length: 1.5 }, /"length" \(--length\): expected int, received number/, 'stream'],
+        ['lockAcquire', { path: 'a', ttlMs: 1e12 }, /"ttlMs" \(--ttl\): Too big: expected number to be <=86400000/],
         ['refSet', { name: 'a', cid: 'b', owner: 'someone-else' }, /unknown field "owner"/],
-        ['add', { paths: ['/nonexistent-dits-api-spec'], profile: { name: 'x', min: 1, avg: 2, max: 3, normalization: 1 } }, /"profile": min chunk size 1 B is out of range: allowed 64 B\.\.1 MiB/],
+        ['add', { paths: ['/nonexistent-dits-api-spec'], profile: { name: 'x', min: 1, avg: 2, max: 3, normalization: 1 } }, /"profile" \(--profile or --chunk-size\): min chunk size 1 B is out of range: allowed 64 B\.\.1 MiB/],
         ['add', { paths: [] }, /"paths": Too small: expected array to have >=1 items/],
         ['pinLs', [], /the body: expected object, received array/],
         ['pinLs', null, /the body: expected object, received null/]
@@ -136,7 +136,7 @@ describe('node/api: the local API against hostile callers (a real daemon, real H
     it('a relative output path is a 400 (the daemon\'s working folder is not the caller\'s)', async () => {
       const a = await call('get', { cid: root, out: 'clip.mov' })
       assert.equal(a.status, 400)
-      assert.match(final(a).error?.message ?? '', /"out": must be an absolute path/)
+      assert.match(final(a).error?.message ?? '', /"out" \(-o\): must be an absolute path/)
     })
 
     it('a missing parent folder is named, not ENOENT … mkdir of a partial file', async () => {
