@@ -9,7 +9,8 @@
  * ```ts
  * const net = await createNetwork({
  *   privateKey, blockstore, role: 'peer', listen: ['/ip4/0.0.0.0/tcp/4101'],
- *   bootstrap: [], mdns: true, seeds: ['/ip4/10.0.0.2/tcp/4101/p2p/12D3KooW...']
+ *   bootstrap: [], mdns: true, seeds: ['/ip4/10.0.0.2/tcp/4101/p2p/12D3KooW...'],
+ *   swarmKey: await readSwarmKeyFile('studio.key')   // optional: a private network (TCP only)
  * })
  * await net.start()
  * await net.provide(root)                       // after `add`

@@ -147,13 +147,15 @@ export function swarmKeyPath (repoDir: string, keyFile: string): string {
 }
 
 /**
- * The key the config names (`swarm.keyFile`), or undefined for an open network. With `swarm.required` and no key
- * the node refuses to go on: SwarmKeyRequiredError.
+ * The key the config names (`swarm.keyFile`), or undefined for an open network. With `swarm.required`, or
+ * `LIBP2P_FORCE_PNET=1` in the environment as go-libp2p and Kubo read it, and no key the node refuses to go on:
+ * SwarmKeyRequiredError.
  */
-export async function loadSwarmKey (repoDir: string, swarm: { keyFile: string | null, required: boolean }): Promise<SwarmKey | undefined> {
+export async function loadSwarmKey (repoDir: string, swarm: { keyFile: string | null, required: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<SwarmKey | undefined> {
   if (swarm.keyFile == null) {
-    if (swarm.required) {
-      throw new SwarmKeyRequiredError('swarm.required is true but no swarm key is set (swarm.keyFile): this node only joins a private network. Make a key with `dits-node swarm-key new -o FILE` (or copy the studio\'s), then `dits-node config set swarm.keyFile \'"FILE"\'`, or set swarm.required to false')
+    const why = swarm.required ? 'swarm.required is true' : env.LIBP2P_FORCE_PNET === '1' ? 'LIBP2P_FORCE_PNET=1 is set' : undefined
+    if (why !== undefined) {
+      throw new SwarmKeyRequiredError(`${why} but no swarm key is set (swarm.keyFile): this node only joins a private network. Make a key with \`dits-node swarm-key new -o FILE\` (or copy the studio's), then \`dits-node config set swarm.keyFile '"FILE"'\`${swarm.required ? ', or set swarm.required to false' : ''}`)
     }
     return undefined
   }
