@@ -89,7 +89,11 @@ export class SimClient {
   private readonly beliefs = new Map<string, string | null>()
   private readonly held = new Map<string, Held>()
 
-  constructor (readonly id: string, readonly owner: string, private readonly env: ClientEnv, private readonly prng: Prng) {}
+  /**
+   * `owner`: the identity the client's connection authenticates (its node's peer id). `claim`: a spoofing client
+   * names this identity as the owner of every other command it sends (issue 14: it claims another node's).
+   */
+  constructor (readonly id: string, readonly owner: string, private readonly env: ClientEnv, private readonly prng: Prng, readonly claim?: string) {}
 
   start (): void {
     this.active = true
@@ -248,7 +252,7 @@ export class SimClient {
     const to = this.leaderGuess ?? this.prng.pick(this.env.nodes)
     const req: ClientRequest = call.body === undefined
       ? { kind: 'read', client: this.id, op: call.id, attempt, name: call.key }
-      : { kind: 'write', client: this.id, op: call.id, attempt, seq: call.seq, owner: this.owner, body: call.body }
+      : { kind: 'write', client: this.id, op: call.id, attempt, seq: call.seq, body: call.body, ...(this.claim !== undefined && call.id % 2 === 0 ? { claim: this.claim } : {}) }
     this.env.send(this.id, to, req)
     this.env.queue.after(this.env.timing.attemptTimeoutMs, () => {
       if (this.current === call && this.attempt === attempt) {

@@ -38,7 +38,7 @@ export interface HistoryRecord {
 }
 
 /** Errors after which a ref write certainly did not take effect, for a reason outside the register model. */
-export const FENCED_ERRORS: ReadonlySet<string> = new Set(['RefLockedError', 'StaleTokenError', 'SessionExpiredError', 'InvalidCommandError', 'Unavailable'])
+export const FENCED_ERRORS: ReadonlySet<string> = new Set(['RefLockedError', 'StaleTokenError', 'SessionExpiredError', 'InvalidCommandError', 'AccessDeniedError', 'Unavailable'])
 
 const cidCache: string[] = []
 

@@ -1,21 +1,22 @@
 /**
- * The mutants a run can be given (`--mutant NAME`, `--list-mutants`): the Raft core's (src/raft/mutants.ts)
- * and the state machine's (src/state/mutants.ts). Each is a deliberately broken variant that the checkers must
+ * The mutants a run can be given (`--mutant NAME`, `--list-mutants`): the Raft core's (src/raft/mutants.ts),
+ * the state machine's (src/state/mutants.ts) and admission's (src/state/access.ts). Each is a deliberately broken variant that the checkers must
  * catch — the proof that they can fail (issue 5).
  */
 
 import { RAFT_MUTANTS, RAFT_MUTANT_DESCRIPTIONS } from '../src/raft/index.ts'
-import { STATE_MUTANTS, STATE_MUTANT_DESCRIPTIONS } from '../src/state/index.ts'
+import { ACCESS_MUTANTS, ACCESS_MUTANT_DESCRIPTIONS, STATE_MUTANTS, STATE_MUTANT_DESCRIPTIONS } from '../src/state/index.ts'
 import { UnknownMutantError } from './errors.ts'
 import type { RaftMutant } from '../src/raft/index.ts'
-import type { StateMutant } from '../src/state/index.ts'
+import type { AccessMutant, StateMutant } from '../src/state/index.ts'
 
-/** Every mutant name, Raft's first. */
-export const MUTANTS: readonly string[] = [...RAFT_MUTANTS, ...STATE_MUTANTS]
+/** Every mutant name, Raft's first, then the state machine's, then admission's (src/state/access.ts). */
+export const MUTANTS: readonly string[] = [...RAFT_MUTANTS, ...STATE_MUTANTS, ...ACCESS_MUTANTS]
 
 export interface MutantChoice {
   raft: RaftMutant | undefined
   state: StateMutant | undefined
+  access?: AccessMutant
 }
 
 /** @throws {UnknownMutantError} naming the known mutants */
@@ -29,11 +30,15 @@ export function mutantNamed (name: string | undefined): MutantChoice {
   if ((STATE_MUTANTS as readonly string[]).includes(name)) {
     return { raft: undefined, state: name as StateMutant }
   }
+  if ((ACCESS_MUTANTS as readonly string[]).includes(name)) {
+    return { raft: undefined, state: undefined, access: name as AccessMutant }
+  }
   throw new UnknownMutantError(`unknown mutant ${JSON.stringify(name)} (known: ${MUTANTS.join(', ')})`)
 }
 
 /** What a mutant breaks, from the core's own description. */
 export function describeMutant (name: string): string {
   const m = mutantNamed(name)
+  if (m.access !== undefined) return ACCESS_MUTANT_DESCRIPTIONS[m.access]
   return m.raft !== undefined ? RAFT_MUTANT_DESCRIPTIONS[m.raft] : STATE_MUTANT_DESCRIPTIONS[m.state as StateMutant]
 }

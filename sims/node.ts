@@ -2,13 +2,14 @@
  * One simulated dits-node voter: the production Raft core (src/raft) and refs+locks state machine (src/state)
  * driven by a shell that keeps the ready-loop contract of src/raft/index.ts — persist (fsync) the Ready's
  * snapshot, entries and hard state, then send its messages, then apply, then advance — on a simulated disk,
- * network and clock. It serves clients the way the daemon does: the leader stamps `now` from its lease clock,
- * proposes, and answers once the entry is applied; reads go through ReadIndex (thesis §6.4); the leader
+ * network and clock. It serves clients the way the daemon does: the leader admits a request as the daemon's
+ * consensus server does (src/state/access.ts `admit`: the owner is the identity of the connection it came over,
+ * and the sender must hold the role the command needs), stamps `now` from its lease clock, proposes, and answers once the entry is applied; reads go through ReadIndex (thesis §6.4); the leader
  * proposes `lock.expire` every so often so that leases run out through the log.
  */
 
 import { NotLeaderError, ProposalDroppedError, RaftNode, seededRandom } from '../src/raft/index.ts'
-import { RefsLocksStateMachine, encodeCommand } from '../src/state/index.ts'
+import { RefsLocksStateMachine, admit, encodeCommand } from '../src/state/index.ts'
 import { SimDisk } from './disk.ts'
 import type { RaftSafetyChecker } from './checkers/raft.ts'
 import type { ViolationKind } from './checkers/violations.ts'
@@ -19,7 +20,7 @@ import type { ClientReply, ClientRequest } from './protocol.ts'
 import type { Prng } from './random.ts'
 import type { Trace } from './trace.ts'
 import type { Entry, HardState, Message, RaftMutant, Ready, Role } from '../src/raft/index.ts'
-import type { ApplyOutput, Command, StateMutant } from '../src/state/index.ts'
+import type { AccessMutant, AccessTable, ApplyOutput, Command, RequestBody, StateMutant } from '../src/state/index.ts'
 
 /** A catching-up shell replays at most this many election timeouts' worth of ticks after a pause. */
 export const MAX_CATCH_UP_TICKS_FACTOR = 3
@@ -51,6 +52,11 @@ export interface NodeEnv {
   readonly voters: readonly string[]
   readonly raftMutant: RaftMutant | undefined
   readonly stateMutant: StateMutant | undefined
+  readonly accessMutant: AccessMutant | undefined
+  /** the roles every voter enforces (the daemon's config `access`; the simulated clients never change it) */
+  readonly access: AccessTable
+  /** the identity the connection from endpoint `from` authenticates (a client's node's peer id) */
+  identityOf: (from: string) => string
   /** deliver a Raft message to node `to`; `from` is the endpoint that really sent it */
   deliver: (m: Message, from: string) => void
   /** deliver a reply to client `to` */
@@ -201,11 +207,11 @@ export class SimNode {
     })
   }
 
-  /** A client request arrives. */
-  receiveClient (req: ClientRequest): void {
+  /** A client request arrives from endpoint `from` (what its connection would authenticate). */
+  receiveClient (req: ClientRequest, from: string): void {
     this.whenRunning(() => {
       if (req.kind === 'write') {
-        this.propose(req)
+        this.propose(req, from)
       } else {
         this.read(req)
       }
@@ -291,14 +297,22 @@ export class SimNode {
     }
   }
 
-  private propose (req: Extract<ClientRequest, { kind: 'write' }>): void {
+  private propose (req: Extract<ClientRequest, { kind: 'write' }>, from: string): void {
     const reply = (r: ClientReply): void => this.env.reply(req.client, r)
     if (this.role !== 'leader') {
       // a follower redirects without asking the core (whose NotLeaderError says the same, at the cost of a throw)
       reply({ kind: 'redirect', op: req.op, attempt: req.attempt, leader: this.leader })
       return
     }
-    const command = { ...req.body, client: req.client, seq: req.seq, owner: req.owner, now: this.leaseNow() } as Command
+    // admission as the daemon's consensus server does it (src/state/access.ts): owner from the connection, role checked
+    const body = { ...req.body, client: req.client, seq: req.seq, ...(req.claim !== undefined ? { owner: req.claim } : {}) } as unknown as RequestBody
+    const admitted = admit(body, { from: this.env.identityOf(from), table: this.env.access, voters: this.env.voters, unset: false, mutant: this.env.accessMutant })
+    if (!('command' in admitted)) {
+      this.env.trace.add(this.env.queue.now, this.id, () => `refused ${req.client}#${req.seq} ${req.body.type}: ${admitted.error.message}`)
+      reply({ kind: 'result', op: req.op, attempt: req.attempt, result: admitted })
+      return
+    }
+    const command = { ...admitted.command, now: this.leaseNow() } as Command
     try {
       const id = this.raft.propose(encodeCommand(command))
       this.proposals.set(id.index, { term: id.term, client: req.client, op: req.op, attempt: req.attempt })

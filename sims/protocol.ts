@@ -10,7 +10,11 @@ import type { ClientCommand, CommandResult, RefRecord } from '../src/state/index
 export type CommandBody = ClientCommand extends infer C ? C extends ClientCommand ? Omit<C, 'client' | 'seq' | 'now' | 'owner'> : never : never
 
 export type ClientRequest =
-  | { kind: 'write', client: string, op: number, attempt: number, seq: number, owner: string, body: CommandBody }
+  /**
+   * No owner: the voter takes it from the connection (the endpoint the request came from). `claim`: an owner the
+   * client fills in anyway — only a spoofing client does, and the production admission refuses it.
+   */
+  | { kind: 'write', client: string, op: number, attempt: number, seq: number, claim?: string, body: CommandBody }
   | { kind: 'read', client: string, op: number, attempt: number, name: string }
 
 export type ClientReply =

@@ -28,6 +28,11 @@ export interface Scenario {
   partitionMs: readonly [number, number]
   /** chance per fsync that it is slow (widening the window a crash can hit) */
   slowFsyncRate: number
+  /**
+   * clients outside the roles that claim another client's identity as the owner of every other command, and act
+   * as themselves (without write, lock or admin) otherwise (issue 14)
+   */
+  spoofers?: number
 }
 
 const LAN_WITH_LOSS: NetworkFaults = {
@@ -116,14 +121,15 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   },
   intruder: {
     name: 'intruder',
-    description: 'a peer outside the configuration (sims/intruder.ts) sends appends of higher terms with forged commands, vote requests, snapshots and appends claiming to be the leader, to a random voter several times a second, amid crashes, partitions and transfers',
+    description: 'a peer outside the configuration (sims/intruder.ts) sends appends of higher terms with forged commands, vote requests, snapshots and appends claiming to be the leader, to a random voter several times a second, amid crashes, partitions and transfers; and a client without roles claims another client\'s identity as its commands\' owner',
     voters: [3, 5],
     clients: 4,
     faultMs: 20_000,
     network: LAN_WITH_LOSS,
     faultRates: { intrude: 4, isolate: 0.05, split: 0.05, crash: 0.08, transfer: 0.05 },
     partitionMs: [500, 5_000],
-    slowFsyncRate: 0.02
+    slowFsyncRate: 0.02,
+    spoofers: 1
   }
 }
 

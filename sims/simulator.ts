@@ -7,7 +7,7 @@
  * The same (seed, scenario, mutant) always produces the same run: `npm run sim -- --seed S` replays it.
  */
 
-import { decodeCommand } from '../src/state/index.ts'
+import { COMMAND_ROLES, decodeCommand, defaultAccessTable } from '../src/state/index.ts'
 import { LockSafetyChecker } from './checkers/locks.ts'
 import { checkRefHistories } from './checkers/linearizability.ts'
 import { RaftSafetyChecker } from './checkers/raft.ts'
@@ -28,7 +28,7 @@ import type { ClientReply, ClientRequest } from './protocol.ts'
 import type { NodeEnv, NodeTiming } from './node.ts'
 import type { FaultKind, PartitionKind, Scenario } from './scenarios.ts'
 import type { Entry } from '../src/raft/index.ts'
-import type { ApplyOutput } from '../src/state/index.ts'
+import type { AccessTable, ApplyOutput } from '../src/state/index.ts'
 
 /** Virtual ms per Raft tick: etcd's default heartbeat interval. */
 export const DEFAULT_TICK_MS = 100
@@ -148,6 +148,12 @@ class Simulation {
   private partitionEpoch = 0
   private partitioned = false
   private readonly cutOffSince = new Map<string, number>()
+  /**
+   * The roles the voters enforce: the honest clients' identities (u1…) may write, lock and administer; a
+   * spoofer's (y1…) may only read. The checkers read the rule from `honest`, not from this table.
+   */
+  private readonly access: AccessTable
+  private readonly honest: ReadonlySet<string>
   private readonly intruder: SimIntruder
 
   constructor (private readonly options: SimulationOptions) {
@@ -163,7 +169,10 @@ class Simulation {
     const voters = root.pick(this.scenario.voters)
     this.nodeIds = Array.from({ length: voters }, (_, i) => `n${i + 1}`)
     const clientIds = Array.from({ length: this.scenario.clients }, (_, i) => `c${i + 1}`)
-    this.network = new SimNetwork(this.queue, netPrng, [...this.nodeIds, ...clientIds, INTRUDER_ID], this.scenario.network)
+    this.honest = new Set(clientIds.map((_, i) => `u${i + 1}`))
+    this.access = { ...defaultAccessTable(), write: [...this.honest], lock: [...this.honest], admin: [...this.honest] }
+    const spooferIds = Array.from({ length: this.scenario.spoofers ?? 0 }, (_, i) => `s${i + 1}`)
+    this.network = new SimNetwork(this.queue, netPrng, [...this.nodeIds, ...clientIds, INTRUDER_ID, ...spooferIds], this.scenario.network)
     this.checker = new RaftSafetyChecker((kind, message) => this.report(kind, message))
     this.timing = { ...DEFAULT_NODE_TIMING, slowFsyncRate: this.scenario.slowFsyncRate }
     this.stats = {
@@ -199,6 +208,9 @@ class Simulation {
         voters: this.nodeIds,
         raftMutant: mutant.raft,
         stateMutant: mutant.state,
+        accessMutant: mutant.access,
+        access: this.access,
+        identityOf: from => this.clients.get(from)?.owner ?? from,
         // answers to the intruder are lost: it only talks
         deliver: (m, from) => this.nodes.get(m.to)?.receive(m, from),
         reply: (to, reply) => this.sendReply(id, to, reply),
@@ -215,7 +227,7 @@ class Simulation {
       timing: DEFAULT_CLIENT_TIMING,
       nodes: this.nodeIds,
       send: (from: string, to: string, req: ClientRequest) => {
-        this.network.send(from, to, () => this.node(to).receiveClient(req))
+        this.network.send(from, to, () => this.node(to).receiveClient(req, from))
       },
       record: (r: HistoryRecord) => this.history.push(r),
       nextCid: () => simCid(this.cids++)
@@ -223,6 +235,11 @@ class Simulation {
     clientIds.forEach((id, i) => this.clients.set(id, new SimClient(id, `u${i + 1}`, clientEnv, clientPrng.fork())))
     // forked last, so that the other streams (and every run of the other scenarios) stay what they were
     this.intruder = new SimIntruder(root.fork())
+    const spoofPrng = root.fork()
+    spooferIds.forEach((id, i) => {
+      // its connection says y<i>, a node without roles; every other command it sends names u1 as the owner
+      this.clients.set(id, new SimClient(id, `y${i + 1}`, clientEnv, spoofPrng.fork(), 'u1'))
+    })
   }
 
   run (): SimulationResult {
@@ -317,6 +334,16 @@ class Simulation {
     const command = decodeCommand(e.data)
     if ('client' in command && command.client === INTRUDER_CLIENT) {
       this.report('non-member', `${node} applied, at ${e.index}, a ${command.type} forged by ${INTRUDER_ID}, which is not a voter`)
+    }
+    if (command.type !== 'lock.expire') {
+      // identity: a command acts for the node whose connection sent it (the client owning the session)
+      const sender = this.clients.get(command.client)
+      if (sender !== undefined && command.owner !== sender.owner) {
+        this.report('forged-identity', `${node} applied, at ${e.index}, a ${command.type} of session ${command.client} (sent by ${sender.owner}) as owner ${command.owner}`)
+      }
+      if (command.client !== INTRUDER_CLIENT && !this.honest.has(command.owner)) {
+        this.report('unauthorized-command', `${node} applied, at ${e.index}, a ${command.type} of ${command.owner}, which lacks the ${COMMAND_ROLES[command.type]} role`)
+      }
     }
     for (const v of this.locks.observe(e.index, command, output)) {
       this.report(v.kind, `${v.message} (applied on ${node})`)

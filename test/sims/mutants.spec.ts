@@ -8,8 +8,8 @@ const SEED_BUDGET = 200
 /**
  * What each mutant should trip. Measured with `npm run sim -- --seeds 200 --mutant M --fail-fast` (scenario
  * `all`, eight scenarios): the first catching seed is given for each, and the spec stops at the first catch,
- * so it costs about that many runs. The admission mutants need the peer outside the group that only scenario
- * `intruder` has.
+ * so it costs about that many runs. The admission mutants need the peer outside the group, and the access
+ * mutants the spoofing client, that only scenario `intruder` has.
  */
 const EXPECTED: Readonly<Record<string, readonly ViolationKind[]>> = {
   'vote-twice': ['vote-changed', 'election-safety'], // 12
@@ -25,7 +25,9 @@ const EXPECTED: Readonly<Record<string, readonly ViolationKind[]>> = {
   'no-exactly-once': ['linearizability'], // 4
   'ignore-cas-expect': ['linearizability'], // 1
   'admit-non-member': ['non-member'], // 7 (scenario intruder: seed S mod 8 = 7)
-  'trust-claimed-sender': ['non-member', 'state-machine-safety', 'log-matching'] // 7
+  'trust-claimed-sender': ['non-member', 'state-machine-safety', 'log-matching'], // 7
+  'trust-claimed-owner': ['forged-identity'], // 7 (the spoofing client of scenario intruder)
+  'skip-role-check': ['unauthorized-command'] // 7
 }
 
 describe('sims: mutants are caught', function () {
