@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'node:module'
 import { Command, CommanderError } from 'commander'
+import { printableText } from '../src/paths.ts'
 import { register as init } from './verbs/init.ts'
 import { register as start } from './verbs/start.ts'
 import { register as config } from './verbs/config.ts'
@@ -76,7 +77,8 @@ function handleError (err: unknown): number {
   // A verb that already printed its own report (verify) only needs the exit code.
   if (e.cause !== 'reported') {
     if (json) process.stderr.write(JSON.stringify({ error: { name: e.name, message: e.message, exitCode: e.exitCode ?? 1 } }) + '\n')
-    else process.stderr.write(`dits-node: ${e.message ?? String(err)}\n`)
+    // a message can quote a name from a manifest: no control character or escape sequence reaches the terminal
+    else process.stderr.write(`dits-node: ${printableText(e.message ?? String(err))}\n`)
     if (process.env.DITS_DEBUG != null && e.stack != null) process.stderr.write(e.stack + '\n')
   }
   return e.exitCode ?? 1

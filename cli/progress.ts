@@ -23,7 +23,11 @@ export function progressReporter (label: string, enabled: boolean): ProgressRepo
       drawn = true
       const secs = (now - started) / 1000
       let line: string
-      if ('manifests_fetched' in p && p.total === 0 && p.manifests_fetched > 0) {
+      if ('phase' in p) {
+        line = p.entries_total === undefined
+          ? `${label}: counting the tree, ${p.entries.toLocaleString('en')} entries (${formatBytes(p.bytes)}) so far`
+          : `${label}: laying out the tree, ${p.entries.toLocaleString('en')} of ${p.entries_total.toLocaleString('en')} entries (${formatBytes(p.bytes)} of ${formatBytes(p.bytes_total ?? 0)})`
+      } else if ('manifests_fetched' in p && p.total === 0 && p.manifests_fetched > 0) {
         line = `${label}: the tree's manifests, ${p.manifests_fetched} (${formatBytes(p.manifest_bytes_fetched)})`
       } else if ('bytes' in p) {
         const rate = p.bytes / Math.max(secs, 1e-3)

@@ -35,6 +35,11 @@ export const DEFAULT_API_TIMEOUT_MS = 10_000
  * million entries is ~150 MB), and a daemon gone wrong must not grow the client without end.
  */
 export const DEFAULT_MAX_ANSWER_LINE_CHARS = 512 * 1024 * 1024
+/**
+ * How long close() waits for the requests it aborted to finish their cleanup (a cancelled get removes its partial
+ * output) before the daemon goes on stopping without them.
+ */
+export const DEFAULT_CLOSE_GRACE_MS = 5000
 export { InvalidArgumentError, BadRequestError, DaemonNotAnsweringError, RemoteError }
 
 /** Progress is advisory: at most this often a line. */
@@ -109,12 +114,17 @@ export class ApiServer {
   private readonly tokenDigest: Buffer
   private readonly table: OpTable
   private readonly inflight = new Set<AbortController>()
+  /** the handlers running, so that close() lets the aborted ones clean up */
+  private readonly handling = new Set<Promise<void>>()
   private hosts = new Set<string>()
 
   constructor (table: OpTable, token: string) {
     this.table = table
     this.tokenDigest = digest(token)
-    this.server = createServer((req, res) => { this.handle(req, res).catch(() => res.destroy()) })
+    this.server = createServer((req, res) => {
+      const handled: Promise<void> = this.handle(req, res).catch(() => { res.destroy() }).finally(() => this.handling.delete(handled))
+      this.handling.add(handled)
+    })
   }
 
   async listen (port: number): Promise<string> {
@@ -125,9 +135,15 @@ export class ApiServer {
     return `http://127.0.0.1:${bound}`
   }
 
-  /** Abort every request in flight, then close. */
+  /** Abort every request in flight, let them clean up (DEFAULT_CLOSE_GRACE_MS at most), then close. */
   async close (): Promise<void> {
     for (const c of this.inflight) c.abort(new UnavailableError('the daemon is shutting down'))
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([
+      Promise.allSettled(this.handling),
+      new Promise<void>(resolve => { timer = setTimeout(resolve, DEFAULT_CLOSE_GRACE_MS) })
+    ])
+    clearTimeout(timer)
     this.server.closeAllConnections()
     await new Promise<void>(resolve => this.server.close(() => resolve()))
   }

@@ -32,3 +32,11 @@ export class Pulse {
     this.current = deferred()
   }
 }
+
+/**
+ * Settles after the event loop's next turn (timers, I/O, signals), unlike an await of a settled promise, which
+ * runs before any of them: what a long walk awaits now and then so that a SIGTERM or a closed request gets in.
+ */
+export async function macrotask (): Promise<void> {
+  await new Promise<void>(resolve => setImmediate(resolve))
+}

@@ -6,8 +6,9 @@
 import type { CID } from 'multiformats/cid'
 import { Output } from './output.ts'
 import { mapAhead } from './limit.ts'
-import type { OutputResult } from './output.ts'
-import { readNode, walkChunks, walkDir } from '../src/manifest/index.ts'
+import type { OutputResult, LayoutProgress } from './output.ts'
+import { macrotask } from './deferred.ts'
+import { readNode, walkChunks, walkDir, measureTree } from '../src/manifest/index.ts'
 import type { GetBlock, FileNode, DirNode } from '../src/manifest/index.ts'
 import { toHex, RAW_CODE } from '../src/cid.ts'
 import { UsageError, VerificationError } from '../src/errors.ts'
@@ -23,8 +24,14 @@ export interface ExportProgress {
 export interface ExportOptions {
   force?: boolean
   signal?: AbortSignal
+  /** @default DEFAULT_MAX_OUTPUT_ENTRIES (output.ts) */
+  maxEntries?: number
   onProgress?: (p: ExportProgress) => void
+  onLayout?: (p: LayoutProgress) => void
 }
+
+/** Chunks `stat` lists at most (a 100 GB file of 1 MiB chunks); `chunk_count` has them all. */
+export const STAT_MAX_LISTED_CHUNKS = 100_000
 
 export type ExportResult = OutputResult
 
@@ -64,7 +71,7 @@ export async function ls (getBlock: GetBlock, root: CID): Promise<LsEntry[]> {
   if (node.type === 'file') return [{ name: root.toString(), cid: root.toString(), size: node.size, type: 'file' }]
   if (node.type !== 'dir') throw new UsageError(`${root} is an inner ${node.type} node, not a file or directory`)
   const out: LsEntry[] = []
-  for await (const [name, cid, size, kind] of walkDir(getBlock, node)) out.push({ name, cid: cid.toString(), size, type: kind })
+  for await (const [name, cid, size, kind] of walkDir(getBlock, node, { cid: root })) out.push({ name, cid: cid.toString(), size, type: kind })
   return out
 }
 
@@ -74,6 +81,9 @@ export type StatResult = {
   size: number
   blake3: string
   chunker: FileNode['chunker']
+  /** every chunk position of the file */
+  chunk_count: number
+  /** the first STAT_MAX_LISTED_CHUNKS of them, in order */
   chunks: Array<{ cid: string, offset: number, length: number }>
 } | {
   cid: string
@@ -86,18 +96,21 @@ export type StatResult = {
   size: number
 }
 
-export async function statCid (getBlock: GetBlock, root: CID): Promise<StatResult> {
+export async function statCid (getBlock: GetBlock, root: CID, options: { signal?: AbortSignal } = {}): Promise<StatResult> {
   if (root.code === RAW_CODE) return { cid: root.toString(), type: 'chunk', size: (await getBlock(root)).byteLength }
   const node = await readNode(getBlock, root)
+  if (node.type !== 'file' && node.type !== 'dir') throw new UsageError(`${root} is an inner ${node.type} node, not a file or directory`)
+  // the whole tree checked and counted, each distinct node once, before any of it is listed
+  const size = await measureTree(getBlock, root, { signal: options.signal, pause: macrotask })
   if (node.type === 'file') {
     const chunks = []
-    for await (const c of walkChunks(getBlock, node)) chunks.push({ cid: c.cid.toString(), offset: c.offset, length: c.length })
-    return { cid: root.toString(), type: 'file', size: node.size, blake3: toHex(node.blake3), chunker: node.chunker, chunks }
+    for await (const c of walkChunks(getBlock, node, undefined, { cid: root, signal: options.signal })) {
+      if (chunks.length === STAT_MAX_LISTED_CHUNKS) break
+      chunks.push({ cid: c.cid.toString(), offset: c.offset, length: c.length })
+    }
+    return { cid: root.toString(), type: 'file', size: node.size, blake3: toHex(node.blake3), chunker: node.chunker, chunk_count: size.chunks, chunks }
   }
-  if (node.type === 'dir') {
-    let entries = 0
-    for await (const _ of walkDir(getBlock, node as DirNode)) entries++
-    return { cid: root.toString(), type: 'dir', size: node.size, entries }
-  }
-  throw new UsageError(`${root} is an inner ${node.type} node, not a file or directory`)
+  let entries = 0
+  for await (const _ of walkDir(getBlock, node as DirNode, { cid: root, signal: options.signal })) entries++
+  return { cid: root.toString(), type: 'dir', size: node.size, entries }
 }

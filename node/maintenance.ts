@@ -3,8 +3,9 @@
  */
 import { stat } from 'node:fs/promises'
 import type { CID } from 'multiformats/cid'
-import { decodeNode, nodeLinks } from '../src/manifest/index.ts'
+import { decodeNode, nodeLinks, WalkPacer } from '../src/manifest/index.ts'
 import type { ManifestNode } from '../src/manifest/index.ts'
+import { macrotask } from './deferred.ts'
 import { DAG_CBOR_CODE, CidSet } from '../src/cid.ts'
 import { DitsError } from '../src/errors.ts'
 import type { DitsBlockstore } from './blockstore.ts'
@@ -79,7 +80,7 @@ export async function verifyBlocks (blocks: DitsBlockstore, roots: CID[] | undef
       result.bad.push({ cid: cid.toString(), error: (err as Error).message })
       return []
     }
-  })
+  }, options.signal)
   return result
 }
 
@@ -114,7 +115,7 @@ async function verifyPins (blocks: DitsBlockstore, pins: CID[], result: VerifyRe
       result.bad.push({ cid: cid.toString(), error: (err as Error).message })
       return []
     }
-  })
+  }, options.signal)
   result.missing_under_pins = under
 }
 
@@ -166,7 +167,7 @@ export async function gc (blocks: DitsBlockstore, roots: CID[], options: { dryRu
       broken.push(`${cid}: ${(err as Error).message}`)
       return []
     }
-  })
+  }, options.signal)
   if (broken.length > 0) {
     throw new GcRefusedError(`gc refused: ${broken.length} manifest block(s) under a pin are missing or corrupt, so the chunks they list are unknown:\n  ${broken.slice(0, 10).join('\n  ')}\nrun \`dits-node verify --repair\` (or unpin the root) first`)
   }
@@ -189,16 +190,19 @@ function unplaced (cids: CID[]): Array<[CID, undefined]> {
 }
 
 /**
- * Depth-first over a DAG, each block once, iteratively (a deep or hostile DAG cannot overflow the stack); `visit`
- * returns the links to follow, each with what the walk carries down to it (a place, or nothing). Returns every
- * block visited.
+ * Depth-first over a DAG, each block once (however often the DAG names it: the walk costs the distinct blocks),
+ * iteratively (a deep or hostile DAG cannot overflow the stack); `visit` returns the links to follow, each with
+ * what the walk carries down to it (a place, or nothing). Returns every block visited. Chunks are visited without
+ * I/O, so it lets the event loop in now and then (a SIGTERM, the API) and checks `signal`.
  */
-async function traverse<T> (roots: Array<[CID, T]>, visit: (cid: CID, at: T) => Promise<Array<[CID, T]>>): Promise<CidSet> {
+async function traverse<T> (roots: Array<[CID, T]>, visit: (cid: CID, at: T) => Promise<Array<[CID, T]>>, signal?: AbortSignal): Promise<CidSet> {
   const seen = new CidSet()
+  const pacer = new WalkPacer({ signal, pause: macrotask })
   const stack = [...roots].reverse()
   while (stack.length > 0) {
     const [cid, at] = stack.pop() as [CID, T]
     if (!seen.add(cid)) continue
+    await pacer.step()
     const links = await visit(cid, at)
     for (let i = links.length - 1; i >= 0; i--) stack.push(links[i])
   }

@@ -31,7 +31,7 @@ export function opTable (ops: RepoOps, network: () => DitsNetwork | undefined = 
       add: rpc(AddArgs, async (a, c) => await ops.add(a, c)),
       get: rpc(GetArgs, async (a, c) => await ops.get(a, c)),
       ls: rpc(CidArgs, async (a) => await ops.ls(a)),
-      stat: rpc(CidArgs, async (a) => await ops.stat(a)),
+      stat: rpc(CidArgs, async (a, c) => await ops.stat(a, c)),
       verify: rpc(VerifyArgs, async (a, c) => await ops.verify(a, c)),
       gc: rpc(GcArgs, async (a, c) => await ops.gc(a, c)),
       pinAdd: rpc(CidArgs, async (a, c) => await ops.pinAdd(a, c)),

@@ -12,8 +12,9 @@ import type { AddProgress } from './adder.ts'
 import { BlockSync } from './block-sync.ts'
 import { exportTo, readRange, ls, statCid } from './exporter.ts'
 import { fetchTo } from './output.ts'
+import { macrotask } from './deferred.ts'
 import type { ExportProgress, LsEntry, StatResult } from './exporter.ts'
-import type { FetchFn } from './output.ts'
+import type { FetchFn, LayoutProgress } from './output.ts'
 import type { FetchProgress } from './net/fetcher.ts'
 import { verifyBlocks, gc } from './maintenance.ts'
 import type { VerifyResult, GcResult } from './maintenance.ts'
@@ -92,7 +93,9 @@ export const GetArgs = z.strictObject({
   /** where to write: an existing path is refused unless `force` (as a local get does) */
   out: AbsolutePathArg.describe('-o'),
   force: z.boolean().optional(),
-  maxRateBytesPerSec: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional().describe('--max-rate')
+  maxRateBytesPerSec: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional().describe('--max-rate'),
+  /** files and directories the output may have @default DEFAULT_MAX_OUTPUT_ENTRIES (output.ts) */
+  maxEntries: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional().describe('--max-entries')
 })
 export type GetArgs = z.output<typeof GetArgs>
 export interface GetResponse {
@@ -136,7 +139,7 @@ export interface IdResponse {
   swarm: SwarmStatus
 }
 
-export type Progress = AddProgress | ExportProgress | FetchProgress | { checked: number }
+export type Progress = AddProgress | ExportProgress | FetchProgress | LayoutProgress | { checked: number }
 
 export interface OpContext {
   signal?: AbortSignal
@@ -215,10 +218,10 @@ export class RepoOps {
     if (this.network == null) {
       if (!(await this.repo.blocks.has(cid))) throw this.notHere(cid)
       const started = performance.now()
-      const result = await exportTo(this.getBlock, cid, args.out, { force: args.force, signal: ctx.signal, onProgress: ctx.onProgress })
+      const result = await exportTo(this.getBlock, cid, args.out, { force: args.force, maxEntries: args.maxEntries, signal: ctx.signal, onProgress: ctx.onProgress, onLayout: ctx.onProgress })
       return { cid: cid.toString(), out: args.out, bytes_total: result.bytes, bytes_fetched: 0, bytes_local: result.bytes, bytes_dedup: 0, sources: {}, manifest_bytes_fetched: 0, duration_ms: Math.round(performance.now() - started), files: result.files, dirs: result.dirs }
     }
-    const { fetched, result } = await fetchTo(this.network.fetch.bind(this.network), this.getBlock, cid, args.out, { force: args.force, signal: ctx.signal, maxRateBytesPerSec: args.maxRateBytesPerSec, onProgress: ctx.onProgress })
+    const { fetched, result } = await fetchTo(this.network.fetch.bind(this.network), this.getBlock, cid, args.out, { force: args.force, maxEntries: args.maxEntries, signal: ctx.signal, maxRateBytesPerSec: args.maxRateBytesPerSec, onProgress: ctx.onProgress, onLayout: ctx.onProgress })
     // every byte of the output was written and checked (whole-file BLAKE3): what was neither fetched nor held
     // came from another occurrence of the same chunk (a chunk fetched twice, once forgotten past the download's
     // window, would make this negative: none of it is then a repeat)
@@ -247,8 +250,8 @@ export class RepoOps {
     return await ls(this.getBlock, await this.local(args.cid))
   }
 
-  async stat (args: CidArgs): Promise<StatResult> {
-    return await statCid(this.getBlock, await this.local(args.cid))
+  async stat (args: CidArgs, ctx: OpContext = {}): Promise<StatResult> {
+    return await statCid(this.getBlock, await this.local(args.cid), { signal: ctx.signal })
   }
 
   /**
@@ -291,7 +294,7 @@ export class RepoOps {
       throw new NotFoundError(`cannot pin ${cid}: ${check.missing.length} block(s) missing and ${check.bad.length} corrupt under it (first: ${check.missing[0] ?? check.bad[0]?.cid})${this.network == null ? '; start the daemon to fetch them' : ''}`)
     }
     const sync = new BlockSync(this.repo.blocks)
-    for await (const c of walkBlocks(this.getBlock, cid)) await sync.add(c)
+    for await (const c of walkBlocks(this.getBlock, cid, { signal: ctx.signal, pause: macrotask })) await sync.add(c)
     await sync.flush()
     await this.repo.pins.add(cid)
     await this.network?.provide(cid)

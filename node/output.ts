@@ -11,20 +11,22 @@
  * Everything is built under a temporary name beside the target, so a failed or killed get leaves no output.
  */
 import { constants } from 'node:fs'
-import { open, mkdir, readdir, rename, rm, stat as fsStat } from 'node:fs/promises'
+import { open, mkdir, readdir, rename, rm, stat as fsStat, statfs } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
-import { readNode, walkChunks, walkDir } from '../src/manifest/index.ts'
-import type { GetBlock, FileNode, ManifestNode } from '../src/manifest/index.ts'
+import { readNode, walkChunks, walkDir, measureTree, childPath, showPath, WalkPacer } from '../src/manifest/index.ts'
+import type { GetBlock, FileNode, DirNode, DirEntry, ManifestNode, TreeSize } from '../src/manifest/index.ts'
 import { createBlake3 } from '../src/hash/blake3.ts'
 import { equalBytes, toHex, RAW_CODE } from '../src/cid.ts'
-import { DitsError, UsageError, VerificationError, InvalidPathError } from '../src/errors.ts'
+import { DitsError, UsageError, VerificationError, TreeLimitError, InsufficientSpaceError } from '../src/errors.ts'
+import { printableName } from '../src/paths.ts'
+import { MAX_DIR_DEPTH } from '../protocol/limits.ts'
 import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { FileHandle } from 'node:fs/promises'
 import type { Blake3Hasher } from '../src/hash/blake3.ts'
 import type { FetchReport } from './net/fetcher.ts'
 import { isAlive } from './repo.ts'
-import { Pulse } from './deferred.ts'
+import { Pulse, macrotask } from './deferred.ts'
 import { mapAhead } from './limit.ts'
 import { readFully, writeFully, alignedBuffer, contiguous, copyInto, O_DIRECT, DIRECT_ALIGN_BYTES } from './files.ts'
 
@@ -42,7 +44,10 @@ export interface FetchToOptions {
   force?: boolean
   signal?: AbortSignal
   maxRateBytesPerSec?: number
+  /** @default DEFAULT_MAX_OUTPUT_ENTRIES */
+  maxEntries?: number
   onProgress?: (p: { bytes: number, total: number }) => void
+  onLayout?: (p: LayoutProgress) => void
 }
 
 /**
@@ -54,7 +59,7 @@ export async function fetchTo (fetch: FetchFn, getBlock: GetBlock, root: CID, ou
   const started = performance.now()
   // a tree of many files spends a while here (3,000 files: ~2 s on loopback), hence the progress
   const tree = await fetch(root, { signal: options.signal, scope: 'manifests', onProgress: options.onProgress })
-  const output = await Output.create(getBlock, root, outPath, { force: options.force, signal: options.signal })
+  const output = await Output.create(getBlock, root, outPath, { force: options.force, signal: options.signal, maxEntries: options.maxEntries, onLayout: options.onLayout })
   let fetched
   try {
     fetched = await fetch(root, {
@@ -116,6 +121,25 @@ const MANIFEST_READ_AHEAD = 16
  */
 export const DEFAULT_WINDOW_CHUNKS = 8192
 const DIRECT_FLAGS = constants.O_WRONLY | (O_DIRECT ?? 0)
+/**
+ * Files and directories one get lays out at most, unless the caller allows more (`get --max-entries`). Counted
+ * before anything is written, every repeat of a subtree included: three blocks can name a million files
+ * (1,000 entries of a directory of 1,000 entries of one file), which laid out ~3,500 files/s for minutes. A
+ * million is beyond the largest project folders (a 2-hour reel as an image sequence is ~173,000 frames).
+ */
+export const DEFAULT_MAX_OUTPUT_ENTRIES = 1_000_000
+
+/** The layout of a get's tree: counted first (no totals yet), then laid out (files and directories created). */
+export interface LayoutProgress {
+  phase: 'layout'
+  /** entries counted, then laid out */
+  entries: number
+  /** file bytes counted (every copy), then those of the files laid out */
+  bytes: number
+  /** once counted: the tree's entries and bytes */
+  entries_total?: number
+  bytes_total?: number
+}
 
 /** a chunk's bytes: not here yet, being taken in, in memory (`held`), or written in place and not held */
 const EMPTY = 0
@@ -135,7 +159,10 @@ export interface OutputInit {
   directMinBytes?: number
   /** a multiple of DIRECT_ALIGN_BYTES @default DEFAULT_STAGING_BYTES */
   stagingBytes?: number
+  /** files and directories the output may have @default DEFAULT_MAX_OUTPUT_ENTRIES */
+  maxEntries?: number
   onProgress?(p: { bytes: number, total: number }): void
+  onLayout?(p: LayoutProgress): void
 }
 
 export interface OutputResult {
@@ -172,6 +199,8 @@ interface OutFile {
   cid: CID
   node: FileNode
   path: string
+  /** its path in the tree, as errors show it */
+  shown: string
   /** the positions registered and not yet hashed, in order: queue[0] is chunk number `hashed` */
   queue: Position[]
   /** every chunk of the file is registered */
@@ -243,6 +272,12 @@ export class Output {
   /** chunks that entered the window, not yet taken by plan() */
   private readonly planned: PlannedChunk[] = []
   private steps?: AsyncGenerator<Step>
+  /** what measureTree counted */
+  private size: TreeSize = { bytes: 0, files: 0, dirs: 0, chunks: 0 }
+  /** entries and file bytes laid out, for the layout's progress */
+  private laidOut = { entries: 0, bytes: 0 }
+  /** create() is laying out the first window: layout progress is reported */
+  private laying = true
   /** the walk of the tree has registered its last position */
   private walked = false
   private filling?: Promise<void>
@@ -272,6 +307,13 @@ export class Output {
     if (!(this.windowChunks >= 1)) throw new UsageError(`windowChunks must be at least 1, got ${this.windowChunks}`)
     this.init = init
     this.tmp = join(dirname(outPath), `${partialPrefix(outPath)}${process.pid}`)
+    // a cancelled get stops where it is: the walk, the plan and the writes see the failure at their next step
+    init.signal?.addEventListener('abort', this.onAbort, { once: true })
+  }
+
+  private readonly onAbort = (): void => {
+    this.failure ??= this.init.signal?.reason as Error
+    this.progress.notify()
   }
 
   /**
@@ -285,8 +327,10 @@ export class Output {
     if (root.code === RAW_CODE) throw new UsageError(`${root} is a raw chunk, not a file or directory manifest; use \`dits-node cat\` to read it`)
     const node = await readNode(getBlock, root)
     if (node.type !== 'file' && node.type !== 'dir') throw new UsageError(`${root} is an inner ${node.type} node, not a file or directory manifest`)
+    const size = await measureOutput(getBlock, root, outPath, init)
     const out = new Output(getBlock, outPath, exists, init)
-    out.total = node.size
+    out.total = size.bytes
+    out.size = size
     await removeStalePartials(outPath)
     out.steps = out.walk(root, node, out.tmp)
     try {
@@ -295,6 +339,7 @@ export class Output {
       await out.abort()
       throw err
     }
+    out.laying = false
     return out
   }
 
@@ -354,11 +399,12 @@ export class Output {
       if (this.failure != null) throw this.failure
       for (const file of this.files) {
         await file.hashing
-        if (!isComplete(file)) throw new VerificationError(`file ${file.cid}: ${file.path} was never completed`)
+        if (!isComplete(file)) throw new VerificationError(`file ${file.cid} at ${showPath(file.shown)} was never completed`)
       }
       if (this.failure != null) throw this.failure
       if (this.exists) await rm(this.outPath, { recursive: true, force: true })
       await rename(this.tmp, this.outPath)
+      this.init.signal?.removeEventListener('abort', this.onAbort)
       return this.result
     } catch (err) {
       await this.abort()
@@ -377,6 +423,7 @@ export class Output {
     this.heldBytes = 0
     await this.steps?.return(undefined).catch(() => {})
     await rm(this.tmp, { recursive: true, force: true })
+    this.init.signal?.removeEventListener('abort', this.onAbort)
   }
 
   /** Register positions while the window has room; one walker at a time. */
@@ -417,36 +464,69 @@ export class Output {
     }
   }
 
-  /** The steps of the tree in file order: directories are made and files created as the walk reaches them. */
+  /**
+   * The steps of the tree in file order: directories are made and files created as the walk reaches them. An
+   * explicit stack of the directories open, one per level (measureTree has bounded the levels and checked every
+   * declaration; the depth is checked here again, cheaply, for a block that changed since).
+   */
   private async * walk (cid: CID, node: ManifestNode, path: string): AsyncGenerator<Step> {
+    const pacer = new WalkPacer({ signal: this.init.signal, pause: macrotask })
     if (node.type === 'file') {
-      yield * this.walkFile(cid, node, path)
+      yield * this.walkFile(cid, node, path, '')
       return
     }
     if (node.type !== 'dir') throw new DitsError(`${cid} is a ${node.type} node where a file or directory was expected`)
-    await mkdir(path)
-    this.result.dirs++
-    for await (const [[name, child], childNode] of mapAhead(walkDir(this.getBlock, node), MANIFEST_READ_AHEAD, async ([, child]) => await readNode(this.getBlock, child))) {
-      if (name.includes('/') || name === '..' || name === '.' || name === '') throw new InvalidPathError(`directory ${cid} has an unsafe entry name ${JSON.stringify(name)}`)
-      yield * this.walk(child, childNode, join(path, name))
+    const stack: Array<{ entries: AsyncGenerator<[DirEntry, ManifestNode]>, at: string, shown: string }> = []
+    const enter = async (cid: CID, dir: DirNode, at: string, shown: string): Promise<void> => {
+      await mkdir(at)
+      this.result.dirs++
+      this.laidOut.entries++
+      const entries = walkDir(this.getBlock, dir, { cid, path: shown, signal: this.init.signal })
+      stack.push({ entries: mapAhead(entries, MANIFEST_READ_AHEAD, async ([, child]) => await readNode(this.getBlock, child)), at, shown })
+    }
+    await enter(cid, node, path, '')
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]
+      const next = await top.entries.next()
+      if (next.done === true) {
+        stack.pop()
+        continue
+      }
+      if (await pacer.step()) this.reportLayout()
+      // decodeNode has checked the name: one normalized path segment
+      const [[name, child], childNode] = next.value
+      const at = join(top.at, name)
+      const shown = childPath(top.shown, name)
+      if (childNode.type === 'file') {
+        yield * this.walkFile(child, childNode, at, shown)
+      } else if (childNode.type === 'dir') {
+        if (stack.length >= MAX_DIR_DEPTH) throw new TreeLimitError(`directory ${child} at ${showPath(shown)} is deeper than ${MAX_DIR_DEPTH} directory levels (MAX_DIR_DEPTH)`)
+        await enter(child, childNode, at, shown)
+      } else {
+        throw new DitsError(`entry ${showPath(shown)} links ${child}, a ${childNode.type} node, where a file or directory was expected`)
+      }
     }
   }
 
-  private async * walkFile (cid: CID, node: FileNode, path: string): AsyncGenerator<Step> {
-    const file: OutFile = { cid, node, path, queue: [], ended: false, hashed: 0, hasher: createBlake3(), hashing: Promise.resolve(), large: node.size >= this.directMinBytes }
+  private reportLayout (): void {
+    if (!this.laying) return
+    this.init.onLayout?.({ phase: 'layout', entries: this.laidOut.entries, bytes: this.laidOut.bytes, entries_total: this.size.files + this.size.dirs, bytes_total: this.size.bytes })
+  }
+
+  private async * walkFile (cid: CID, node: FileNode, path: string, shown: string): AsyncGenerator<Step> {
+    const file: OutFile = { cid, node, path, shown, queue: [], ended: false, hashed: 0, hasher: createBlake3(), hashing: Promise.resolve(), large: node.size >= this.directMinBytes }
     // Created exclusively, so that a name clash fails: an empty or a large file now (its direct writes open it
     // without creating it), any other when its handle first opens (see handle): for a small file an open and a
     // close fewer, of the few trips through the thread pool it takes.
     if (node.size === 0 || file.large) await (await open(path, 'wx')).close()
     this.files.add(file)
-    let end = 0
+    this.laidOut.entries++
+    this.laidOut.bytes += node.size
     let index = 0
-    for await (const c of walkChunks(this.getBlock, node)) {
-      if (c.offset !== end) throw new VerificationError(`file ${cid}: chunk ${c.cid} at offset ${c.offset} where ${end} was expected`)
-      end += c.length
+    // walkChunks checks that the chunks add up to the file's size, part by part
+    for await (const c of walkChunks(this.getBlock, node, undefined, { cid, path: shown, signal: this.init.signal })) {
       yield { kind: 'chunk', position: { file, cid: c.cid, index: index++, offset: c.offset, length: c.length, state: EMPTY } }
     }
-    if (end !== node.size) throw new VerificationError(`file ${cid}: its chunks add up to ${end} bytes but its manifest says ${node.size}`)
     yield { kind: 'end', file }
   }
 
@@ -499,7 +579,7 @@ export class Output {
         this.heldBytes -= bytes.byteLength
       } else {
         const read = new Uint8Array(p.length)
-        if (await readFully(await this.handle(file), read, p.offset) < p.length) throw new VerificationError(`file ${file.cid}: ${file.path} is shorter than its chunks`)
+        if (await readFully(await this.handle(file), read, p.offset) < p.length) throw new VerificationError(`file ${file.cid} at ${showPath(file.shown)} is shorter than its chunks`)
         bytes = read
       }
       if (bytes instanceof Uint8Array) file.hasher.update(bytes)
@@ -640,7 +720,7 @@ export class Output {
     try {
       return await this.getBlock(p.cid)
     } catch (err) {
-      throw new DitsError(`chunk ${key} of ${p.file.path} is not in the repo: ${(err as Error).message}`)
+      throw new DitsError(`chunk ${key} of ${showPath(p.file.shown)} is not in the repo: ${(err as Error).message}`)
     }
   }
 }
@@ -648,4 +728,56 @@ export class Output {
 /** Every chunk of the file is registered and hashed. */
 function isComplete (file: OutFile): boolean {
   return file.ended && file.queue.length === 0
+}
+
+/**
+ * Count what the output of `root` will be (measureTree) before anything is written, and refuse it when it has more
+ * entries than `init.maxEntries` or needs more space (bytes or inodes) than the file system of `outPath` has free,
+ * as soon as the count crosses the limit. Reports the count as layout progress.
+ */
+async function measureOutput (getBlock: GetBlock, root: CID, outPath: string, init: OutputInit): Promise<TreeSize> {
+  const maxEntries = init.maxEntries ?? DEFAULT_MAX_OUTPUT_ENTRIES
+  const dir = dirname(outPath)
+  const fs = await statfs(dir).catch((err: NodeJS.ErrnoException) => {
+    // a missing parent is reported by the output's mkdir, with the path
+    if (err.code === 'ENOENT') return undefined
+    throw err
+  })
+  const freeBytes = fs == null ? Infinity : fs.bavail * fs.bsize
+  // a file system that keeps no inode count (btrfs) reports 0 of them
+  const freeInodes = fs == null || fs.files === 0 ? Infinity : fs.ffree
+  const report = (c: TreeSize): void => { init.onLayout?.({ phase: 'layout', entries: c.files + c.dirs, bytes: c.bytes }) }
+  const size = await measureTree(getBlock, root, {
+    signal: init.signal,
+    pause: macrotask,
+    onProgress: report,
+    check: (c, at) => {
+      const entries = c.files + c.dirs
+      if (entries > maxEntries) {
+        throw new TreeLimitError(`${root} lays out more than ${maxEntries.toLocaleString('en')} files and directories (counted at ${showPath(at.path)}, ${at.cid}); a tree can name one subtree many times, and every copy is written. Pass --max-entries to allow more`)
+      }
+      // directories take a block each; a file's last block is counted in its bytes only roughly, hence "about"
+      const bytes = c.bytes + c.dirs * (fs?.bsize ?? 0)
+      if (bytes > freeBytes) {
+        throw new InsufficientSpaceError(`${root} needs more space than ${printableName(dir)} has free: at least ${formatSize(bytes)} (counted at ${showPath(at.path)}, ${at.cid}) against ${formatSize(freeBytes)} free`)
+      }
+      if (entries > freeInodes) {
+        throw new InsufficientSpaceError(`${root} lays out more files and directories than ${printableName(dir)} has inodes free: at least ${entries.toLocaleString('en')} against ${freeInodes.toLocaleString('en')}`)
+      }
+    }
+  })
+  report(size)
+  return size
+}
+
+/** `n` bytes in a unit a person reads at a glance, the exact count beside it. */
+function formatSize (n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB', 'PB', 'EB']
+  let v = n
+  let u = 0
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000
+    u++
+  }
+  return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]} (${n.toLocaleString('en')} bytes)`
 }

@@ -6,6 +6,22 @@
 export const MAX_BLOCK_BYTES = 4 * 1024 * 1024
 
 /**
+ * Nested directories a manifest tree may have, its root directory included. A walk of a deeper tree stops at
+ * this level with an error naming it: a directory chain of 32,000 levels otherwise took a daemon from 159 MiB
+ * to 3.9 GiB and then out of memory. Paths on disk stop well before it (PATH_MAX is 4,096 bytes).
+ */
+export const MAX_DIR_DEPTH = 256
+
+/**
+ * Levels of `part` nodes below a file manifest. A file is at most Number.MAX_SAFE_INTEGER (< 2^53) bytes, and
+ * every node of an honest tree but the last of a level holds at least two links (the builder fills a node to
+ * MAX_LINKS_PER_NODE, 8,192, before it opens the next: ~370 KiB of links, well within MAX_BLOCK_BYTES), so even
+ * a tree of one-byte chunks at two links per node is at most 53 levels deep; a real one is 2-3. A deeper tree is
+ * hostile (a 10,000-deep chain overflowed the stack).
+ */
+export const MAX_PART_DEPTH = 64
+
+/**
  * The largest length-prefixed /dits/chunks message body: one block of MAX_BLOCK_BYTES plus room for its
  * CID, the protobuf envelope and a batch of presences. The varint length prefix comes on top.
  */

@@ -60,3 +60,18 @@ export class ManifestError extends DitsError {
   static override name = 'ManifestError'
   override name = 'ManifestError'
 }
+
+/**
+ * A manifest tree beyond a limit of the walk over it (MAX_DIR_DEPTH, MAX_PART_DEPTH, the entries a get may
+ * lay out): the message names the limit, the path and the CID where it was reached.
+ */
+export class TreeLimitError extends ManifestError {
+  static override name = 'TreeLimitError'
+  override name = 'TreeLimitError'
+}
+
+/** The output of a get needs more space (bytes or inodes) than its file system has free. */
+export class InsufficientSpaceError extends DitsError {
+  static override name = 'InsufficientSpaceError'
+  override name = 'InsufficientSpaceError'
+}

@@ -144,6 +144,34 @@ function entryLength (path: string): number {
   return isDirectoryPath(path) ? path.length - 1 : path.length
 }
 
+// C0, DEL and C1 controls, and the invisible characters that reorder or break a line (bidi embeddings,
+// overrides and isolates, LRM/RLM, the line and paragraph separators): what a terminal acts on instead of showing
+const UNSAFE_TO_PRINT = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\\]/g
+const C_ESCAPES: Record<string, string> = { '\n': '\\n', '\t': '\\t', '\r': '\\r', '\\': '\\\\' }
+
+/**
+ * A name from a manifest as a terminal may show it, the way `ls -b` and git quote: a backslash doubled,
+ * newline, tab and carriage return as `\n`, `\t`, `\r`, any other control character as `\xHH` (ESC is `\x1b`,
+ * so no escape sequence reaches the terminal), and the bidi and line-separator characters as `\u{HHHH}`.
+ * Anything else, non-ASCII letters included, is shown as it is. Only for human output: `--json` keeps the name.
+ */
+export function printableName (name: string): string {
+  return name.replace(UNSAFE_TO_PRINT, c => {
+    const known = C_ESCAPES[c]
+    if (known !== undefined) return known
+    const code = c.charCodeAt(0)
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`
+  })
+}
+
+/**
+ * A message that may quote names, as a terminal may show it: every line of it through printableName's escapes,
+ * except that backslashes stay single and the line breaks stay.
+ */
+export function printableText (text: string): string {
+  return text.split('\n').map(line => line.replace(UNSAFE_TO_PRINT, c => c === '\\' ? c : printableName(c))).join('\n')
+}
+
 function quote (input: string): string {
   const shown = input.length > MAX_QUOTED_INPUT_CHARS ? `${input.slice(0, MAX_QUOTED_INPUT_CHARS)}…` : input
   return JSON.stringify(shown)

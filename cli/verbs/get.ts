@@ -4,6 +4,8 @@ import { CliContext, withClient } from '../context.ts'
 import type { GlobalOptions } from '../context.ts'
 import { progressReporter, formatBytes } from '../progress.ts'
 import { parseRate } from '../parse.ts'
+import { DitsError, UsageError } from '../../src/errors.ts'
+import { DEFAULT_MAX_OUTPUT_ENTRIES } from '../../node/output.ts'
 import type { GetResponse } from '../../node/ops.ts'
 
 export function register (program: Command): void {
@@ -13,11 +15,30 @@ export function register (program: Command): void {
     .requiredOption('-o, --output <path>', 'where to write it')
     .option('--force', 'replace the output path if it exists', false)
     .option('--max-rate <rate>', 'limit the download rate, e.g. 50MB/s')
-    .action(async (cid: string, opts: { output: string, force: boolean, maxRate?: string }, cmd: Command) => {
+    .option('--max-entries <n>', `refuse a tree that lays out more files and directories than this (every copy of a repeated subtree counts) (default: ${DEFAULT_MAX_OUTPUT_ENTRIES})`)
+    .addHelpText('after', '\nBefore writing, get counts the tree and refuses it (exit 1) when it has more entries than --max-entries or needs more\nspace than the output\'s file system has free. Ctrl-C (or SIGTERM) stops the get, in the daemon too, and removes the partial output.')
+    .action(async (cid: string, opts: { output: string, force: boolean, maxRate?: string, maxEntries?: string }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
       const maxRateBytesPerSec = opts.maxRate === undefined ? undefined : parseRate('--max-rate', opts.maxRate)
+      const maxEntries = opts.maxEntries === undefined ? undefined : Number(opts.maxEntries)
+      if (maxEntries !== undefined && !(Number.isSafeInteger(maxEntries) && maxEntries >= 1)) throw new UsageError(`--max-entries takes a whole number >= 1, got ${JSON.stringify(opts.maxEntries)}`)
+      const out = resolve(opts.output)
       const progress = progressReporter('getting', !ctx.json)
-      const r = await withClient(ctx, 'read', async c => await c.call<GetResponse>('get', { cid, out: resolve(opts.output), force: opts.force, maxRateBytesPerSec }, { onProgress: p => progress.update(p) }))
+      // Ctrl-C cancels the get where it runs (a closed request stops the daemon's), which removes the partial output
+      const cancel = new AbortController()
+      const interrupted = (signal: string): void => {
+        progress.done()
+        cancel.abort(new DitsError(`get interrupted (${signal}): the partial output beside ${out} is removed`))
+      }
+      process.once('SIGINT', interrupted)
+      process.once('SIGTERM', interrupted)
+      let r: GetResponse
+      try {
+        r = await withClient(ctx, 'read', async c => await c.call<GetResponse>('get', { cid, out, force: opts.force, maxRateBytesPerSec, maxEntries }, { signal: cancel.signal, onProgress: p => progress.update(p) }))
+      } finally {
+        process.off('SIGINT', interrupted)
+        process.off('SIGTERM', interrupted)
+      }
       progress.done()
       const sources = Object.entries(r.sources).map(([peer, bytes]) => `${peer.slice(-8)} ${formatBytes(bytes)}`).join(', ')
       const secs = r.duration_ms / 1000

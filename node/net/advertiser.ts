@@ -7,6 +7,7 @@
  */
 import { provideKey } from '../../protocol/provide-key.ts'
 import { walkBlocks } from '../../src/manifest/reader.ts'
+import { macrotask } from '../deferred.ts'
 import { deadline } from './deadline.ts'
 import { forEachLimit } from '../limit.ts'
 import type { AbortOptions, ComponentLogger, Logger, PeerId, PeerStore, Libp2pEvents } from '@libp2p/interface'
@@ -130,7 +131,7 @@ export class Advertiser {
   private async announceTree (root: CID): Promise<void> {
     const batch: CID[] = []
     const getBlock = async (cid: CID): Promise<Uint8Array> => await this.components.blockstore.get(cid, { signal: this.stopper.signal })
-    for await (const cid of walkBlocks(getBlock, root)) {
+    for await (const cid of walkBlocks(getBlock, root, { signal: this.stopper.signal, pause: macrotask })) {
       if (cid.equals(root)) continue
       batch.push(cid)
       if (batch.length >= 256) await this.announce(batch.splice(0), {})

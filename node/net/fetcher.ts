@@ -9,11 +9,13 @@
  * disconnected, penalized and never asked again in this download.
  */
 import { Scheduler } from '../../src/exchange/scheduler.ts'
-import { DAG_CBOR_CODE, verifyBlock } from '../../src/cid.ts'
+import { DAG_CBOR_CODE, CidSet, verifyBlock } from '../../src/cid.ts'
 import { decodeNode } from '../../src/manifest/format.ts'
-import { walkChunkLinks } from '../../src/manifest/reader.ts'
+import { walkChunkLinks, childPath, showPath } from '../../src/manifest/reader.ts'
+import { TreeLimitError } from '../../src/errors.ts'
+import { MAX_DIR_DEPTH, MAX_PART_DEPTH } from '../../protocol/limits.ts'
 import { FetchFailedError } from './errors.ts'
-import { deferred, Pulse } from '../deferred.ts'
+import { deferred, Pulse, macrotask } from '../deferred.ts'
 import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { AbortOptions, PeerId, Logger } from '@libp2p/interface'
@@ -147,6 +149,19 @@ export interface DownloadContext {
   log: Logger
 }
 
+/** A manifest node to walk, with where it sits: its order among its siblings, and its depth and path for the limits. */
+interface TreeLink {
+  cid: CID
+  order: Order
+  /** a chunk root's length when known */
+  bytes?: number
+  /** the directory level it belongs to (the root directory is 1) */
+  level: number
+  /** part levels above it (a file 0) */
+  partDepth: number
+  path: string
+}
+
 interface Source {
   peer: PeerId
   session?: ChunkSession
@@ -161,8 +176,10 @@ export class Download {
   private readonly scheduler: Scheduler
   private readonly planAheadChunks: number
   private readonly cids = new Map<string, CID>()
-  /** position of each manifest node not yet fetched, for its children's order */
-  private readonly orders = new Map<string, Order>()
+  /** where each manifest node not yet fetched sits, for its children's order and depth */
+  private readonly pendingNodes = new Map<string, TreeLink>()
+  /** every manifest node walked or asked for: the manifests phase needs each once, however often the tree names it */
+  private readonly seen = new CidSet()
   private readonly sources = new Map<string, Source>()
   private readonly errors: Error[] = []
   private readonly excluded: Record<string, string> = {}
@@ -217,7 +234,7 @@ export class Download {
     this.options.signal?.addEventListener('abort', onAbort, { once: true })
     try {
       this.options.signal?.throwIfAborted()
-      await this.expand([{ cid: this.root, order: [], bytes: undefined }])
+      await this.expand([{ cid: this.root, order: [], level: 0, partDepth: 0, path: '' }])
       this.startPlan()
       this.checkAllKnown()
       if (!this.scheduler.done) {
@@ -253,16 +270,20 @@ export class Download {
 
   /**
    * Walk manifest nodes: those held are read and their links walked, the rest go to the scheduler. Below the root
-   * only manifest nodes are walked; the chunks come from the plan. `bytes` is a chunk root's length when known.
+   * only manifest nodes are walked; the chunks come from the plan. Iterative (a stack of links, depth-first, so
+   * that it holds one path's siblings, not a level's), each manifest node once, and bounded in depth: a link
+   * beyond MAX_DIR_DEPTH or MAX_PART_DEPTH fails the download before it is asked for.
    */
-  private async expand (links: Array<{ cid: CID, order: Order, bytes?: number }>): Promise<void> {
-    links = links.filter(l => l.cid.code === DAG_CBOR_CODE || (l.order.length === 0 && this.options.scope !== 'manifests'))
-    for (let i = 0; i < links.length; i += HAS_CONCURRENCY) {
-      const batch = links.slice(i, i + HAS_CONCURRENCY)
+  private async expand (start: TreeLink[]): Promise<void> {
+    const stack = start.filter(l => l.cid.code === DAG_CBOR_CODE || (l.order.length === 0 && this.options.scope !== 'manifests')).reverse()
+    while (stack.length > 0) {
+      const batch = stack.splice(Math.max(0, stack.length - HAS_CONCURRENCY)).reverse().filter(l => this.seen.add(l.cid))
       const held = await Promise.all(batch.map(async l => await this.ctx.blockstore.has(l.cid, { signal: this.stop.signal })))
       const missing: ItemInit[] = []
+      const children: TreeLink[] = []
       for (let j = 0; j < batch.length; j++) {
-        const { cid, order, bytes } = batch[j]
+        const link = batch[j]
+        const { cid, order, bytes } = link
         if (held[j]) {
           if (cid.code !== DAG_CBOR_CODE) {
             // a root that is itself a chunk, held already
@@ -275,7 +296,7 @@ export class Download {
             throw err
           })
           if (block != null) {
-            await this.expandNode(cid, block, order)
+            children.push(...this.linksOf(cid, block, link))
             continue
           }
         }
@@ -284,19 +305,42 @@ export class Download {
         this.cids.set(key, cid)
         if (cid.code === DAG_CBOR_CODE) {
           this.manifestsOutstanding++
-          this.orders.set(key, order)
+          this.pendingNodes.set(key, link)
         }
         missing.push({ key, bytes: bytes ?? MANIFEST_ESTIMATE_BYTES, order })
       }
       this.scheduler.add(missing)
       if (missing.length > 0) this.wantSources()
+      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i])
+      // held nodes are read from the thread pool, but a tree of nodes already seen is walked without I/O
+      if (batch.length === 0) await macrotask()
     }
   }
 
-  private async expandNode (cid: CID, bytes: Uint8Array, order: Order): Promise<void> {
+  /** The manifest links of a node to walk next, each at its depth; a link beyond the limits fails the walk. */
+  private linksOf (cid: CID, bytes: Uint8Array, at: TreeLink): TreeLink[] {
     const node = decodeNode(cid, bytes)
-    if (order.length === 0 && (node.type === 'file' || node.type === 'dir')) this.bytesTotal = node.size
-    await this.expand(childLinks(node).map((l, i) => ({ cid: l.cid, bytes: l.bytes, order: [...order, i] })))
+    if (at.order.length === 0 && (node.type === 'file' || node.type === 'dir')) this.bytesTotal = node.size
+    const level = at.order.length === 0 && node.type === 'dir' ? 1 : at.level
+    const out: TreeLink[] = []
+    const links = childLinks(node)
+    for (let i = 0; i < links.length; i++) {
+      const l = links[i]
+      if (l.cid.code !== DAG_CBOR_CODE) continue
+      const child: TreeLink = { cid: l.cid, bytes: l.bytes, order: [...at.order, i], level, partDepth: 0, path: l.name !== undefined ? childPath(at.path, l.name) : at.path }
+      if (l.kind === 'dir') child.level = level + 1
+      if (node.type === 'file' || node.type === 'part') child.partDepth = at.partDepth + 1
+      if (child.level > MAX_DIR_DEPTH) this.tooDeep(new TreeLimitError(`directory ${l.cid} at ${showPath(child.path)} of ${this.root} is deeper than ${MAX_DIR_DEPTH} directory levels (MAX_DIR_DEPTH)`))
+      if (child.partDepth > MAX_PART_DEPTH) this.tooDeep(new TreeLimitError(`file ${showPath(at.path)} of ${this.root} has more than ${MAX_PART_DEPTH} levels of part nodes (MAX_PART_DEPTH) at ${l.cid}`))
+      out.push(child)
+    }
+    return out
+  }
+
+  /** A tree beyond the limits: the download fails with `err` (which the walk throws as well, to stop there). */
+  private tooDeep (err: TreeLimitError): never {
+    this.fail(err)
+    throw err
   }
 
   private checkAllKnown (): void {
@@ -314,7 +358,8 @@ export class Download {
 
   private async takePlan (): Promise<void> {
     const getBlock = async (cid: CID): Promise<Uint8Array> => await this.ctx.blockstore.get(cid, { signal: this.stop.signal })
-    const plan = (this.options.plan ?? walkChunkLinks(getBlock, this.root))[Symbol.asyncIterator]()
+    // without a plan, each chunk is wanted once: a subtree the tree names again has nothing more to fetch
+    const plan = (this.options.plan ?? walkChunkLinks(getBlock, this.root, { unique: true, signal: this.stop.signal, pause: macrotask }))[Symbol.asyncIterator]()
     // chunks being looked up in the repo, a few at once: one at a time, each `has` waited in the thread pool
     // behind the block writes, and the plan fell behind the download
     const taking = new Set<Promise<void>>()
@@ -533,7 +578,7 @@ export class Download {
       if (cid.code === DAG_CBOR_CODE) {
         this.manifestBytesFetched += bytes.byteLength
         this.manifestsFetched++
-        await this.expandNode(cid, bytes.subarray(), this.orderOf(cidKey))
+        await this.expand(this.linksOf(cid, bytes.subarray(), this.nodeAt(cidKey)))
         this.manifestsOutstanding--
         this.startPlan()
         this.checkAllKnown()
@@ -565,10 +610,10 @@ export class Download {
     this.planRoom.notify()
   }
 
-  private orderOf (key: string): Order {
-    const order = this.orders.get(key) ?? []
-    this.orders.delete(key)
-    return order
+  private nodeAt (key: string): TreeLink {
+    const at = this.pendingNodes.get(key) ?? { cid: this.root, order: [], level: 0, partDepth: 0, path: '' }
+    this.pendingNodes.delete(key)
+    return at
   }
 
   private reject (source: Source, reason: string, penalty: 'violation' | 'ban'): void {
@@ -684,17 +729,20 @@ export class Download {
   }
 }
 
-/** The blocks a manifest node links to, in order, with a chunk's length where the node states it. */
-export function childLinks (node: ManifestNode): Array<{ cid: CID, bytes?: number }> {
+/**
+ * The blocks a manifest node links to, in order, with a chunk's length where the node states it, and an entry's
+ * name and kind.
+ */
+export function childLinks (node: ManifestNode): Array<{ cid: CID, bytes?: number, name?: string, kind?: 'file' | 'dir' }> {
   switch (node.type) {
     case 'file':
     case 'part':
       if (node.chunks != null) return node.chunks.map(([cid, length]) => ({ cid, bytes: length }))
       return (node.parts ?? []).map(([cid]) => ({ cid }))
     case 'dir':
-      if (node.entries != null) return node.entries.map(e => ({ cid: e[1] }))
+      if (node.entries != null) return node.entries.map(e => ({ cid: e[1], name: e[0], kind: e[3] }))
       return (node.parts ?? []).map(p => ({ cid: p[0] }))
     case 'dirpart':
-      return node.entries.map(e => ({ cid: e[1] }))
+      return node.entries.map(e => ({ cid: e[1], name: e[0], kind: e[3] }))
   }
 }

@@ -143,13 +143,29 @@ function checkEntries (entries: unknown, bad: (why: string) => never): void {
   for (const e of entries as unknown[]) {
     if (!Array.isArray(e) || e.length !== 4) bad('an entry is not [name, CID, bytes, kind]')
     const [name, cid, bytes, kind] = e as unknown[]
-    if (typeof name !== 'string' || name === '' || name.includes('/') || name === '.' || name === '..' || name.normalize('NFC') !== name) bad(`entry name ${JSON.stringify(name)} is not a normalized single path segment`)
+    if (typeof name !== 'string') bad('an entry name is not a string')
+    const why = entryNameProblem(name as string)
+    if (why !== undefined) bad(`entry name ${JSON.stringify(name)} is not a normalized single path segment: it ${why}`)
     if (prev !== undefined && (name as string) <= prev) bad(`entries are not sorted and unique at ${JSON.stringify(name)}`)
     prev = name as string
     if (!isManifestCid(cid)) bad(`entry ${String(name)} does not link a manifest`)
     if (!isSize(bytes)) bad(`entry ${String(name)} has a bad size`)
     if (kind !== 'file' && kind !== 'dir') bad(`entry ${String(name)} has an unknown kind ${String(kind)}`)
   }
+}
+
+/**
+ * Why `name` cannot name a directory entry (DESIGN §2: one normalized path segment), as 'it …', or undefined when it can.
+ * Control characters other than NUL are allowed, since file systems allow them; they are escaped where a name is
+ * printed (printableName).
+ */
+export function entryNameProblem (name: string): string | undefined {
+  if (name === '') return 'is empty'
+  if (name === '.' || name === '..') return 'is . or ..'
+  if (name.includes('/')) return "contains '/'"
+  if (name.includes('\0')) return 'contains NUL, which no file name can hold'
+  if (name.normalize('NFC') !== name) return 'is not in Unicode NFC'
+  return undefined
 }
 
 function checkChunker (c: unknown, bad: (why: string) => never): void {

@@ -13,3 +13,4 @@
 export * from './format.ts'
 export * from './builder.ts'
 export * from './reader.ts'
+export * from './measure.ts'
