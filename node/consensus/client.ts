@@ -1,8 +1,11 @@
 /**
  * The client's side of `/dits/consensus/1.0.0` (PROTOCOL.md, "Consensus protocols"), used by every node, voter or not: it sends a
  * call to the leader it believes in (a voter's own daemon serves itself without the network), follows
- * redirects, moves on to the next voter when one cannot be reached, and backs off while an election runs —
- * all under one deadline, after which it fails with "no quorum: N of M voters reachable" (exit 4).
+ * redirects, moves on to the next voter when one cannot be reached or does not answer within one attempt
+ * (a leader frozen by SIGSTOP keeps its connections open and answers nothing), follows a new leader as soon
+ * as this node's own voter learns of one, and backs off while an election runs — all under one deadline,
+ * after which it fails with "no quorum: N of M voters reachable" (exit 4), N counting every voter that
+ * answered anything during the call.
  *
  * Retries resend the very same call, so a command keeps its (client, seq) and is applied at most once.
  * One stream per voter carries any number of concurrent requests, matched to responses by id.
@@ -28,6 +31,14 @@ export const DEFAULT_CONSENSUS_DIAL_TIMEOUT_MS = 2_000
 export const DEFAULT_ELECTION_BACKOFF_MS = 25
 /** The longest pause between rounds. */
 export const MAX_ELECTION_BACKOFF_MS = 100
+/**
+ * How long one voter may take to answer before the call asks the next one (the same call: its (client, seq)
+ * makes a second delivery harmless). An election takes one to two election timeouts (1–2 s by default), so a
+ * frozen leader costs at most this before the call looks for its successor.
+ */
+export const DEFAULT_CONSENSUS_ATTEMPT_TIMEOUT_MS = 1_500
+/** How often, while waiting on another voter, the call checks whether this node's voter knows a new leader. */
+const FOLLOW_LEADER_POLL_MS = 25
 
 /** Errors after which the same call may be sent again (to this or another voter). */
 const RETRIABLE = new Set(['ProposalLostError', 'NotLeaderError', 'ProposalDroppedError', 'ConsensusStorageError', 'NoQuorumError', 'UnavailableError'])
@@ -41,10 +52,12 @@ export interface ConsensusClientInit {
   self: string
   /** the voters' addresses by peer id (consensus.voters); learned leaders are added */
   voters: Map<string, string[]>
-  /** this node's own voter, when it is one */
-  local?: { serve(call: ConsensusCall, timeoutMs: number): Promise<ConsensusReply> }
+  /** this node's own voter, when it is one: it serves calls and knows the leader of the moment */
+  local?: { serve(call: ConsensusCall, timeoutMs: number): Promise<ConsensusReply>, leader(): string | undefined }
   /** @default DEFAULT_CONSENSUS_DIAL_TIMEOUT_MS */
   dialTimeoutMs?: number
+  /** @default DEFAULT_CONSENSUS_ATTEMPT_TIMEOUT_MS */
+  attemptTimeoutMs?: number
 }
 
 export interface CallOptions {
@@ -53,12 +66,24 @@ export interface CallOptions {
   signal?: AbortSignal
   /** ask only this voter, once */
   target?: string
+  /** how long one voter may take to answer; longer for a lock request that waits @default the client's */
+  attemptTimeoutMs?: number
+}
+
+/** An attempt given up because this node's voter learned of another leader meanwhile. */
+class LeaderChanged extends Error {
+  static override name = 'LeaderChanged'
+  override name = 'LeaderChanged'
+  constructor (readonly leader: string) {
+    super(`the leader is now ${short(leader)}`)
+  }
 }
 
 export class ConsensusClient {
   private readonly host: ConsensusClientComponents
   private readonly init: ConsensusClientInit
   private readonly dialTimeoutMs: number
+  private readonly attemptTimeoutMs: number
   private readonly connections = new Map<string, VoterConnection>()
   private leaderHint?: string
   private closed = false
@@ -67,6 +92,7 @@ export class ConsensusClient {
     this.host = host
     this.init = init
     this.dialTimeoutMs = init.dialTimeoutMs ?? DEFAULT_CONSENSUS_DIAL_TIMEOUT_MS
+    this.attemptTimeoutMs = init.attemptTimeoutMs ?? DEFAULT_CONSENSUS_ATTEMPT_TIMEOUT_MS
   }
 
   /** How many voters this client knows of. */
@@ -98,6 +124,7 @@ export class ConsensusClient {
       throw new UnavailableError(`${short(options.target)} is not the leader`)
     }
     const deadline = Date.now() + options.timeoutMs
+    const attemptMs = options.attemptTimeoutMs ?? this.attemptTimeoutMs
     const voters = [...this.init.voters.keys()]
     if (voters.length === 0) throw new UnavailableError('no consensus voters are known')
     let reachable = 0
@@ -113,16 +140,24 @@ export class ConsensusClient {
       if (this.closed) throw new UnavailableError('the node is shutting down')
       const remaining = deadline - Date.now()
       if (remaining <= 0) {
-        // say why only when no voter answered at all; otherwise the count says it
-        throw new NoQuorumError(Math.max(reachable, answered.size === 0 ? 0 : 1), voters.length, answered.size === 0 ? detail : `for ${options.timeoutMs} ms`)
+        // every voter that answered anything was reachable, whatever the last view said; say why only when
+        // none did, otherwise the count says it
+        const count = Math.max(reachable, answered.size)
+        throw new NoQuorumError(count, voters.length, answered.size === 0 ? detail : `for ${options.timeoutMs} ms`)
       }
       if (round.length === 0) round = this.order(voters)
       const target = round.shift() as string
       let reply: ConsensusReply
       try {
-        reply = await this.send(target, call, remaining, options.signal)
+        reply = await this.attempt(target, call, Math.min(remaining, attemptMs), options.signal)
       } catch (err) {
         if (options.signal?.aborted === true) throw err
+        if (err instanceof LeaderChanged) {
+          this.leaderHint = err.leader
+          round = [err.leader, ...round.filter(v => v !== err.leader)]
+          detail = `${short(target)} did not answer; ${err.message}`
+          continue
+        }
         detail = `${short(target)}: ${(err as Error).message}`
         failedAt.set(target, Date.now())
         if (this.leaderHint === target) this.leaderHint = undefined
@@ -161,6 +196,30 @@ export class ConsensusClient {
           if (round.length === 0) backoff = await pause(backoff, deadline)
           continue
       }
+    }
+  }
+
+  /**
+   * One attempt at one voter, for at most `timeoutMs`. While it waits on another voter, this node's own voter
+   * (if any) is watched: once it knows a leader other than `target`, the attempt ends with LeaderChanged.
+   */
+  private async attempt (target: string, call: ConsensusCall, timeoutMs: number, signal?: AbortSignal): Promise<ConsensusReply> {
+    const local = this.init.local
+    if (local === undefined || target === this.init.self) return await this.send(target, call, timeoutMs, signal)
+    const follow = new AbortController()
+    const watch = setInterval(() => {
+      const leader = local.leader()
+      if (leader !== undefined && leader !== target) follow.abort(new LeaderChanged(leader))
+    }, FOLLOW_LEADER_POLL_MS)
+    const wait = deadline([signal, follow.signal], timeoutMs)
+    try {
+      return await this.send(target, call, timeoutMs, wait.signal)
+    } catch (err) {
+      if (follow.signal.aborted && signal?.aborted !== true) throw follow.signal.reason
+      throw err
+    } finally {
+      clearInterval(watch)
+      wait.clear()
     }
   }
 

@@ -85,6 +85,11 @@ export class ConsensusServer {
     this.streams.clear()
   }
 
+  /** The leader this voter knows of right now (itself included), for a client on this node to follow. */
+  leader (): string | undefined {
+    return this.c.driver.leader
+  }
+
   /**
    * Serve one request, giving up with a reason shortly before `timeoutMs` runs out. Never throws. `from` is who
    * asks: the authenticated remote peer of the connection the request came over, or this voter itself for its

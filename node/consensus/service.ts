@@ -14,7 +14,7 @@ import { RaftDiskStorage, RAFT_DIR } from './storage.ts'
 import { RaftDriver } from './driver.ts'
 import { RaftTransport } from './transport.ts'
 import { ConsensusServer } from './server.ts'
-import { ConsensusClient } from './client.ts'
+import { ConsensusClient, DEFAULT_CONSENSUS_ATTEMPT_TIMEOUT_MS } from './client.ts'
 import { LeaseRenewer } from './lease-renewer.ts'
 import { NoVotersError } from './errors.ts'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
@@ -388,7 +388,7 @@ export class ConsensusService {
     const slot = this.sessions.acquire()
     try {
       const command = dropUndefined({ ...input, user: this.init.user, client: slot.client, seq: slot.seq }) as unknown as RequestBody
-      const result = await client.call({ kind: 'command', command }, { timeoutMs: this.init.requestTimeoutMs + extraMs }) as CommandResult
+      const result = await client.call({ kind: 'command', command }, { timeoutMs: this.init.requestTimeoutMs + extraMs, attemptTimeoutMs: DEFAULT_CONSENSUS_ATTEMPT_TIMEOUT_MS + extraMs }) as CommandResult
       if (!result.ok) throw errorFromInfo(result.error)
       return result
     } finally {
