@@ -7,10 +7,14 @@
  *   --mutant NAME          break the core on purpose; the run must then report violations
  *   --list-mutants         print the mutant names, one a line
  *   --list-scenarios       print the scenarios with what they inject
- *   --export-history FILE  write every client call as a JSON line {client, op, key, input, output, call, return}
+ *   --export-history FILE  write every client call as a JSON line {client, op, key, input, output, call, return};
+ *                          a call whose outcome is unknown (it timed out, or was under way when the run
+ *                          stopped) has output and return null
  *   --trace N              events kept for a failure's trace (default 60); with --seed, printed even on success
  *   --jobs J               worker threads (default: one per core)
  *   --fail-fast            stop at the first failing seed
+ *   --keep-going           run each seed to its end past its first violation (with --export-history: the
+ *                          whole history of a mutant's run, for an outside checker)
  *   --json                 the last line is one JSON object: {runs, violations, ...}
  *
  * Exit code: 0 no violation, 1 violations found, 2 usage error (DESIGN §8).
@@ -36,7 +40,7 @@ export const DEFAULT_SEEDS = 100
 const MAX_FAILURES_SHOWN = 5
 
 const HELP = `usage: npm run sim -- [--seeds N] [--seed S] [--scenario NAME] [--mutant NAME] [--json]
-                      [--export-history FILE] [--trace N] [--jobs J] [--first-seed S] [--fail-fast]
+                      [--export-history FILE] [--trace N] [--jobs J] [--first-seed S] [--fail-fast] [--keep-going]
                       [--list-mutants] [--list-scenarios]`
 
 interface CliOptions {
@@ -50,6 +54,7 @@ interface CliOptions {
   traceAlways: boolean
   jobs: number
   failFast: boolean
+  keepGoing: boolean
 }
 
 function integer (name: string, value: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -80,6 +85,7 @@ async function main (argv: string[]): Promise<number> {
         trace: { type: 'string' },
         jobs: { type: 'string' },
         'fail-fast': { type: 'boolean' },
+        'keep-going': { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }
       },
@@ -122,7 +128,8 @@ async function main (argv: string[]): Promise<number> {
     traceEvents: trace ?? DEFAULT_TRACE_EVENTS,
     traceAlways: seed !== undefined && trace !== undefined,
     jobs: integer('jobs', parsed.jobs, 1) ?? availableParallelism(),
-    failFast: parsed['fail-fast'] === true
+    failFast: parsed['fail-fast'] === true,
+    keepGoing: parsed['keep-going'] === true
   }
   return await run(options)
 }
@@ -142,6 +149,7 @@ async function run (o: CliOptions): Promise<number> {
     keepTrace: o.traceAlways,
     keepHistory: history !== undefined,
     failFast: o.failFast,
+    keepGoing: o.keepGoing,
     onResult: r => {
       done++
       failing += r.violations.length > 0 ? 1 : 0
@@ -167,7 +175,7 @@ async function run (o: CliOptions): Promise<number> {
 
 function replayCommand (o: CliOptions, r: SeedResult): string {
   const scenario = scenarioFor(o.scenario, r.seed).name
-  return `npm run sim -- --seed ${r.seed} --scenario ${scenario}${o.mutant === undefined ? '' : ` --mutant ${o.mutant}`}`
+  return `npm run sim -- --seed ${r.seed} --scenario ${scenario}${o.mutant === undefined ? '' : ` --mutant ${o.mutant}`}${o.keepGoing ? ' --keep-going' : ''}`
 }
 
 const fmt = (n: number): string => n.toLocaleString('en-US')

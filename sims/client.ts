@@ -343,6 +343,24 @@ export class SimClient {
     this.env.queue.after(this.think(), () => this.next())
   }
 
+  /**
+   * The run ends with this client's call still under way (the run stopped at a violation, or a call outlived
+   * the run): record it with an unknown outcome — it may or may not have taken effect — so that an exported
+   * history accounts for every value a read may return (a call with no return, as porcupine takes it).
+   */
+  abandon (): void {
+    const call = this.current
+    this.active = false
+    if (call === undefined) {
+      return
+    }
+    this.current = undefined
+    this.attempt++
+    this.stats.unknown++
+    this.env.record({ client: this.id, op: call.name, key: call.key, input: call.input, output: null, call: micro(call.call), return: null })
+    this.env.trace.add(this.env.queue.now, this.id, () => `run over during ${call.name} ${call.key}: outcome unknown`)
+  }
+
   /** Update what this client believes about refs and its locks from an answer. */
   private learn (call: Call, output: RefOutput | LockOutput | null): void {
     if (output === null) {

@@ -74,7 +74,10 @@ export interface SimulationOptions {
   mutant?: string
   /** events kept for the trace; @default DEFAULT_TRACE_EVENTS */
   traceEvents?: number
-  /** stop at the first violation, as a replay for a person would; @default true */
+  /**
+   * Stop at the first violation, as a replay for a person would; false runs on to the end (`--keep-going`), so
+   * that the whole history, client-visible effects of a mutant included, can be exported. @default true
+   */
   stopOnViolation?: boolean
 }
 
@@ -279,6 +282,9 @@ class Simulation {
         this.report('liveness', `clients still had calls under way ${Math.round(q.now - healAt)} ms after the heal`)
       }
       this.checkConvergence(bound)
+    }
+    for (const client of this.clients.values()) {
+      client.abandon()
     }
     if (!stop()) {
       for (const failure of checkRefHistories(this.history)) {

@@ -27,6 +27,8 @@ export interface SweepOptions {
   keepTrace: boolean
   /** stop handing out seeds once one run failed */
   failFast: boolean
+  /** run each seed to its end past its first violation (SimulationOptions.stopOnViolation false) */
+  keepGoing: boolean
   /** keep each run's history (for --export-history) */
   keepHistory: boolean
   /** called once per seed, in completion order */
@@ -51,10 +53,11 @@ export interface WorkerBatch {
   traceEvents: number
   keepTrace: boolean
   keepHistory: boolean
+  keepGoing: boolean
 }
 
 export function runSeed (seed: number, batch: Omit<WorkerBatch, 'seeds'>): SeedResult {
-  const r = simulate({ seed, scenario: batch.scenario, mutant: batch.mutant, traceEvents: batch.traceEvents })
+  const r = simulate({ seed, scenario: batch.scenario, mutant: batch.mutant, traceEvents: batch.traceEvents, stopOnViolation: !batch.keepGoing })
   return {
     seed,
     violations: r.violations,
@@ -67,7 +70,7 @@ export function runSeed (seed: number, batch: Omit<WorkerBatch, 'seeds'>): SeedR
 /** Run every seed; results come back in seed order. */
 export async function sweep (options: SweepOptions): Promise<SeedResult[]> {
   const jobs = Math.max(1, Math.min(options.jobs ?? availableParallelism(), Math.ceil(options.seeds.length / DEFAULT_SEEDS_PER_BATCH)))
-  const batch = { scenario: options.scenario, mutant: options.mutant, traceEvents: options.traceEvents, keepTrace: options.keepTrace, keepHistory: options.keepHistory }
+  const batch = { scenario: options.scenario, mutant: options.mutant, traceEvents: options.traceEvents, keepTrace: options.keepTrace, keepHistory: options.keepHistory, keepGoing: options.keepGoing }
   const results: SeedResult[] = []
   if (jobs === 1) {
     for (const seed of options.seeds) {
@@ -116,7 +119,7 @@ export type SweepTotals = Omit<SimulationStats, 'voters' | 'clients' | 'recovery
 
 export interface SweepSummary extends SweepTotals {
   runs: number
-  /** violations found, over all runs (a run stops at its first one) */
+  /** violations found, over all runs (a run stops at its first one unless kept going) */
   violations: number
   violationsByKind: Partial<Record<ViolationKind, number>>
   failingSeeds: number[]
