@@ -26,6 +26,11 @@ export const MAX_PART_DEPTH = 64
  * CID, the protobuf envelope and a batch of presences. The varint length prefix comes on top.
  */
 export const MAX_MESSAGE_BYTES = MAX_BLOCK_BYTES + 64 * 1024
+/**
+ * The largest /dits/chunks message a requester may send (wants and cancels only): 1024 wants and 1024 cancels of
+ * the longest CIDs fit with room to spare. A responder reads no larger frame, so a stream's unread wants stay small.
+ */
+export const MAX_REQUEST_MESSAGE_BYTES = 256 * 1024
 /** The largest /dits/hello message body. */
 export const MAX_HELLO_BYTES = 16 * 1024
 /** Entries of each kind (wants, cancels, presences, blocks) one /dits/chunks message may carry. */
@@ -40,6 +45,16 @@ export const MAX_STRING_CHARS = 1024
 export const DEFAULT_MAX_OUTSTANDING_WANTS = 1024
 /** Block bytes a requester may have asked one peer for and not yet received (advertised in Hello). */
 export const DEFAULT_MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024
+/**
+ * Block bytes a responder holds for one peer, across all its streams: blocks read ahead and blocks the transport
+ * has not yet taken. A block read reserves MAX_BLOCK_BYTES until its size is known, so a peer that reads nothing
+ * holds at most two blocks' worth of the responder's memory, and gets nothing more until it reads.
+ */
+export const DEFAULT_SERVE_PEER_BUDGET_BYTES = 2 * MAX_BLOCK_BYTES
+/** Block bytes a responder holds for all peers together (the same accounting): wants beyond it wait. */
+export const DEFAULT_SERVE_TOTAL_BUDGET_BYTES = 32 * 1024 * 1024
+/** Serving /dits/chunks streams one peer may have open at once, across its connections; more are refused. */
+export const DEFAULT_MAX_SERVE_STREAMS_PER_PEER = 16
 
 /**
  * The largest /dits/raft message body. An append carries at most ~1 MiB of entries (the Raft core's

@@ -4,12 +4,16 @@
  *
  * Serving: wants are queued per stream in arrival order (a cancel removes a queued want), answered one by
  * one from the blockstore — whose `get` verifies, so a corrupt local block is quarantined there and answered
- * DONT_HAVE here — and sent with backpressure and an optional node-wide rate cap. Anything over a limit,
- * malformed or unexpected gets an `error` message, the stream is aborted and the peer is penalized.
+ * DONT_HAVE here — and sent with backpressure and an optional node-wide rate cap. The blocks read ahead and not
+ * yet taken by the transport count against a budget per peer and one for the node (ServeBudget): a peer that
+ * does not read gets nothing more, and its stream is closed once it has taken nothing for the write-idle timeout.
+ * Anything over a limit, malformed or unexpected gets an `error` message, and the peer is penalized, which
+ * closes its connections (PeerPenalties).
  */
 import { ChunksMessage, Want, Presence } from '../../protocol/chunks.ts'
-import { CHUNKS_PROTOCOL, MAX_MESSAGE_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_STRING_CHARS, DEFAULT_MAX_OUTSTANDING_WANTS } from '../../protocol/index.ts'
+import { CHUNKS_PROTOCOL, MAX_MESSAGE_BYTES, MAX_REQUEST_MESSAGE_BYTES, MAX_BLOCK_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_STRING_CHARS, DEFAULT_MAX_OUTSTANDING_WANTS, DEFAULT_SERVE_PEER_BUDGET_BYTES, DEFAULT_SERVE_TOTAL_BUDGET_BYTES, DEFAULT_MAX_SERVE_STREAMS_PER_PEER } from '../../protocol/index.ts'
 import { FrameReader, writeFrame, varint } from './framing.ts'
+import { ServeBudget } from '../../src/exchange/serve-budget.ts'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { decodeBlockFrame, decodeChunksMessage, encodeBlockFrame, wireCid } from './wire.ts'
 import { AccessRefusedError, ProtocolViolationError, RemoteProtocolError, PeerTimeoutError } from './errors.ts'
@@ -24,8 +28,13 @@ import type { PeerPenalties } from './penalties.ts'
 
 /** A serving stream with no queued work that receives nothing for this long is closed. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000
-/** One message must be accepted by the transport within this, or the stream is aborted. */
+/** A requester's message must be accepted by the transport within this, and a closing stream must close. */
 export const DEFAULT_SEND_TIMEOUT_MS = 30_000
+/**
+ * A serving stream with bytes waiting to be sent that the peer takes none of for this long (it stopped reading)
+ * is aborted, and its share of the serving budget freed.
+ */
+export const DEFAULT_WRITE_IDLE_TIMEOUT_MS = 10_000
 /** Concurrent /dits/chunks streams per connection, each way. */
 export const DEFAULT_MAX_STREAMS = 32
 /** Blocks a serving stream reads (and verifies) ahead of the one it is sending. */
@@ -33,7 +42,7 @@ export const DEFAULT_READ_AHEAD_BLOCKS = 4
 /** Received blocks a requesting stream verifies and stores at once. */
 export const DEFAULT_BLOCK_CONCURRENCY = 4
 /** Decoded wants a responder buffers before it pauses the stream. */
-const SERVE_HIGH_WATER_BYTES = 1024 * 1024
+const SERVE_HIGH_WATER_BYTES = MAX_REQUEST_MESSAGE_BYTES
 
 /** The blockstore as the network uses it. `get` verifies: corrupt → VerificationError, missing → NotFoundError. */
 export interface NetworkBlockstore {
@@ -56,6 +65,14 @@ export interface ChunkExchangeInit {
   idleTimeoutMs?: number
   /** @default DEFAULT_SEND_TIMEOUT_MS */
   sendTimeoutMs?: number
+  /** @default DEFAULT_WRITE_IDLE_TIMEOUT_MS */
+  writeIdleTimeoutMs?: number
+  /** @default DEFAULT_SERVE_PEER_BUDGET_BYTES */
+  servePeerBudgetBytes?: number
+  /** @default DEFAULT_SERVE_TOTAL_BUDGET_BYTES */
+  serveTotalBudgetBytes?: number
+  /** @default DEFAULT_MAX_SERVE_STREAMS_PER_PEER */
+  maxServeStreamsPerPeer?: number
   /** @default DEFAULT_MAX_OUTSTANDING_WANTS */
   maxOutstandingWants?: number
   /** @default DEFAULT_MAX_STREAMS */
@@ -83,12 +100,24 @@ export interface ServeStats {
   /** wants answered DONT_HAVE (missing or failed verification on read) */
   dontHaves: number
   violations: number
+  /** serving streams closed because the peer took nothing for the write-idle timeout */
+  writeTimeouts: number
+  /** streams refused because the peer had DEFAULT_MAX_SERVE_STREAMS_PER_PEER open */
+  refusedStreams: number
+  /** block bytes held for peers now (read ahead or not yet taken by the transport) */
+  heldBytes: number
+  /** the most held at once, all peers and one peer */
+  peakHeldBytes: number
+  peakPeerBytes: number
 }
 
 export class ChunkExchange implements Startable {
   readonly idleTimeoutMs: number
   readonly sendTimeoutMs: number
+  readonly writeIdleTimeoutMs: number
   readonly maxOutstandingWants: number
+  private readonly maxServeStreamsPerPeer: number
+  private readonly budget: ServeBudget
   private readonly maxStreams: number
   private readonly readAheadBlocks: number
   private readonly components: ChunkExchangeComponents
@@ -98,8 +127,10 @@ export class ChunkExchange implements Startable {
   private readonly refuse?: (peer: PeerId) => string | undefined
   private readonly log: Logger
   private readonly serving = new Set<Stream>()
+  /** serving streams open per peer */
+  private readonly servingPerPeer = new Map<string, number>()
   private readonly sessions = new Set<ChunkSession>()
-  private readonly counters = { blocksServed: 0, bytesServed: 0, dontHaves: 0, violations: 0 }
+  private readonly counters = { blocksServed: 0, bytesServed: 0, dontHaves: 0, violations: 0, writeTimeouts: 0, refusedStreams: 0 }
   private started = false
 
   constructor (components: ChunkExchangeComponents, init: ChunkExchangeInit) {
@@ -108,6 +139,12 @@ export class ChunkExchange implements Startable {
     this.penalties = init.penalties
     this.idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS
     this.sendTimeoutMs = init.sendTimeoutMs ?? DEFAULT_SEND_TIMEOUT_MS
+    this.writeIdleTimeoutMs = init.writeIdleTimeoutMs ?? DEFAULT_WRITE_IDLE_TIMEOUT_MS
+    this.maxServeStreamsPerPeer = init.maxServeStreamsPerPeer ?? DEFAULT_MAX_SERVE_STREAMS_PER_PEER
+    this.budget = new ServeBudget({
+      perPeerBytes: Math.max(MAX_BLOCK_BYTES, init.servePeerBudgetBytes ?? DEFAULT_SERVE_PEER_BUDGET_BYTES),
+      totalBytes: Math.max(MAX_BLOCK_BYTES, init.serveTotalBudgetBytes ?? DEFAULT_SERVE_TOTAL_BUDGET_BYTES)
+    })
     this.maxOutstandingWants = init.maxOutstandingWants ?? DEFAULT_MAX_OUTSTANDING_WANTS
     this.maxStreams = init.maxStreams ?? DEFAULT_MAX_STREAMS
     this.readAheadBlocks = init.readAheadBlocks ?? DEFAULT_READ_AHEAD_BLOCKS
@@ -139,7 +176,8 @@ export class ChunkExchange implements Startable {
   }
 
   stats (): ServeStats {
-    return { streams: this.serving.size, ...this.counters }
+    const { heldBytes, peakHeldBytes, peakPeerBytes } = this.budget.stats()
+    return { streams: this.serving.size, ...this.counters, heldBytes, peakHeldBytes, peakPeerBytes }
   }
 
   /** Open a requesting stream to `peer` (dialing it if needed). */
@@ -169,36 +207,80 @@ export class ChunkExchange implements Startable {
       this.refuseStream(stream, new AccessRefusedError(refusal)).finally(() => this.serving.delete(stream))
       return
     }
+    const peer = connection.remotePeer
+    const key = peer.toString()
+    const open = this.servingPerPeer.get(key) ?? 0
+    if (open >= this.maxServeStreamsPerPeer) {
+      this.counters.refusedStreams++
+      stream.abort(new Error(`peer has ${open} /dits/chunks streams open, the most allowed`))
+      return
+    }
+    this.servingPerPeer.set(key, open + 1)
     this.serving.add(stream)
-    this.serve(stream, connection.remotePeer)
-      .catch(err => { this.log.error('serving %p failed - %e', connection.remotePeer, err) })
-      .finally(() => this.serving.delete(stream))
+    this.serve(stream, peer)
+      .catch(err => { this.log.error('serving %p failed - %e', peer, err) })
+      .finally(() => {
+        this.serving.delete(stream)
+        const left = (this.servingPerPeer.get(key) ?? 1) - 1
+        if (left === 0) this.servingPerPeer.delete(key)
+        else this.servingPerPeer.set(key, left)
+      })
   }
 
   private async serve (stream: Stream, peer: PeerId): Promise<void> {
-    const reader = new FrameReader(stream, { maxFrameBytes: MAX_MESSAGE_BYTES, highWaterBytes: SERVE_HIGH_WATER_BYTES })
+    const reader = new FrameReader(stream, { maxFrameBytes: MAX_REQUEST_MESSAGE_BYTES, highWaterBytes: SERVE_HIGH_WATER_BYTES })
     const queue = new Map<string, { cid: CID, type: Want.Type }>()
     const stop = new AbortController()
+    const peerKey = peer.toString()
     let wake: Deferred<void> | undefined
     let readerDone = false
     let busy = false
+    // this stream's share of the serving budget: blocks read ahead, and the block the transport has not yet taken
+    let holding = 0
+    const take = (bytes: number): boolean => {
+      if (!this.budget.tryTake(peerKey, bytes)) return false
+      holding += bytes
+      return true
+    }
+    const give = (bytes: number): void => {
+      holding -= bytes
+      this.budget.give(peerKey, bytes)
+    }
+    let waitingForBudget = false
+    const stopListening = this.budget.onRelease(() => { if (waitingForBudget) wake?.resolve() })
 
-    // wants taken off the queue whose block is being read (and verified) while earlier ones are sent
-    const ahead: Array<{ key: string, want: { cid: CID, type: Want.Type }, result: Promise<Uint8Array | boolean | undefined> }> = []
+    // wants taken off the queue whose block is being read (and verified) while earlier ones are sent; a block read
+    // holds MAX_BLOCK_BYTES of the budget until its size is known
+    const ahead: Array<{ key: string, want: { cid: CID, type: Want.Type }, result: Promise<Uint8Array | boolean | undefined>, reserved: number }> = []
     const cancelled = new Set<string>()
     const readAhead = (): void => {
+      waitingForBudget = false
       while (ahead.length < this.readAheadBlocks) {
         const next = queue.entries().next()
         if (next.done === true) return
         const [key, want] = next.value
+        if (want.type === Want.Type.HAVE) {
+          queue.delete(key)
+          ahead.push({ key, want, result: this.blockstore.has(want.cid, { signal: stop.signal }).catch(() => false), reserved: 0 })
+          continue
+        }
+        if (!take(MAX_BLOCK_BYTES)) {
+          waitingForBudget = true
+          return
+        }
         queue.delete(key)
-        const result = want.type === Want.Type.HAVE
-          ? this.blockstore.has(want.cid, { signal: stop.signal }).catch(() => false)
-          : this.blockstore.get(want.cid, { signal: stop.signal }).catch((err: Error) => {
-            if (err.name !== 'NotFoundError') this.log('not serving %c to %p: %s', want.cid, peer, err.message)
-            return undefined
-          })
-        ahead.push({ key, want, result })
+        const entry = { key, want, reserved: MAX_BLOCK_BYTES, result: Promise.resolve<Uint8Array | undefined>(undefined) }
+        entry.result = this.blockstore.get(want.cid, { signal: stop.signal }).then(block => {
+          give(entry.reserved - block.byteLength)
+          entry.reserved = block.byteLength
+          return block
+        }, (err: Error) => {
+          if (err.name !== 'NotFoundError') this.log('not serving %c to %p: %s', want.cid, peer, err.message)
+          give(entry.reserved)
+          entry.reserved = 0
+          return undefined
+        })
+        ahead.push(entry)
       }
     }
 
@@ -215,15 +297,17 @@ export class ChunkExchange implements Startable {
         const head = ahead.shift()
         if (head == null) {
           await flush()
-          if (readerDone) return
+          if (readerDone && !waitingForBudget) return
           wake = deferred<void>()
           await wake.promise
+          if (stop.signal.aborted) return
           continue
         }
         busy = true
         const result = await head.result
         readAhead()
         if (cancelled.delete(head.key)) {
+          give(head.reserved)
           busy = false
           continue
         }
@@ -237,6 +321,8 @@ export class ChunkExchange implements Startable {
           await flush()
           await this.limiter?.take(result.byteLength, { signal: stop.signal })
           await this.sendBlock(stream, cid, result, stop.signal)
+          // the transport has taken the block: its share of the budget goes to the next read
+          give(head.reserved)
           this.counters.blocksServed++
           this.counters.bytesServed += result.byteLength
         }
@@ -246,8 +332,19 @@ export class ChunkExchange implements Startable {
     }
     const working = worker().catch((err: Error) => {
       stop.abort(err)
+      if (err instanceof PeerTimeoutError) {
+        this.counters.writeTimeouts++
+        this.log('closing chunks stream from %p: %s', peer, err.message)
+      }
       stream.abort(err)
     })
+    // the reader waits for the worker once the stream fails or ends
+    const settle = async (): Promise<void> => {
+      await working
+      await Promise.all(ahead.map(async a => await a.result))
+      stopListening()
+      if (holding > 0) give(holding)
+    }
 
     try {
       for (;;) {
@@ -276,8 +373,9 @@ export class ChunkExchange implements Startable {
       }
       readerDone = true
       wake?.resolve()
-      await working
+      await settle()
       reader.release()
+      if (stop.signal.aborted) return
       await stream.close({ signal: AbortSignal.timeout(this.sendTimeoutMs) }).catch(() => stream.abort(new PeerTimeoutError('close timed out')))
     } catch (err) {
       readerDone = true
@@ -286,15 +384,15 @@ export class ChunkExchange implements Startable {
       reader.release()
       if (err instanceof ProtocolViolationError) {
         this.counters.violations++
-        this.log('closing chunks stream from %p: %s', peer, err.message)
-        this.penalties.penalize(peer, err.message)
+        this.log('closing chunks connection of %p: %s', peer, err.message)
         await sendErrorAndAbort(stream, err)
+        this.penalties.penalize(peer, err.message)
       } else if (err instanceof PeerTimeoutError) {
         await stream.close({ signal: AbortSignal.timeout(this.sendTimeoutMs) }).catch(() => stream.abort(err))
       } else {
         stream.abort(err as Error)
       }
-      await working
+      await settle()
     }
   }
 
@@ -318,14 +416,60 @@ export class ChunkExchange implements Startable {
   }
 
   private async send (stream: Stream, msg: Partial<ChunksMessage>, signal: AbortSignal): Promise<void> {
-    await withDeadline(signal, this.sendTimeoutMs, async signal => { await writeFrame(stream, ChunksMessage.encode(msg), { signal }) })
+    const body = ChunksMessage.encode(msg)
+    stream.send(varint(body.byteLength))
+    stream.send(body)
+    await waitWritten(stream, this.writeIdleTimeoutMs, signal)
   }
 
-  /** A block message without copying the block into it: the bulk of what a node sends. */
+  /**
+   * A block message without copying the block into it: the bulk of what a node sends. Returns once the transport
+   * has taken all of it (the stream's write buffer is empty), so a stream buffers at most one block.
+   */
   private async sendBlock (stream: Stream, cid: CID, data: Uint8Array, signal: AbortSignal): Promise<void> {
     const [header, body] = encodeBlockFrame(cid.bytes, data)
-    const sent = stream.send(header)
-    if (!stream.send(body) || !sent) await withDeadline(signal, this.sendTimeoutMs, async signal => { await stream.onDrain({ signal }) })
+    stream.send(header)
+    stream.send(body)
+    await waitWritten(stream, this.writeIdleTimeoutMs, signal)
+  }
+}
+
+/**
+ * Wait until the transport has taken everything written to `stream`. A peer that takes nothing for `idleMs`
+ * (a reader that stopped reading: its yamux window stays shut) fails the wait with a PeerTimeoutError. libp2p's
+ * `onDrain` is no help here: once one drain has happened it resolves at once for good (@libp2p/utils 7.4).
+ */
+export async function waitWritten (stream: Stream, idleMs: number, signal: AbortSignal): Promise<void> {
+  while (stream.writeBufferLength > 0) {
+    signal.throwIfAborted()
+    if (stream.writeStatus !== 'writable') throw new PeerTimeoutError(`stream closed with ${stream.writeBufferLength} bytes unsent`)
+    const before = stream.writeBufferLength
+    await new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        cleanup()
+        // a drain lets the stream send again in a microtask: look after it has
+        setImmediate(resolve)
+      }
+      const timer = setTimeout(() => {
+        cleanup()
+        reject(new PeerTimeoutError(`peer took none of ${before} bytes in ${idleMs / 1000} s: not reading`))
+      }, idleMs)
+      const onAbort = (): void => {
+        cleanup()
+        reject(signal.reason)
+      }
+      const cleanup = (): void => {
+        clearTimeout(timer)
+        stream.removeEventListener('drain', done)
+        stream.removeEventListener('idle', done)
+        stream.removeEventListener('close', done)
+        signal.removeEventListener('abort', onAbort)
+      }
+      stream.addEventListener('drain', done)
+      stream.addEventListener('idle', done)
+      stream.addEventListener('close', done)
+      signal.addEventListener('abort', onAbort)
+    })
   }
 }
 
@@ -386,6 +530,11 @@ export class ChunkSession {
 
   get isClosed (): boolean {
     return this.closed
+  }
+
+  /** Bytes the peer has sent on this stream, whole messages or not. */
+  get bytesReceived (): number {
+    return this.reader.bytesRead
   }
 
   want (cids: CID[], type: 'block' | 'have'): void {

@@ -39,6 +39,8 @@ export class FrameReader {
   private readonly buffer = new Uint8ArrayList()
   private readonly frames: Uint8ArrayList[] = []
   private queuedBytes = 0
+  /** bytes received on the stream so far, whole frames or not */
+  bytesRead = 0
   private ended = false
   private failure?: Error
   private wake?: Deferred<void>
@@ -125,6 +127,7 @@ export class FrameReader {
 
   private readonly onMessage = (evt: StreamMessageEvent): void => {
     if (this.failure != null) return
+    this.bytesRead += evt.data.byteLength
     // libp2p's Uint8ArrayList (v3) and ours (v2) differ in type only: append its pieces
     if (evt.data instanceof Uint8Array) this.buffer.append(evt.data)
     else for (const piece of evt.data) this.buffer.append(piece)

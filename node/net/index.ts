@@ -26,7 +26,7 @@ import { swarmStatus } from './swarm-key.ts'
 import { PeerPenalties } from './penalties.ts'
 import { Advertiser } from './advertiser.ts'
 import { Download } from './fetcher.ts'
-import { NotStartedError, PrivateNetworkDialError } from './errors.ts'
+import { NotStartedError, PrivateNetworkDialError, ProtocolViolationError } from './errors.ts'
 import type { AbortOptions, Connection, PeerId, PrivateKey, Logger } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
@@ -34,7 +34,7 @@ import type { CID } from 'multiformats/cid'
 import type { DitsLibp2p } from './host.ts'
 import type { AdvertiserStats } from './advertiser.ts'
 import type { FetchOptions, FetchProgress, FetchReport, ProviderInfo } from './fetcher.ts'
-import type { NetworkBlockstore, ServeStats } from './chunk-exchange.ts'
+import type { ChunkExchangeInit, NetworkBlockstore, ServeStats } from './chunk-exchange.ts'
 import type { PeerHello } from './hello.ts'
 import type { SwarmKey, SwarmStatus } from './swarm-key.ts'
 
@@ -64,6 +64,8 @@ export interface NetworkInit {
   datastore?: Datastore
   /** cap on the bytes per second this node serves to all peers together; unlimited when absent */
   maxServeRateBytesPerSec?: number
+  /** serving budgets and the write-idle timeout (chunk-exchange.ts); the DEFAULT_* values when absent */
+  serving?: Pick<ChunkExchangeInit, 'servePeerBudgetBytes' | 'serveTotalBudgetBytes' | 'writeIdleTimeoutMs' | 'maxServeStreamsPerPeer'>
   /** protocols of other layers announced in hello (e.g. '/dits/raft/1.0.0') */
   extraProtocols?: string[]
   /** @default DEFAULT_REANNOUNCE_INTERVAL_MS (advertiser.ts) */
@@ -138,9 +140,12 @@ export async function createNetwork (init: NetworkInit): Promise<DitsNetwork> {
     penalties,
     datastore: init.datastore,
     hello: { roles, extraProtocols: init.extraProtocols },
-    chunks: { blockstore: init.blockstore, penalties, maxServeRateBytesPerSec: init.maxServeRateBytesPerSec, refuse: init.refuseServing }
+    chunks: { ...init.serving, blockstore: init.blockstore, penalties, maxServeRateBytesPerSec: init.maxServeRateBytesPerSec, refuse: init.refuseServing }
   })
-  penalties.hangUp = async (peer) => { await libp2p.hangUp(peer) }
+  // an offender's connections are aborted, not closed: a graceful close waits for its streams, which it controls
+  penalties.hangUp = async (peer, reason) => {
+    for (const connection of libp2p.getConnections(peer)) connection.abort(new ProtocolViolationError(reason))
+  }
   return new Network(libp2p, init, penalties, roles, { ...swarmStatus(init.swarmKey), dropped })
 }
 

@@ -1,7 +1,7 @@
 /**
- * Misbehaviour accounting. Every protocol violation counts against the peer; at `threshold` points within
- * `windowMs` the peer is disconnected and refused (by the connection gater) for `banMs`. Bytes that fail
- * verification cost the full threshold at once.
+ * Misbehaviour accounting. Every protocol violation closes the peer's connections and counts against it; at
+ * `threshold` points within `windowMs` the peer is also refused (by the connection gater) for `banMs`. Bytes that
+ * fail verification cost the full threshold at once.
  */
 import type { PeerId, ConnectionGater } from '@libp2p/interface'
 
@@ -19,8 +19,8 @@ export interface PeerPenaltiesInit {
   windowMs?: number
   /** @default DEFAULT_BAN_MS */
   banMs?: number
-  /** closes every connection to a peer; set once the host exists */
-  hangUp?(peer: PeerId): Promise<void>
+  /** closes every connection to a peer, saying why; set once the host exists */
+  hangUp?(peer: PeerId, reason: string): Promise<void>
   now?(): number
 }
 
@@ -29,7 +29,7 @@ export class PeerPenalties {
   private readonly windowMs: number
   private readonly banMs: number
   private readonly now: () => number
-  hangUp?: (peer: PeerId) => Promise<void>
+  hangUp?: (peer: PeerId, reason: string) => Promise<void>
   private readonly records = new Map<string, { events: Array<{ at: number, points: number, reason: string }>, bannedUntil?: number }>()
 
   constructor (init: PeerPenaltiesInit = {}) {
@@ -40,7 +40,7 @@ export class PeerPenalties {
     this.hangUp = init.hangUp
   }
 
-  /** Count a violation; returns true when it got the peer banned (and disconnected). */
+  /** Count a violation and disconnect the peer; returns true when it got the peer banned too. */
   penalize (peer: PeerId, reason: string, points = 1): boolean {
     const key = peer.toString()
     const now = this.now()
@@ -49,10 +49,16 @@ export class PeerPenalties {
     rec.events.push({ at: now, points, reason })
     this.records.set(key, rec)
     const total = rec.events.reduce((n, e) => n + e.points, 0)
-    if (total < this.threshold) return false
-    rec.bannedUntil = now + this.banMs
-    this.hangUp?.(peer).catch(() => {})
-    return true
+    const banned = total >= this.threshold
+    if (banned) rec.bannedUntil = now + this.banMs
+    this.hangUp?.(peer, reason).catch(() => {})
+    return banned
+  }
+
+  /** Points counted against the peer within the window. */
+  points (peer: PeerId | string): number {
+    const now = this.now()
+    return (this.records.get(peer.toString())?.events ?? []).filter(e => now - e.at < this.windowMs).reduce((n, e) => n + e.points, 0)
   }
 
   isBanned (peer: PeerId | string): boolean {

@@ -14,3 +14,4 @@
  * ```
  */
 export * from './scheduler.ts'
+export * from './serve-budget.ts'
