@@ -14,7 +14,7 @@ import { decodeNode } from '../../src/manifest/format.ts'
 import { walkChunkLinks, childPath, showPath } from '../../src/manifest/reader.ts'
 import { TreeLimitError } from '../../src/errors.ts'
 import { MAX_DIR_DEPTH, MAX_PART_DEPTH } from '../../protocol/limits.ts'
-import { FetchFailedError } from './errors.ts'
+import { FetchFailedError, ProtocolViolationError } from './errors.ts'
 import { deferred, Pulse, macrotask } from '../deferred.ts'
 import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -62,6 +62,8 @@ const PLAN_STALL_MS = 50
 export interface FetchOptions extends AbortOptions {
   /** Cap on the download rate, bytes per second, across all sources. */
   maxRateBytesPerSec?: number
+  /** A source that delivers nothing for this long stalls when no other source's pace says sooner. @default DEFAULT_STALL_TIMEOUT_MS (scheduler.ts) */
+  stallTimeoutMs?: number
   /** 'manifests': fetch only the manifest nodes of the root (to lay out its output before the chunks come) @default 'all' */
   scope?: 'all' | 'manifests'
   /**
@@ -165,6 +167,8 @@ interface TreeLink {
 interface Source {
   peer: PeerId
   session?: ChunkSession
+  /** what the session had received when the last block from it came */
+  bytesAtBlock: number
   probe?: Deferred<boolean>
   state: 'probing' | 'active' | 'closed'
 }
@@ -221,7 +225,7 @@ export class Download {
     this.ctx = ctx
     this.root = root
     this.options = options
-    this.scheduler = new Scheduler({ maxRateBytesPerSec: options.maxRateBytesPerSec })
+    this.scheduler = new Scheduler({ maxRateBytesPerSec: options.maxRateBytesPerSec, stallTimeoutMs: options.stallTimeoutMs })
     this.planAheadChunks = options.planAheadChunks ?? DEFAULT_PLAN_AHEAD_CHUNKS
   }
 
@@ -458,7 +462,7 @@ export class Download {
     const known = this.sources.get(key)
     if (known != null && known.state !== 'closed') return
     if (this.excluded[key] != null) return
-    const source: Source = { peer: info.id, state: 'probing' }
+    const source: Source = { peer: info.id, state: 'probing', bytesAtBlock: 0 }
     this.sources.set(key, source)
     this.probing++
     const counted = { peer: info.seed !== true }
@@ -551,6 +555,13 @@ export class Download {
       this.ctx.log('source %p of %c failed: %s', source.peer, this.root, err.message)
       this.errors.push(new Error(`${key}: ${err.message}`))
     }
+    // the exchange has penalized it (and hung up): it is not asked again in this download
+    if (err instanceof ProtocolViolationError) {
+      this.excluded[key] ??= err.message
+      this.scheduler.invalid(key, err.message)
+      this.schedulePump()
+      return
+    }
     if (wasActive) {
       this.scheduler.removePeer(key)
       this.schedulePump()
@@ -561,6 +572,7 @@ export class Download {
     const key = source.peer.toString()
     const cidKey = cid.toString()
     if (this.settled) return
+    source.bytesAtBlock = source.session?.bytesReceived ?? 0
     if (!this.cids.has(cidKey)) {
       this.reject(source, `sent block ${cidKey}, which this download never asked for`, 'violation')
       return
@@ -672,8 +684,10 @@ export class Download {
   private apply (action: SchedulerAction): void {
     const source = this.sources.get(action.peer)
     if (action.type === 'drop') {
-      this.ctx.log('dropping %s from the download of %c: %s', action.peer, this.root, action.reason)
-      this.excluded[action.peer] ??= action.reason
+      const reason = action.stalledMs != null ? stallReason(action.peer, (source?.session?.bytesReceived ?? 0) - (source?.bytesAtBlock ?? 0), action.stalledMs) : action.reason
+      this.ctx.log('dropping %s from the download of %c: %s', action.peer, this.root, reason)
+      this.excluded[action.peer] ??= reason
+      if (action.stalledMs != null) this.errors.push(new Error(reason))
       if (source != null) {
         source.state = 'closed'
         source.session?.close()
@@ -727,6 +741,12 @@ export class Download {
       in_flight: this.scheduler.inFlight
     })
   }
+}
+
+/** "peer 12D3KooW… sent 3 KB in 10.0 s: stalled" */
+export function stallReason (peer: string, bytes: number, ms: number): string {
+  const amount = bytes < 1000 ? `${bytes} B` : bytes < 1e6 ? `${Math.round(bytes / 1e3)} KB` : `${(bytes / 1e6).toFixed(1)} MB`
+  return `peer ${peer} sent ${amount} in ${(ms / 1000).toFixed(1)} s: stalled`
 }
 
 /**

@@ -13,9 +13,15 @@
  * - Among peers with room, an item goes to the one expected to deliver it first; a WAN peer's estimate is
  *   multiplied by `wanCostFactor` (LAN preference). Seeds are the fallback: they get an item only when no
  *   non-seed peer that may have it is usable (none known, all said DONT_HAVE, all backing off or excluded).
- * - A peer that delivers nothing for its stall deadline has its wants moved to others and backs off
- *   (exponentially); after `maxStrikes` stalls it is dropped for the download. A peer that sent bytes that
- *   failed verification is excluded at once.
+ * - A peer that delivers nothing for its stall deadline has its wants moved to others, is scored down (each strike
+ *   multiplies its expected delivery times when choosing peers) and backs off (exponentially); after `maxStrikes` stalls it is dropped
+ *   for the download. The deadline comes from the other peers' pace when they give any (a straggler): the
+ *   expected time of the peer's next item at the median rate of the other peers (measured, or idle at the prior
+ *   rate), times `stragglerFactor`, and at least `stragglerMinMs`, as long as one of them is moving (idle, or
+ *   delivering since this peer last did) and none of them counts while it stalled itself or backs off. With no peer to compare
+ *   with it is `stallTimeoutMs` (or 3× the peer's own expected time for its largest want): a download that our
+ *   own disk or CPU holds back has every peer slow at once, and none of them is a straggler then.
+ *   A peer that sent bytes that failed verification, or broke the protocol, is excluded at once.
  * - Endgame: once every item is known (or the caller can add none for now) and none is pending, an in-flight
  *   item is hedged on a second peer when that peer would deliver it in less than half the time its holder still
  *   needs (work stealing for stragglers); the first copy to arrive wins and the other holder gets a cancel.
@@ -41,10 +47,17 @@ export const DEFAULT_WINDOW_TARGET_MS = 1000
 export const DEFAULT_EWMA_ALPHA = 0.3
 /** Throughput is sampled over at least this long, so bursts of small blocks do not read as infinite speed. */
 export const DEFAULT_SAMPLE_MS = 25
-/** A busy peer that delivers nothing for this long (or 3× its expected time for its largest want) stalls. */
+/**
+ * A busy peer that delivers nothing for this long (or 3× its expected time for its largest want) stalls, when no
+ * other peer's pace says sooner.
+ */
 export const DEFAULT_STALL_TIMEOUT_MS = 10_000
-/** Stalls before a peer is dropped from the download. */
-export const DEFAULT_MAX_STRIKES = 3
+/** A straggler's deadline is never shorter than this. */
+export const DEFAULT_STRAGGLER_MIN_MS = 1_000
+/** A straggler is late by this many times the expected time of its next item at the other peers' median rate. */
+export const DEFAULT_STRAGGLER_FACTOR = 4
+/** Stalls before a peer is dropped from the download: a peer that stalls again is not asked again. */
+export const DEFAULT_MAX_STRIKES = 2
 /** Back-off after the first stall; doubles with each further stall. */
 export const DEFAULT_BACKOFF_MS = 2_000
 /** A WAN peer's expected delivery time is multiplied by this when choosing peers (LAN preference). */
@@ -71,6 +84,10 @@ export interface SchedulerInit {
   sampleMs?: number
   /** @default DEFAULT_STALL_TIMEOUT_MS */
   stallTimeoutMs?: number
+  /** @default DEFAULT_STRAGGLER_MIN_MS */
+  stragglerMinMs?: number
+  /** @default DEFAULT_STRAGGLER_FACTOR */
+  stragglerFactor?: number
   /** @default DEFAULT_MAX_STRIKES */
   maxStrikes?: number
   /** @default DEFAULT_BACKOFF_MS */
@@ -107,7 +124,8 @@ export interface PeerInit {
 export type SchedulerAction =
   | { type: 'want', peer: string, keys: string[] }
   | { type: 'cancel', peer: string, keys: string[] }
-  | { type: 'drop', peer: string, reason: string }
+  /** `stalledMs`: dropped for stalling, having delivered nothing for this long */
+  | { type: 'drop', peer: string, reason: string, stalledMs?: number }
 
 export interface PeerStats {
   id: string
@@ -185,6 +203,8 @@ export class Scheduler {
   private readonly ewmaAlpha: number
   private readonly sampleMs: number
   private readonly stallTimeoutMs: number
+  private readonly stragglerMinMs: number
+  private readonly stragglerFactor: number
   private readonly maxStrikes: number
   private readonly backoffMs: number
   private readonly wanCostFactor: number
@@ -216,6 +236,8 @@ export class Scheduler {
     this.ewmaAlpha = init.ewmaAlpha ?? DEFAULT_EWMA_ALPHA
     this.sampleMs = init.sampleMs ?? DEFAULT_SAMPLE_MS
     this.stallTimeoutMs = init.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS
+    this.stragglerMinMs = init.stragglerMinMs ?? DEFAULT_STRAGGLER_MIN_MS
+    this.stragglerFactor = init.stragglerFactor ?? DEFAULT_STRAGGLER_FACTOR
     this.maxStrikes = init.maxStrikes ?? DEFAULT_MAX_STRIKES
     this.backoffMs = init.backoffMs ?? DEFAULT_BACKOFF_MS
     this.wanCostFactor = init.wanCostFactor ?? DEFAULT_WAN_COST_FACTOR
@@ -393,7 +415,7 @@ export class Scheduler {
     const at = (t: number): void => { next = next == null ? t : Math.min(next, t) }
     for (const peer of this.peers.values()) {
       if (peer.gone) continue
-      if (peer.inflight.size > 0) at(peer.progressAt + this.stallDeadlineMs(peer))
+      if (peer.inflight.size > 0) at(peer.progressAt + this.stallDeadlineMs(peer, now))
       if (peer.backoffUntil > now && (this.pendingCount > 0 || this.stuckItems.size > 0)) at(peer.backoffUntil)
     }
     if (this.ratePerMs != null && this.tokenNeed != null && this.tokenNeed > this.tokens) at(now + (this.tokenNeed - this.tokens) / this.ratePerMs)
@@ -464,16 +486,42 @@ export class Scheduler {
     return peer.rate ?? this.priorBytesPerMs
   }
 
-  /** Expected ms until `peer` would deliver `item` if it were asked now, with the LAN preference applied. */
+  /**
+   * Expected ms until `peer` would deliver `item` if it were asked now, with the LAN preference applied; a peer
+   * that stalled counts as that many times slower.
+   */
   private cost (peer: Peer, item: Item): number {
-    const ms = (peer.inflightBytes + item.bytes) / this.rateOf(peer)
+    const ms = (peer.inflightBytes + item.bytes) / this.rateOf(peer) * (1 + peer.strikes)
     return peer.lan ? ms : ms * this.wanCostFactor
   }
 
-  private stallDeadlineMs (peer: Peer): number {
+  private stallDeadlineMs (peer: Peer, now: number): number {
     let largest = 0
     for (const item of peer.inflight.values()) largest = Math.max(largest, item.bytes)
-    return Math.max(this.stallTimeoutMs, 3 * largest / this.rateOf(peer))
+    const alone = Math.max(this.stallTimeoutMs, 3 * largest / this.rateOf(peer))
+    return Math.min(alone, this.stragglerDeadlineMs(peer, now) ?? Infinity)
+  }
+
+  /**
+   * How long `peer` may take for its next item judged by the other peers' pace; undefined when no other peer is
+   * moving. Peers that count: usable, not stalled themselves, not backing off, and either measured or idle (an idle
+   * peer not yet measured — a seed, or any peer at the start of a download, while one peer holds the root — counts
+   * at the prior rate). One of them must be moving: idle, or delivering since this peer last did.
+   */
+  private stragglerDeadlineMs (peer: Peer, now: number): number | undefined {
+    const head = peer.inflight.values().next().value
+    if (head == null) return undefined
+    const others: Peer[] = []
+    for (const other of this.peers.values()) {
+      if (other === peer || other.gone || other.excluded || other.strikes > 0 || other.backoffUntil > now) continue
+      if (other.rate != null || other.inflight.size === 0) others.push(other)
+    }
+    if (others.length === 0) return undefined
+    const rates = others.map(o => this.rateOf(o)).sort((a, b) => a - b)
+    const median = rates[Math.floor(rates.length / 2)]
+    const deadline = Math.max(this.stragglerMinMs, this.stragglerFactor * head.bytes / median)
+    const moving = others.some(o => o.inflight.size === 0 || (o.progressAt > peer.progressAt && now - o.progressAt < deadline))
+    return moving ? deadline : undefined
   }
 
   /** Peers that could serve the item, ignoring room: non-seeds first; seeds only when no non-seed is usable. */
@@ -620,15 +668,16 @@ export class Scheduler {
   }
 
   private detectStalls (now: number): void {
-    for (const peer of this.peers.values()) {
-      if (peer.gone || peer.inflight.size === 0) continue
-      if (now - peer.progressAt < this.stallDeadlineMs(peer)) continue
+    // deadlines first: moving one peer's wants changes what the others' look like
+    const stalled = [...this.peers.values()].filter(peer => !peer.gone && peer.inflight.size > 0 && now - peer.progressAt >= this.stallDeadlineMs(peer, now))
+    for (const peer of stalled) {
+      const stalledMs = now - peer.progressAt
       peer.strikes++
       if (peer.strikes >= this.maxStrikes) {
         peer.excluded = true
         peer.gone = true
         this.releaseAll(peer, true)
-        this.outbox.push({ type: 'drop', peer: peer.id, reason: `stalled ${peer.strikes} times` })
+        this.outbox.push({ type: 'drop', peer: peer.id, reason: `stalled ${peer.strikes} times`, stalledMs })
         continue
       }
       peer.backoffUntil = now + this.backoffMs * 2 ** (peer.strikes - 1)

@@ -161,8 +161,57 @@ describe('src/exchange', () => {
       assert.deepEqual(cancels(third, 'b'), ['c0'])
       assert.deepEqual(wants(third, 'a'), ['c0'])
       const fourth = s.poll(3000)
-      assert.ok(fourth.some(x => x.type === 'drop' && x.peer === 'a'))
+      assert.ok(fourth.some(x => x.type === 'drop' && x.peer === 'a' && x.stalledMs === 1000))
       assert.ok(!s.usablePeers().includes('a'))
+    })
+
+    it('a straggler among peers that deliver stalls at max(1 s, 4x its next item at their median pace), not at the stall timeout', () => {
+      const s = new Scheduler({ sampleMs: 1 })
+      s.add(items(30))
+      s.setAllKnown(true)
+      for (const p of ['a', 'b', 'c']) s.addPeer(p, LAN, 0)
+      const first = s.poll(0)
+      const ofA = wants(first, 'a')
+      assert.ok(ofA.length > 0)
+      // b and c deliver a MiB every 100 ms (4 x 100 ms is under the 1 s floor); a delivers nothing
+      const queues = { b: wants(first, 'b'), c: wants(first, 'c') }
+      for (let t = 100; t <= 900; t += 100) {
+        for (const [p, queue] of Object.entries(queues)) s.received(p, queue.shift() as string, MiB, t)
+        assert.deepEqual(cancels(s.poll(t), 'a'), [])
+      }
+      assert.equal(s.nextDeadline(900), 1000)
+      const moved = s.poll(1000)
+      assert.deepEqual(cancels(moved, 'a'), ofA)
+      assert.deepEqual(wants(moved).sort(), [...ofA].sort())
+      assert.equal(s.stats().peers.find(p => p.id === 'a')?.strikes, 1)
+    })
+
+    it('peers that all go quiet at once (our own disk or CPU) are no stragglers before the stall timeout', () => {
+      const s = new Scheduler({ sampleMs: 1 })
+      s.add(items(30))
+      s.setAllKnown(true)
+      s.addPeer('a', LAN, 0)
+      s.addPeer('b', LAN, 0)
+      const first = s.poll(0)
+      s.received('a', wants(first, 'a')[0], MiB, 100)
+      s.received('b', wants(first, 'b')[0], MiB, 105)
+      // nobody has delivered for over a second: no peer's pace says anyone is late
+      assert.deepEqual(cancels(s.poll(1200)), [])
+      assert.equal(s.nextDeadline(1200), 100 + 10_000)
+      assert.deepEqual(cancels(s.poll(10_100), 'a').length > 0, true)
+    })
+
+    it('a lone item held by a silent peer moves to an idle peer within 1 s, before any pace is measured', () => {
+      const s = new Scheduler()
+      s.add([{ key: 'root', bytes: 64 * 1024, order: [] }])
+      s.addPeer('silent', LAN, 0)
+      s.addPeer('idle', LAN, 0)
+      assert.deepEqual(wants(s.poll(0), 'silent'), ['root'])
+      assert.equal(s.nextDeadline(0), 1000)
+      assert.deepEqual(cancels(s.poll(999)), [])
+      const moved = s.poll(1000)
+      assert.deepEqual(cancels(moved, 'silent'), ['root'])
+      assert.deepEqual(wants(moved, 'idle'), ['root'])
     })
 
     it('excludes a peer that sent bad bytes and never asks it again', () => {
