@@ -189,7 +189,7 @@ export class ChunkExchange implements Startable {
         this.sessions.delete(session)
         if (err instanceof ProtocolViolationError) {
           this.counters.violations++
-          this.penalties.penalize(peer, err.message)
+          this.penalties.penalize(peer, err.message, 1, true)
         }
         handlers.onClose(err)
       }
@@ -386,7 +386,7 @@ export class ChunkExchange implements Startable {
         this.counters.violations++
         this.log('closing chunks connection of %p: %s', peer, err.message)
         await sendErrorAndAbort(stream, err)
-        this.penalties.penalize(peer, err.message)
+        this.penalties.penalize(peer, err.message, 1, true)
       } else if (err instanceof PeerTimeoutError) {
         await stream.close({ signal: AbortSignal.timeout(this.sendTimeoutMs) }).catch(() => stream.abort(err))
       } else {

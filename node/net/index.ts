@@ -225,7 +225,7 @@ class Network implements DitsNetwork {
       providers: (cid, opts) => this.advertiser.findProviders(cid, opts),
       ready: async (peer, opts) => await this.ready(peer, opts),
       isLan: (peer) => this.libp2p.getConnections(peer).some(c => isLanAddr(c.remoteAddr)),
-      punish: (peer, reason, penalty) => { this.penalties.penalize(peer, reason, penalty === 'ban' ? this.penalties.threshold : 1) },
+      punish: (peer, reason, penalty) => { this.penalties.penalize(peer, reason, penalty === 'ban' ? this.penalties.threshold : 1, true) },
       log: this.log
     }, root, { ...options, signal: options.signal != null ? AbortSignal.any([options.signal, this.stopping.signal]) : this.stopping.signal })
     this.downloads.add(download)

@@ -1,7 +1,8 @@
 /**
- * Misbehaviour accounting. Every protocol violation closes the peer's connections and counts against it; at
- * `threshold` points within `windowMs` the peer is also refused (by the connection gater) for `banMs`. Bytes that
- * fail verification cost the full threshold at once.
+ * Misbehaviour accounting. Every protocol violation counts against the peer; at `threshold` points within
+ * `windowMs` the peer is disconnected and refused (by the connection gater) for `banMs`. Bytes that fail
+ * verification cost the full threshold at once. A /dits/chunks violation disconnects the peer at once as well
+ * (`disconnect`); other layers (consensus) count their points only.
  */
 import type { PeerId, ConnectionGater } from '@libp2p/interface'
 
@@ -40,8 +41,8 @@ export class PeerPenalties {
     this.hangUp = init.hangUp
   }
 
-  /** Count a violation and disconnect the peer; returns true when it got the peer banned too. */
-  penalize (peer: PeerId, reason: string, points = 1): boolean {
+  /** Count a violation; returns true when it got the peer banned (and disconnected). `disconnect`: hang up anyway. */
+  penalize (peer: PeerId, reason: string, points = 1, disconnect = false): boolean {
     const key = peer.toString()
     const now = this.now()
     const rec = this.records.get(key) ?? { events: [] }
@@ -51,14 +52,8 @@ export class PeerPenalties {
     const total = rec.events.reduce((n, e) => n + e.points, 0)
     const banned = total >= this.threshold
     if (banned) rec.bannedUntil = now + this.banMs
-    this.hangUp?.(peer, reason).catch(() => {})
+    if (banned || disconnect) this.hangUp?.(peer, reason).catch(() => {})
     return banned
-  }
-
-  /** Points counted against the peer within the window. */
-  points (peer: PeerId | string): number {
-    const now = this.now()
-    return (this.records.get(peer.toString())?.events ?? []).filter(e => now - e.at < this.windowMs).reduce((n, e) => n + e.points, 0)
   }
 
   isBanned (peer: PeerId | string): boolean {
