@@ -6,7 +6,7 @@ import { ConsensusService } from '../../../node/consensus/service.ts'
 import { ConsensusClient } from '../../../node/consensus/client.ts'
 import { defaultAccessTable } from '../../../src/state/index.ts'
 import { startNode, stopAll } from '../net/helpers.ts'
-import { CID_A, CID_B } from './helpers.ts'
+import { CID_A, CID_B, eventually } from './helpers.ts'
 import type { TestNode } from '../net/helpers.ts'
 import type { AccessTable, CommandResult } from '../../../src/state/index.ts'
 
@@ -35,7 +35,8 @@ describe('node/consensus access: identity from the connection, roles enforced by
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
       datastoreDir: join(dir, `n${i}`),
       access,
-      user: i === 3 ? 'ana' : undefined
+      user: i === 3 ? 'ana' : undefined,
+      accessRefreshMs: 200
     }))
     await Promise.all(services.map(async s => { await s.start() }))
   }
@@ -149,6 +150,11 @@ describe('node/consensus access: identity from the connection, roles enforced by
     await assert.rejects(hostile.call({ kind: 'read', query: { type: 'ref.ls', prefix: '' } }, { timeoutMs: REQUEST_TIMEOUT_MS }),
       (e: Error & { exitCode?: number }) => e.name === 'AccessDeniedError' && e.exitCode === 3 && /lacks the read role/.test(e.message))
     assert.equal((await services[3].refLs({})).length, 2)
+    // what chunk serving asks: a voter looks at its applied table, the workstation at the group's, refreshed
+    assert.match(services[0].refusal(ids[4], 'read', 'chunks') ?? '', /lacks the read role \(chunks/)
+    assert.equal(services[0].refusal(ids[3], 'read', 'chunks'), undefined)
+    await eventually(() => services[3].refusal(ids[4], 'read', 'chunks') !== undefined, 5000, 'the workstation learns the replicated read role')
+    assert.equal(services[3].refusal(ids[3], 'read', 'chunks'), undefined)
     // the replicated table survives a restart of the whole group
     await stopGroup()
     await startGroup(config)
