@@ -12,6 +12,9 @@ import type { TestNode } from '../node/net/helpers.ts'
 import { dirChain, partChain, zipBomb, repeatedFile, namedEntries, oneChunkFile } from '../helpers/hostile-trees.ts'
 import type { CraftedTree } from '../helpers/hostile-trees.ts'
 import { decodeNode, encodeNode } from '../../src/manifest/index.ts'
+import { ApiClient } from '../../node/api.ts'
+import { API_FILE, API_TOKEN_FILE } from '../../node/repo.ts'
+import type { LayoutProgress } from '../../node/output.ts'
 import { MAX_DIR_DEPTH, MAX_PART_DEPTH } from '../../protocol/limits.ts'
 
 /** The issue's bar for a daemon's memory through every probe. */
@@ -176,6 +179,26 @@ describe('hostile manifests from a real libp2p peer against a real daemon (issue
     await ok(r('status'))
     await checkMemory('cancel')
     console.log(`      Ctrl-C to partial output removed: ${ms.toFixed(0)} ms`)
+  })
+
+  it('the API\'s progress stream counts the tree, then the entries laid out; a closed request stops the layout within 1 s', async () => {
+    const root = zipBomb(400, 500).root.toString()
+    const api = new ApiClient((await readFile(join(repo, API_FILE), 'utf8')).trim(), (await readFile(join(repo, API_TOKEN_FILE), 'utf8')).trim())
+    const layout: LayoutProgress[] = []
+    const close = new AbortController()
+    const call = api.call('get', { cid: root, out: join(out, 'through-api') }, {
+      signal: close.signal,
+      onProgress: p => { if ('phase' in p) layout.push(p) }
+    })
+    call.catch(() => {})
+    await waitFor(() => layout.some(p => p.entries_total !== undefined && p.entries > 0), 30_000, 'layout progress with totals')
+    const laidOut = layout.filter(p => p.entries_total !== undefined)
+    assert.equal(laidOut[0].entries_total, 200_401)
+    assert.ok(laidOut.every(p => p.entries <= 200_401 && p.bytes === 0), JSON.stringify(laidOut.slice(0, 3)))
+    const ms = await timeUntilClean(out, () => close.abort(new Error('closed by the spec')))
+    await assert.rejects(call, /closed by the spec/)
+    assert.ok(ms < CANCEL_BAR_MS, `partial output removed ${ms.toFixed(0)} ms after the request closed`)
+    await checkMemory('api-cancel')
   })
 
   it('SIGTERM to the daemon during a layout stops it within 1 s, removing the partial output; a local get (no daemon) cancelled by Ctrl-C cleans up too', async () => {

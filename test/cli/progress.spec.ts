@@ -33,6 +33,15 @@ describe('cli progress', () => {
     assert.equal(lines[2], '\r\x1b[K', 'done clears the line')
   })
 
+  it('a get shows the tree being counted, then laid out, before its bytes', async () => {
+    const lines = await drawn([
+      { phase: 'layout', entries: 12_345, bytes: 4_000_000 },
+      { phase: 'layout', entries: 2_000, bytes: 1_000_000, entries_total: 200_401, bytes_total: 9_000_000 }
+    ])
+    assert.equal(lines[0], '\r\x1b[Kgetting: counting the tree, 12,345 entries (4.0 MB) so far')
+    assert.equal(lines[1], '\r\x1b[Kgetting: laying out the tree, 2,000 of 200,401 entries (1.0 MB of 9.0 MB)')
+  })
+
   it('draws nothing when turned off (--json)', async () => {
     assert.deepEqual(await drawn([{ bytes: 1, total: 2 }], false), [])
   })
