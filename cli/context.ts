@@ -33,10 +33,13 @@ export type Access = 'read' | 'write' | 'daemon'
 
 export class CliContext {
   readonly repoDir: string
+  /** the repo was named (--repo or $DITS_REPO), not the default ~/.dits */
+  readonly repoNamed: boolean
   readonly json: boolean
 
   constructor (globals: GlobalOptions) {
     this.repoDir = resolveRepoPath(globals.repo)
+    this.repoNamed = globals.repo !== undefined || process.env.DITS_REPO !== undefined
     this.json = globals.json === true
   }
 

@@ -30,6 +30,8 @@ export function buildProgram (): Command {
     .option('--json', 'machine-readable output: one JSON document')
     .version((createRequire(import.meta.url)('../../package.json') as { version: string }).version)
     .showHelpAfterError('(run with --help for usage)')
+    // every verb's --help lists --json and --repo (set before the verbs are made: they copy it)
+    .configureHelp({ showGlobalOptions: true })
     .addHelpText('after', '\nExit codes: 0 ok, 1 error, 2 usage, 3 conflict (CAS mismatch, lock held, a role missing), 4 unavailable (no quorum, no provider, timeout).\nThe repo: --repo DIR, else $DITS_REPO, else ~/.dits. Docs: README.md.')
     .exitOverride()
   for (const reg of [init, start, config, id, add, get, cat, inspect, verify, gc, pin, network, ref, lock, cluster, swarmKey, access]) reg(program)

@@ -30,7 +30,7 @@ export function opTable (ops: RepoOps, network: () => DitsNetwork | undefined = 
       id: rpc(NoArgs, async () => await ops.id()),
       add: rpc(AddArgs, async (a, c) => await ops.add(a, c)),
       get: rpc(GetArgs, async (a, c) => await ops.get(a, c)),
-      ls: rpc(CidArgs, async (a) => await ops.ls(a)),
+      ls: rpc(CidArgs, async (a, c) => await ops.ls(a, c)),
       stat: rpc(CidArgs, async (a, c) => await ops.stat(a, c)),
       verify: rpc(VerifyArgs, async (a, c) => await ops.verify(a, c)),
       gc: rpc(GcArgs, async (a, c) => await ops.gc(a, c)),
@@ -39,10 +39,14 @@ export function opTable (ops: RepoOps, network: () => DitsNetwork | undefined = 
       pinLs: rpc(NoArgs, async () => await ops.pinLs()),
       peers: rpc(NoArgs, async () => net().peers()),
       connect: rpc(z.strictObject({ multiaddr: z.string().min(1).max(MAX_MULTIADDR_CHARS) }), async (a, c) => await net().connect(a.multiaddr, { signal: c.signal })),
-      status: rpc(NoArgs, async () => ({ ...net().status(), repo: await ops.repoStats() }))
+      status: rpc(NoArgs, async () => {
+        const n = network()
+        return n == null ? await ops.offlineStatus() : { ...n.status(), live: true, repo: await ops.repoStats() }
+      })
     },
     stream: {
-      cat: stream(CatArgs, (a, c) => ops.cat(a, c))
+      cat: stream(CatArgs, (a, c) => ops.cat(a, c)),
+      lsTree: stream(CidArgs, (a, c) => ops.lsTree(a, c))
     }
   }
 }

@@ -19,8 +19,8 @@ import type { FetchProgress } from './net/fetcher.ts'
 import { verifyBlocks, gc } from './maintenance.ts'
 import type { VerifyResult, GcResult } from './maintenance.ts'
 import type { UsageReport } from './block-usage.ts'
-import { readFileNode, walkBlocks, walkChunks } from '../src/manifest/index.ts'
-import type { GetBlock } from '../src/manifest/index.ts'
+import { readFileNode, walkBlocks, walkChunks, parseCidPath, resolvePath, walkTree } from '../src/manifest/index.ts'
+import type { GetBlock, Resolved } from '../src/manifest/index.ts'
 import { parseCid } from '../src/cid.ts'
 import { UsageError, NotFoundError, UnavailableError, InvalidPathError } from '../src/errors.ts'
 import { PROFILES, DEFAULT_PROFILE_NAME, validateProfile } from '../src/fastcdc/index.ts'
@@ -95,7 +95,9 @@ export const GetArgs = z.strictObject({
   force: z.boolean().optional(),
   maxRateBytesPerSec: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional().describe('--max-rate'),
   /** files and directories the output may have @default DEFAULT_MAX_OUTPUT_ENTRIES (output.ts) */
-  maxEntries: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional().describe('--max-entries')
+  maxEntries: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional().describe('--max-entries'),
+  /** pin what was got (reason `user`), so that gc keeps it */
+  pin: z.boolean().optional().describe('--pin')
 })
 export type GetArgs = z.output<typeof GetArgs>
 export interface GetResponse {
@@ -115,12 +117,14 @@ export interface GetResponse {
   manifest_bytes_fetched: number
   /** the whole get: manifests, chunks and the output */
   duration_ms: number
+  /** pinned (get --pin): gc keeps it; else gc may remove what the get fetched */
+  pinned: boolean
 }
 
 export const CatArgs = z.strictObject({ cid: CidArg, offset: ByteCountArg.optional().describe('--offset'), length: ByteCountArg.optional().describe('--length') })
 export type CatArgs = z.output<typeof CatArgs>
 
-/** The arguments of `ls`, `stat`, `pinAdd` and `pinRm`. */
+/** The arguments of `ls`, `lsTree`, `stat`, `pinAdd` and `pinRm`: a CID, or `CID/sub/path` (not for `pinRm`). */
 export const CidArgs = z.strictObject({ cid: CidArg })
 export type CidArgs = z.output<typeof CidArgs>
 
@@ -132,12 +136,34 @@ export type GcArgs = z.output<typeof GcArgs>
 
 export interface IdResponse {
   peerId: string
+  /** where the running daemon listens (empty when none runs) */
   addresses: string[]
   roles: string[]
   repo: string
   /** whether the network is private (a swarm key), the key's fingerprint, the transports in use; never the key */
   swarm: SwarmStatus
+  /** whether a daemon serves this repo: without one, `addresses` is empty and `listen` is only configured */
+  live: boolean
+  /** config `addresses.listen`: where a daemon of this repo listens once started */
+  listen: string[]
 }
+
+/** `status` without a daemon: what the repo alone knows. */
+export interface OfflineStatus {
+  live: false
+  peerId: string
+  roles: string[]
+  repo: UsageReport & { pins: number, dir: string }
+  config: { listen: string[], bootstrap: string[], mdns: boolean }
+  /** what is missing, in words */
+  network: string
+}
+
+/** One entry of a listing (`lsTree` streams them as JSON lines): `name` is its path below the listed directory. */
+export type TreeListing = LsEntry
+
+/** A listing stream sends its lines in batches of about this many bytes. */
+const LISTING_BATCH_BYTES = 64 * 1024
 
 export type Progress = AddProgress | ExportProgress | FetchProgress | LayoutProgress | { checked: number }
 
@@ -173,7 +199,25 @@ export class RepoOps {
     const roles: string[] = [this.repo.config.role]
     if (this.repo.config.consensus.voter) roles.push('voter')
     const { peerId } = await this.repo.identity()
-    return { peerId, addresses: this.network?.addresses() ?? [], roles, repo: this.repo.dir, swarm: this.network?.swarm() ?? await this.swarmOffline() }
+    return { peerId, addresses: this.network?.addresses() ?? [], roles, repo: this.repo.dir, live: this.network != null, listen: this.repo.config.addresses.listen, swarm: this.network?.swarm() ?? await this.swarmOffline() }
+  }
+
+  /**
+   * `status` without a daemon: identity, blocks, bytes and pins, and the configuration the network would start
+   * with. Counts left unknown by an unclean stop are recounted here, to the end, as nothing else will.
+   */
+  async offlineStatus (): Promise<OfflineStatus> {
+    const { peerId, roles } = await this.id()
+    if (this.repo.blocks.usageReport().counting) await this.repo.blocks.recount()
+    const c = this.repo.config
+    return {
+      live: false,
+      peerId,
+      roles,
+      repo: { ...await this.repoStats(), dir: this.repo.dir },
+      config: { listen: c.addresses.listen, bootstrap: c.bootstrap, mdns: c.discovery.mdns },
+      network: `no daemon is running for ${this.repo.dir}: peers, DHT and transfers need one (\`dits-node start\`)`
+    }
   }
 
   /** The network's privacy as the config sets it, for `id` without a daemon: a bad key file is reported here too. */
@@ -194,7 +238,7 @@ export class RepoOps {
     if (sync !== undefined) {
       // Durability order: the blocks, then the pin that makes them reachable.
       await sync.flush()
-      await this.repo.pins.add(root)
+      await this.repo.pins.add(root, 'user')
     }
     await this.network?.provide(root)
     const s = adder.stats
@@ -213,8 +257,16 @@ export class RepoOps {
   }
 
   async get (args: GetArgs, ctx: OpContext = {}): Promise<GetResponse> {
-    const cid = parseCid(args.cid)
+    const { root, path } = parseCidPath(args.cid)
     await checkOutputParent(args.out)
+    // a path is resolved first (its manifests fetched as the daemon runs); a root alone is laid out as it comes
+    const cid = path === '' ? root : (await this.resolve(args.cid, ctx)).cid
+    const response = await this.getCid(cid, args, ctx)
+    if (args.pin === true) await this.pinAdd({ cid: cid.toString() }, ctx)
+    return { ...response, pinned: args.pin === true }
+  }
+
+  private async getCid (cid: CID, args: GetArgs, ctx: OpContext): Promise<Omit<GetResponse, 'pinned'>> {
     if (this.network == null) {
       if (!(await this.repo.blocks.has(cid))) throw this.notHere(cid)
       const started = performance.now()
@@ -231,27 +283,49 @@ export class RepoOps {
 
   /** The bytes of a file (or range of it), in order. */
   async * cat (args: CatArgs, ctx: OpContext = {}): AsyncGenerator<Uint8Array> {
-    const cid = parseCid(args.cid)
+    // the manifests (as the daemon runs: fetched), then only the chunks the range needs: a few KiB of a 100 GB
+    // file fetch one chunk
+    const { cid } = await this.resolve(args.cid, ctx)
     const offset = args.offset ?? 0
     const length = args.length ?? Infinity
     if (this.network != null) {
-      // the manifests, then only the chunks the range needs: a few KiB of a 100 GB file fetch one chunk
-      await this.network.fetch(cid, { signal: ctx.signal, scope: 'manifests' })
       const file = await readFileNode(this.getBlock, cid)
       await this.network.fetch(cid, { signal: ctx.signal, plan: walkChunks(this.getBlock, file, { offset, length }) })
-    } else if (!(await this.repo.blocks.has(cid))) {
-      throw this.notHere(cid)
     }
     const file = await readFileNode(this.getBlock, cid)
     yield * readRange(this.getBlock, file, offset, length)
   }
 
-  async ls (args: CidArgs): Promise<LsEntry[]> {
-    return await ls(this.getBlock, await this.local(args.cid))
+  async ls (args: CidArgs, ctx: OpContext = {}): Promise<LsEntry[]> {
+    const r = await this.resolve(args.cid, ctx)
+    const entries = await ls(this.getBlock, r.cid)
+    // a file lists itself, under the name the path gave it
+    return r.type === 'file' ? entries.map(e => ({ ...e, name: r.name })) : entries
+  }
+
+  /**
+   * Every entry below a directory (`ls -r`), as JSON lines ({@link TreeListing}) in batches: the listing streams
+   * however large the tree, holding one open directory per level. A file lists itself.
+   */
+  async * lsTree (args: CidArgs, ctx: OpContext = {}): AsyncGenerator<Uint8Array> {
+    const r = await this.resolve(args.cid, ctx)
+    if (r.type !== 'dir') {
+      for (const e of await this.ls(args, ctx)) yield utf8.encode(JSON.stringify(e) + '\n')
+      return
+    }
+    let batch = ''
+    for await (const e of walkTree(this.getBlock, r.cid, { signal: ctx.signal, pause: macrotask })) {
+      batch += JSON.stringify({ name: e.path, cid: e.cid.toString(), size: e.size, type: e.type } satisfies TreeListing) + '\n'
+      if (batch.length >= LISTING_BATCH_BYTES) {
+        yield utf8.encode(batch)
+        batch = ''
+      }
+    }
+    if (batch !== '') yield utf8.encode(batch)
   }
 
   async stat (args: CidArgs, ctx: OpContext = {}): Promise<StatResult> {
-    return await statCid(this.getBlock, await this.local(args.cid), { signal: ctx.signal })
+    return await statCid(this.getBlock, (await this.resolve(args.cid, ctx)).cid, { signal: ctx.signal })
   }
 
   /**
@@ -260,7 +334,7 @@ export class RepoOps {
    * network — for the given root, or for every pin — and the scrub runs again to show the outcome.
    */
   async verify (args: VerifyArgs, ctx: OpContext = {}): Promise<VerifyResult & { repaired?: number }> {
-    const roots = args.cid === undefined ? undefined : [await this.local(args.cid)]
+    const roots = args.cid === undefined ? undefined : [(await this.resolve(args.cid, ctx)).cid]
     // a whole-store verify also walks the pins: what a pin needs and the store lacks is found too (this node keeps no
     // other roots: ref targets are not kept by it)
     const scrub = async (): Promise<VerifyResult> => await verifyBlocks(this.repo.blocks, roots, { signal: ctx.signal, pins: roots === undefined ? await this.repo.pins.ls() : undefined, onProgress: (checked) => ctx.onProgress?.({ checked }) })
@@ -286,7 +360,8 @@ export class RepoOps {
   }
 
   async pinAdd (args: CidArgs, ctx: OpContext = {}): Promise<{ pinned: string }> {
-    const cid = parseCid(args.cid)
+    const { root, path } = parseCidPath(args.cid)
+    const cid = path === '' ? root : (await this.resolve(args.cid, ctx)).cid
     if (this.network != null) await this.network.fetch(cid, { signal: ctx.signal })
     // A pin promises the whole DAG is here and durable: check it, then fsync it, then pin.
     const check = await verifyBlocks(this.repo.blocks, [cid], { signal: ctx.signal })
@@ -296,7 +371,7 @@ export class RepoOps {
     const sync = new BlockSync(this.repo.blocks)
     for await (const c of walkBlocks(this.getBlock, cid, { signal: ctx.signal, pause: macrotask })) await sync.add(c)
     await sync.flush()
-    await this.repo.pins.add(cid)
+    await this.repo.pins.add(cid, 'user')
     await this.network?.provide(cid)
     return { pinned: cid.toString() }
   }
@@ -311,16 +386,25 @@ export class RepoOps {
     return (await this.repo.pins.ls()).map(c => c.toString())
   }
 
-  private async local (input: string): Promise<CID> {
-    const cid = parseCid(input)
-    if (!(await this.repo.blocks.has(cid))) throw this.notHere(cid)
-    return cid
+  /**
+   * `CID` or `CID/sub/path` → the entry it names. A root the repo lacks is fetched (its manifests) as the daemon
+   * runs; without the daemon it is unavailable (exit 4), as content no peer has is.
+   */
+  private async resolve (input: string, ctx: OpContext = {}): Promise<Resolved> {
+    const { root, path } = parseCidPath(input)
+    if (!(await this.repo.blocks.has(root))) {
+      if (this.network == null) throw this.notHere(root)
+      await this.network.fetch(root, { signal: ctx.signal, scope: 'manifests' })
+    }
+    return await resolvePath(this.getBlock, root, path, { signal: ctx.signal })
   }
 
-  private notHere (cid: CID): NotFoundError {
-    return new NotFoundError(`${cid} is not in the repo ${this.repo.dir}${this.network == null ? ' (no daemon is running to fetch it from the network: run `dits-node start`)' : ''}`)
+  private notHere (cid: CID): UnavailableError {
+    return new UnavailableError(`${cid} is not in the repo ${this.repo.dir}${this.network == null ? ' (no daemon is running to fetch it from the network: run `dits-node start`)' : ''}`)
   }
 }
+
+const utf8 = new TextEncoder()
 
 /** The folder `out` goes into must exist: a get makes the output, not the folders above it. */
 async function checkOutputParent (out: string): Promise<void> {

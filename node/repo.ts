@@ -230,7 +230,13 @@ export function isAlive (pid: number): boolean {
   }
 }
 
-/** Pins: one file per pinned root, created durably (temp + fsync + rename + fsync dir). */
+/**
+ * Why a root is pinned (DESIGN §10): `user` (pin add, add, get --pin), `ref` (a seed keeping ref targets), `push`
+ * (a root pushed to this seed).
+ */
+export type PinReason = 'user' | 'ref' | 'push'
+
+/** Pins: one file per pinned root, holding when and why, created durably (temp + fsync + rename + fsync dir). */
 export class Pins {
   readonly dir: string
 
@@ -238,8 +244,8 @@ export class Pins {
     this.dir = dir
   }
 
-  async add (cid: CID): Promise<void> {
-    await writeDurable(join(this.dir, cid.toString()), JSON.stringify({ pinned: new Date().toISOString() }))
+  async add (cid: CID, reason: PinReason): Promise<void> {
+    await writeDurable(join(this.dir, cid.toString()), JSON.stringify({ pinned: new Date().toISOString(), reason }))
   }
 
   async rm (cid: CID): Promise<boolean> {

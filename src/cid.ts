@@ -50,18 +50,48 @@ export function isDitsCid (cid: CID): boolean {
     cid.multihash.size === BLAKE3_DIGEST_BYTES
 }
 
-/** Parse a user-supplied CID string, naming the input and the rule it broke. */
+/** How much of a bad CID an error message quotes, in characters. */
+const MAX_QUOTED_CID_CHARS = 120
+const BASE32_CID = /^b[a-z2-7]*$/
+/**
+ * Characters of a dits CID in base32: "b" and 36 bytes (version, codec, multihash code and length, one byte each,
+ * then the 32-byte digest) at 5 bits a character.
+ */
+const DITS_CID_CHARS = 1 + Math.ceil((4 + BLAKE3_DIGEST_BYTES) * 8 / 5)
+
+/** Parse a user-supplied CID string, naming the input and, in a user's terms, the rule it broke. */
 export function parseCid (input: string): CID {
+  const text = input.trim()
+  const quoted = JSON.stringify(text.length > MAX_QUOTED_CID_CHARS ? `${text.slice(0, MAX_QUOTED_CID_CHARS)}…` : text)
+  if (text === '') throw new InvalidCIDError('a CID is needed here, e.g. bafkr4i… (the last line `dits-node add` prints)')
   let cid: CID
   try {
-    cid = CID.parse(input.trim())
+    cid = CID.parse(text)
   } catch (err) {
-    throw new InvalidCIDError(`invalid CID "${input}": ${(err as Error).message}`)
+    throw new InvalidCIDError(`invalid CID ${quoted}: ${whyNotACid(text, err as Error)}`)
   }
   if (!isDitsCid(cid)) {
     throw new InvalidCIDError(`invalid CID "${input}": dits CIDs are CIDv1, codec raw or dag-cbor, BLAKE3-256 multihash (0x1e); this one is v${cid.version}, codec 0x${cid.code.toString(16)}, multihash 0x${cid.multihash.code.toString(16)}`)
   }
   return cid
+}
+
+/**
+ * Why `text` did not parse as a CID, in a user's terms (multiformats says "Unexpected end of data" or "multibase
+ * decoder must be provided"). dits prints CIDs in base32, lowercase, starting with "b".
+ */
+function whyNotACid (text: string, err: Error): string {
+  if (text.startsWith('b')) {
+    const bad = [...text].findIndex((ch, i) => i > 0 && !/[a-z2-7]/.test(ch))
+    if (bad >= 0) return `${JSON.stringify([...text][bad])} at character ${bad + 1} cannot be part of a CID (dits CIDs are "b" and then the letters a-z and digits 2-7)`
+  }
+  if (BASE32_CID.test(text)) {
+    if (text.length < DITS_CID_CHARS) return `it is too short: ${text.length} characters where a dits CID has ${DITS_CID_CHARS} (was it cut off when copied?)`
+    if (text.length > DITS_CID_CHARS) return `it is too long: ${text.length} characters where a dits CID has ${DITS_CID_CHARS} (was something pasted after it?)`
+  } else if (!/^[kzQ]/.test(text)) {
+    return 'not a CID: dits CIDs start with "b" followed by the letters a-z and digits 2-7, e.g. bafkr4i…'
+  }
+  return `it does not decode as a CID (${/end of data|decode varint/i.test(err.message) ? 'it ends too soon' : 'a copy error?'})`
 }
 
 export function equalBytes (a: Uint8Array, b: Uint8Array): boolean {

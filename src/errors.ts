@@ -75,3 +75,8 @@ export class InsufficientSpaceError extends DitsError {
   static override name = 'InsufficientSpaceError'
   override name = 'InsufficientSpaceError'
 }
+
+export class InvalidMultiaddrError extends UsageError {
+  static override name = 'InvalidMultiaddrError'
+  override name = 'InvalidMultiaddrError'
+}

@@ -7,7 +7,7 @@ import { parseCount } from '../parse.ts'
 export function register (program: Command): void {
   program.command('cat')
     .description('write a file\'s bytes (or a range of them) to stdout; reads only the chunks the range needs')
-    .argument('<cid>', 'file CID')
+    .argument('<cid>', 'a file\'s CID, or CID/sub/path for a file inside a directory')
     .option('--offset <n>', 'first byte', '0')
     .option('--length <n>', 'how many bytes (default: to the end)')
     .action(async (cid: string, opts: { offset: string, length?: string }, cmd: Command) => {

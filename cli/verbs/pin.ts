@@ -5,7 +5,7 @@ import type { GlobalOptions } from '../context.ts'
 export function register (program: Command): void {
   const pin = program.command('pin').description('keep roots (and everything under them) safe from gc')
   pin.command('add')
-    .argument('<cid>', 'root CID')
+    .argument('<cid>', 'root CID, or CID/sub/path for an entry inside a directory')
     .description('pin a root; every block under it must be present (the daemon fetches missing ones)')
     .action(async (cid: string, _o: unknown, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
@@ -25,6 +25,6 @@ export function register (program: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
       const r = await withClient(ctx, 'read', async c => await c.call<string[]>('pinLs', {}))
-      ctx.print(r, r)
+      ctx.print(r, r.length === 0 ? 'no pins' : r)
     })
 }

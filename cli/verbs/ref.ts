@@ -30,7 +30,10 @@ export function register (program: Command): void {
       const r = await withClient(ctx, 'daemon', async c => await c.call<{ name: string, cid: string, old: string | null, index: number }>('refSet', {
         name, cid, expect: opts.expect, expectNone: opts.expectNone === true ? true : undefined, token
       }))
-      ctx.print(r, `${r.name} -> ${r.cid} (was ${r.old ?? 'none'}, version ${r.index})`)
+      // the voters store a name in its normal form (src/paths.ts): say so when that is not the name as typed
+      const normalized = r.name !== name
+      if (normalized && !ctx.json) process.stderr.write(`dits-node: note: the ref name ${JSON.stringify(name)} was normalized to ${JSON.stringify(r.name)}\n`)
+      ctx.print({ ...r, requested: name, normalized }, `${r.name} -> ${r.cid} (was ${r.old ?? 'none'}, version ${r.index})`)
     })
 
   ref.command('rm')

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { once } from 'node:events'
 import { setFlagsFromString } from 'node:v8'
-import { initRepo, repoExists } from '../../node/repo.ts'
+import { initRepo, repoExists, NoRepoError } from '../../node/repo.ts'
 import { CliContext } from '../context.ts'
 import type { GlobalOptions } from '../context.ts'
 import { swarmLine } from './swarm-key.ts'
@@ -20,10 +20,13 @@ export const REPEATED_STOP_SIGNAL_MS = 1000
 
 export function register (program: Command): void {
   program.command('start')
-    .description('run the node: open the repo, serve the local API and the network; Ctrl-C stops it cleanly')
+    .description('run the node: open the repo, serve the local API and the network; Ctrl-C stops it cleanly. Creates the default repo (~/.dits) on first start; a repo named by --repo or $DITS_REPO must exist (dits-node init)')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
       if (!(await repoExists(ctx.repoDir))) {
+        // Only the default repo is made on first start: a named path that holds none is a typo or a missing
+        // mount more often than a wish for a new identity listening on every interface.
+        if (ctx.repoNamed) throw new NoRepoError(`no repo at ${ctx.repoDir}: run \`dits-node init\``)
         await initRepo(ctx.repoDir)
         if (!ctx.json) process.stderr.write(`initialized a new repo at ${ctx.repoDir}\n`)
       }

@@ -27,6 +27,8 @@ import { PeerPenalties } from './penalties.ts'
 import { Advertiser } from './advertiser.ts'
 import { Download } from './fetcher.ts'
 import { NotStartedError, PrivateNetworkDialError, ProtocolViolationError } from './errors.ts'
+import { parseMultiaddr } from '../../src/multiaddr.ts'
+import { UnavailableError, InvalidMultiaddrError } from '../../src/errors.ts'
 import type { AbortOptions, Connection, PeerId, PrivateKey, Logger } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
@@ -248,10 +250,40 @@ class Network implements DitsNetwork {
     return [...byPeer.values()].map(conns => this.peerInfo(conns))
   }
 
+  /**
+   * Dial `ma` and complete the hello handshake. The address is what is asked about: an open connection to the
+   * same peer over another address says nothing about this one, so it is dialled unless a connection already
+   * runs over exactly it.
+   */
   async connect (ma: string, options: AbortOptions = {}): Promise<PeerInfo> {
     this.assertRunning()
-    const signal = options.signal ?? AbortSignal.timeout(this.libp2p.services.hello.timeoutMs * 2)
-    const connection = await this.libp2p.dial(multiaddr(ma), { signal }).catch((err: Error) => { throw this.dialError(ma, err, options.signal) })
+    const target = parseMultiaddr(ma)
+    const peer = target.getComponents().find(c => c.code === P2P_CODE)?.value
+    if (peer !== undefined) {
+      try {
+        peerIdFromString(peer)
+      } catch {
+        throw new InvalidMultiaddrError(`"${ma}" names "${peer}" after /p2p/, which is not a peer id (they look like 12D3KooW…)`)
+      }
+    }
+    const timeoutMs = this.libp2p.services.hello.timeoutMs * 2
+    const signal = options.signal ?? AbortSignal.timeout(timeoutMs)
+    const address = target.decapsulateCode(P2P_CODE).toString()
+    const existing = peer === undefined
+      ? undefined
+      : this.libp2p.getConnections(peerIdFromString(peer)).find(c => c.status === 'open' && c.remoteAddr.decapsulateCode(P2P_CODE).toString() === address)
+    let connection: Connection
+    try {
+      connection = existing ?? await this.libp2p.dial(target, { signal, force: true })
+    } catch (err) {
+      if (options.signal?.aborted === true) throw err
+      // a socket that was refused says so; a handshake that failed or hung may be a private network's
+      const socket = socketFailure(err)
+      if (socket !== undefined) throw new UnavailableError(`could not connect to ${ma}: ${socket}`, { cause: err })
+      const described = this.dialError(ma, err as Error, options.signal)
+      if (described !== err) throw described
+      throw new UnavailableError(`could not connect to ${ma}: ${timedOut(err) ? `no answer within ${timeoutMs / 1000} s` : (err as Error).message}`, { cause: err })
+    }
     await this.libp2p.services.hello.waitFor(connection.remotePeer, { signal })
     return this.peerInfo(this.libp2p.getConnections(connection.remotePeer))
   }
@@ -333,6 +365,35 @@ class Network implements DitsNetwork {
   private assertRunning (): void {
     if (!this.running) throw new NotStartedError('the network is not started: call start() first')
   }
+}
+
+/** libp2p's multiaddr protocol code for /p2p/<peer id> */
+const P2P_CODE = 421
+
+/** The errors in a dial failure's chain (its aggregated errors and causes), breadth-first, at most 32. */
+function errorChain (err: unknown): Array<Error & { code?: string }> {
+  const seen: Array<Error & { code?: string }> = []
+  const queue: unknown[] = [err]
+  while (queue.length > 0 && seen.length < 32) {
+    const e = queue.shift() as (Error & { code?: string, errors?: unknown[], cause?: unknown }) | undefined
+    if (e == null || seen.includes(e)) continue
+    seen.push(e)
+    queue.push(...(e.errors ?? []), e.cause)
+  }
+  return seen
+}
+
+/** Why a dial failed at the socket, in a user's terms; undefined when the socket did not say (a failed handshake). */
+function socketFailure (err: unknown): string | undefined {
+  for (const e of errorChain(err)) {
+    if (e.code === 'ECONNREFUSED') return 'connection refused (nothing listens at that address)'
+    if (e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') return 'no route to that host'
+  }
+  return undefined
+}
+
+function timedOut (err: unknown): boolean {
+  return errorChain(err).some(e => e.code === 'ETIMEDOUT' || e.name === 'TimeoutError' || e.name === 'AbortError')
 }
 
 function routingTableSize (libp2p: DitsLibp2p): number {

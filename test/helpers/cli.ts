@@ -22,8 +22,9 @@ export interface RunResult {
 
 const DEFAULT_RUN_TIMEOUT_MS = 60_000
 
-export async function dits (args: string[], options: { env?: NodeJS.ProcessEnv, timeoutMs?: number } = {}): Promise<RunResult> {
+export async function dits (args: string[], options: { env?: NodeJS.ProcessEnv, timeoutMs?: number, cwd?: string } = {}): Promise<RunResult> {
   const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd,
     env: { ...process.env, DITS_CONFIG_DISCOVERY__MDNS: 'false', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -39,7 +40,7 @@ export async function dits (args: string[], options: { env?: NodeJS.ProcessEnv, 
 }
 
 /** Run and insist on exit 0, returning stdout. */
-export async function ok (args: string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+export async function ok (args: string[], options: { env?: NodeJS.ProcessEnv, cwd?: string } = {}): Promise<string> {
   const r = await dits(args, options)
   if (r.code !== 0) throw new Error(`dits-node ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
   return r.stdout
@@ -51,10 +52,15 @@ export interface RunningDaemon {
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
-/** Start `dits-node start --json` and wait for its ready line. */
-export async function startDaemon (repo: string, env: NodeJS.ProcessEnv = {}): Promise<RunningDaemon> {
-  const child = spawn(process.execPath, [BIN, '--repo', repo, '--json', 'start'], {
-    env: { ...process.env, DITS_CONFIG_DISCOVERY__MDNS: 'false', ...env },
+/**
+ * Start `dits-node start --json` and wait for its ready line. With `defaultRepo`, neither --repo nor $DITS_REPO
+ * names the repo: `repo` must then be the default (~/.dits of `env.HOME`).
+ */
+export async function startDaemon (repo: string, env: NodeJS.ProcessEnv = {}, options: { defaultRepo?: boolean } = {}): Promise<RunningDaemon> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, DITS_CONFIG_DISCOVERY__MDNS: 'false', ...env }
+  if (options.defaultRepo === true) delete childEnv.DITS_REPO
+  const child = spawn(process.execPath, [BIN, ...(options.defaultRepo === true ? [] : ['--repo', repo]), '--json', 'start'], {
+    env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let stdout = ''

@@ -31,9 +31,9 @@ describe('node/ops', () => {
     syncs = watchSyncs(repo.blocks)
     durableAtPin = new Map()
     const pin = repo.pins.add.bind(repo.pins)
-    repo.pins.add = async (cid) => {
+    repo.pins.add = async (cid, reason) => {
       durableAtPin.set(cid.toString(), syncs.durable())
-      await pin(cid)
+      await pin(cid, reason)
     }
   })
   afterEach(async () => {
