@@ -4,34 +4,9 @@ import { once } from 'node:events'
 import { mkdtemp, rm, readdir, readFile, mkdir, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CID } from 'multiformats/cid'
 import { randomFile } from '../bench/harness.ts'
 import { BIN, dits, ok } from '../helpers/cli.ts'
-import { decodeNode, nodeLinks } from '../../src/manifest/index.ts'
-import { DAG_CBOR_CODE } from '../../src/cid.ts'
-
-/** Every manifest block in the repo, and whether every block it links to is present. */
-async function danglingLinks (repo: string): Promise<string[]> {
-  const blocks = join(repo, 'blocks')
-  const present = new Set<string>()
-  const files: string[] = []
-  for (const shard of await readdir(blocks)) {
-    for (const f of await readdir(join(blocks, shard))) {
-      if (!f.endsWith('.data')) continue
-      present.add(f.slice(0, -5))
-      files.push(join(blocks, shard, f))
-    }
-  }
-  const dangling: string[] = []
-  for (const f of files) {
-    const cid = CID.parse(f.split('/').at(-1)?.slice(0, -5) as string)
-    if (cid.code !== DAG_CBOR_CODE) continue
-    for (const link of nodeLinks(decodeNode(cid, await readFile(f)))) {
-      if (!present.has(link.toString())) dangling.push(`${cid} → ${link}`)
-    }
-  }
-  return dangling
-}
+import { danglingLinks } from '../helpers/blocks.ts'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 

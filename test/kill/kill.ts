@@ -21,12 +21,12 @@ import { createHash } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdir, readFile, readdir, rm, open } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CID } from 'multiformats/cid'
 import { BIN, dits, ok, startDaemon } from '../helpers/cli.ts'
+import { danglingLinks } from '../helpers/blocks.ts'
 import { randomFile } from '../bench/harness.ts'
 import { VoterCluster } from '../node/consensus/cluster.ts'
-import { decodeNode, nodeLinks } from '../../src/manifest/index.ts'
-import { DAG_CBOR_CODE, chunkCid } from '../../src/cid.ts'
+import { chunkCid } from '../../src/cid.ts'
+import { seededRandom } from '../../src/raft/random.ts'
 import type { RunningDaemon } from '../helpers/cli.ts'
 
 export type Scenario = 'add' | 'get' | 'ref' | 'lock'
@@ -51,18 +51,6 @@ export interface KillReport {
   durationMs: number
 }
 
-/** mulberry32: one seed replays a run's delays. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 /** Run the CLI; `killAfterMs` kills it (SIGKILL) if it is still running then. */
@@ -83,29 +71,6 @@ async function timed (fn: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now()
   await fn()
   return performance.now() - t0
-}
-
-/** Manifest blocks in the repo that link a block the repo does not hold. */
-export async function danglingLinks (repo: string): Promise<string[]> {
-  const blocks = join(repo, 'blocks')
-  const present = new Set<string>()
-  const manifests: string[] = []
-  for (const shard of await readdir(blocks)) {
-    for (const f of await readdir(join(blocks, shard))) {
-      if (!f.endsWith('.data') || f.startsWith('.')) continue
-      present.add(f.slice(0, -5))
-      manifests.push(join(blocks, shard, f))
-    }
-  }
-  const dangling: string[] = []
-  for (const f of manifests) {
-    const cid = CID.parse(f.split('/').at(-1)?.slice(0, -5) as string)
-    if (cid.code !== DAG_CBOR_CODE) continue
-    for (const link of nodeLinks(decodeNode(cid, await readFile(f)))) {
-      if (!present.has(link.toString())) dangling.push(`${cid} -> ${link}`)
-    }
-  }
-  return dangling
 }
 
 /** verify --json through whatever runs the repo; asserts nothing bad and nothing missing. */
@@ -137,7 +102,7 @@ async function scribble (path: string, rand: () => number, bytes: number): Promi
 // ------------------------------------------------------------------------------------------------ add
 
 async function killAdd (o: KillOptions): Promise<KillReport> {
-  const rand = prng(o.seed)
+  const rand = seededRandom(o.seed)
   const repo = join(o.dir, 'repo')
   const src = join(o.dir, 'src')
   await ok(['--repo', repo, 'init'])
@@ -176,7 +141,7 @@ async function killAdd (o: KillOptions): Promise<KillReport> {
 // ------------------------------------------------------------------------------------------------ get
 
 async function killGet (o: KillOptions): Promise<KillReport> {
-  const rand = prng(o.seed)
+  const rand = seededRandom(o.seed)
   const src = join(o.dir, 'src-repo')
   const dst = join(o.dir, 'dst-repo')
   await ok(['--repo', src, 'init'])
@@ -266,7 +231,7 @@ async function converged<T> (cluster: VoterCluster, read: (i: number) => Promise
 }
 
 async function killRef (o: KillOptions): Promise<KillReport> {
-  const rand = prng(o.seed)
+  const rand = seededRandom(o.seed)
   return await withCluster(o, async cluster => {
     // the chain's values v0, v1, …: a ref may name content no voter holds
     const values = Array.from({ length: o.runs + 1 }, (_, k) => chunkCid(new TextEncoder().encode(`v${k}`)).toString())
@@ -305,7 +270,7 @@ async function killRef (o: KillOptions): Promise<KillReport> {
 }
 
 async function killLock (o: KillOptions): Promise<KillReport> {
-  const rand = prng(o.seed)
+  const rand = seededRandom(o.seed)
   return await withCluster(o, async cluster => {
     const acked = new Map<string, number>()
     let killed = 0
