@@ -14,32 +14,35 @@ export function register (program: Command): void {
     .option('--shared', 'a shared (read) lock instead of an exclusive one')
     .option('--ttl <duration>', 'lease, renewed by this node until released (e.g. 30s)', '30s')
     .option('--wait <duration>', 'wait (FIFO) up to this long for the lock instead of failing at once (e.g. 2m)')
+    .option('--request-id <id>', 'a retry with the same id (through this node) is the same request: applied once, answered with the first result')
     .description('take a lock; prints its fencing token (exit 3 if held by someone else)')
-    .action(async (path: string, opts: { shared?: boolean, ttl: string, wait?: string }, cmd: Command) => {
+    .action(async (path: string, opts: { shared?: boolean, ttl: string, wait?: string, requestId?: string }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
       const ttlMs = parseDuration('--ttl', opts.ttl)
       const waitMs = opts.wait === undefined ? undefined : parseDuration('--wait', opts.wait)
-      const r = await withClient(ctx, 'daemon', async c => await c.call<LockInfo>('lockAcquire', { path, shared: opts.shared === true, ttlMs, waitMs }))
+      const r = await withClient(ctx, 'daemon', async c => await c.call<LockInfo>('lockAcquire', { path, shared: opts.shared === true, ttlMs, waitMs, requestId: opts.requestId }))
       ctx.print(r, `locked ${r.path} (${r.mode}) token ${r.token}, lease until ${new Date(r.expires).toISOString()}`)
     })
 
   lock.command('release')
     .argument('<path>', 'the path as locked')
+    .option('--request-id <id>', 'a retry with the same id (through this node) is the same request: applied once, answered with the first result')
     .description('release this node\'s lock on a path (or cancel its wait)')
-    .action(async (path: string, _o: unknown, cmd: Command) => {
+    .action(async (path: string, opts: { requestId?: string }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
-      const r = await withClient(ctx, 'daemon', async c => await c.call<{ released: LockInfo | null, cancelled: boolean }>('lockRelease', { path }))
+      const r = await withClient(ctx, 'daemon', async c => await c.call<{ released: LockInfo | null, cancelled: boolean }>('lockRelease', { path, requestId: opts.requestId }))
       ctx.print(r, r.released !== null ? `released ${r.released.path} (token ${r.released.token})` : `cancelled the wait for ${path}`)
     })
 
   lock.command('renew')
     .argument('<path>', 'the path as locked')
     .option('--ttl <duration>', 'new lease length (default: the current one)')
+    .option('--request-id <id>', 'a retry with the same id (through this node) is the same request: applied once, answered with the first result')
     .description('extend this node\'s lease now (the node also renews in the background)')
-    .action(async (path: string, opts: { ttl?: string }, cmd: Command) => {
+    .action(async (path: string, opts: { ttl?: string, requestId?: string }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
       const ttlMs = opts.ttl === undefined ? undefined : parseDuration('--ttl', opts.ttl)
-      const r = await withClient(ctx, 'daemon', async c => await c.call<LockInfo>('lockRenew', { path, ttlMs }))
+      const r = await withClient(ctx, 'daemon', async c => await c.call<LockInfo>('lockRenew', { path, ttlMs, requestId: opts.requestId }))
       ctx.print(r, `renewed ${r.path} (token ${r.token}) until ${new Date(r.expires).toISOString()}`)
     })
 
@@ -58,10 +61,11 @@ export function register (program: Command): void {
   lock.command('break')
     .argument('<path>', 'the path as locked')
     .requiredOption('--reason <text>', 'why: recorded in the audit log')
+    .option('--request-id <id>', 'a retry with the same id (through this node) is the same request: applied once, answered with the first result')
     .description('remove every lock on exactly this path, whoever holds it (audited)')
-    .action(async (path: string, opts: { reason: string }, cmd: Command) => {
+    .action(async (path: string, opts: { reason: string, requestId?: string }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
-      const r = await withClient(ctx, 'daemon', async c => await c.call<{ broken: LockInfo[] }>('lockBreak', { path, reason: opts.reason }))
+      const r = await withClient(ctx, 'daemon', async c => await c.call<{ broken: LockInfo[] }>('lockBreak', { path, reason: opts.reason, requestId: opts.requestId }))
       ctx.print(r, r.broken.length === 0 ? `no lock on ${path}` : r.broken.map(g => `broke ${g.owner}'s ${g.mode} lock on ${g.path} (token ${g.token})`))
     })
 }

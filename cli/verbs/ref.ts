@@ -23,12 +23,13 @@ export function register (program: Command): void {
     .option('--expect <cid>', 'only if the ref points at this CID now')
     .option('--expect-none', 'only if the ref does not exist yet')
     .option('--token <token>', 'fencing token of a lock you hold covering the ref')
+    .option('--request-id <id>', 'a retry with the same id (through this node) is the same request: applied once, answered with the first result')
     .description('point a ref at a CID; with --expect/--expect-none a compare-and-swap (exit 3 on mismatch)')
-    .action(async (name: string, cid: string, opts: { expect?: string, expectNone?: boolean, token?: string }, cmd: Command) => {
+    .action(async (name: string, cid: string, opts: { expect?: string, expectNone?: boolean, token?: string, requestId?: string }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
       const token = opts.token === undefined ? undefined : parseCount('--token', opts.token)
       const r = await withClient(ctx, 'daemon', async c => await c.call<{ name: string, cid: string, old: string | null, index: number }>('refSet', {
-        name, cid, expect: opts.expect, expectNone: opts.expectNone === true ? true : undefined, token
+        name, cid, expect: opts.expect, expectNone: opts.expectNone === true ? true : undefined, token, requestId: opts.requestId
       }))
       // the voters store a name in its normal form (src/paths.ts): say so when that is not the name as typed
       const normalized = r.name !== name
@@ -40,11 +41,12 @@ export function register (program: Command): void {
     .argument('<name>', 'ref name')
     .requiredOption('--expect <cid>', 'the CID the ref must point at now')
     .option('--token <token>', 'fencing token of a lock you hold covering the ref')
+    .option('--request-id <id>', 'a retry with the same id (through this node) is the same request: applied once, answered with the first result')
     .description('delete a ref by compare-and-swap (exit 3 on mismatch)')
-    .action(async (name: string, opts: { expect: string, token?: string }, cmd: Command) => {
+    .action(async (name: string, opts: { expect: string, token?: string, requestId?: string }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
       const token = opts.token === undefined ? undefined : parseCount('--token', opts.token)
-      const r = await withClient(ctx, 'daemon', async c => await c.call<{ name: string, old: string, index: number }>('refRm', { name, expect: opts.expect, token }))
+      const r = await withClient(ctx, 'daemon', async c => await c.call<{ name: string, old: string, index: number }>('refRm', { name, expect: opts.expect, token, requestId: opts.requestId }))
       ctx.print(r, `removed ${r.name} (was ${r.old})`)
     })
 

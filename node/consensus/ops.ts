@@ -8,6 +8,7 @@ import { UnavailableError } from '../../src/errors.ts'
 import { ACCESS_ROLES, MAX_ACCESS_NAME_CHARS, MAX_CID_CHARS, MAX_LOCK_TTL_MS, MAX_LOCK_WAIT_MS, MAX_REASON_CHARS } from '../../src/state/index.ts'
 import { MAX_PATH_BYTES } from '../../src/paths.ts'
 import { rpc, NoArgs } from '../api.ts'
+import { REQUEST_ID_PATTERN } from './service.ts'
 import type { RpcOp } from '../api.ts'
 import type { AccessRole } from '../../src/state/index.ts'
 import type { ConsensusService } from './service.ts'
@@ -20,12 +21,13 @@ const TokenArg = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER)
 const TtlArg = z.number().int().min(1).max(MAX_LOCK_TTL_MS)
 /** `peer id` or a multiaddr ending in `/p2p/<peer id>` */
 const PeerArg = z.string().min(1).max(1024)
+/** `--request-id`: a retry with the same id is the same command, applied once (service.ts requestSession) */
+const RequestIdArg = z.string().regex(REQUEST_ID_PATTERN, 'must be 1-128 of A-Z a-z 0-9 . _ : -').optional().describe('--request-id')
 
-export const RefSetArgs = z.strictObject({ name: PathArg, cid: CidArg, expect: CidArg.optional().describe('--expect'), expectNone: z.boolean().optional().describe('--expect-none'), token: TokenArg.optional().describe('--token') })
-export const RefRmArgs = z.strictObject({ name: PathArg, expect: CidArg.describe('--expect'), token: TokenArg.optional().describe('--token') })
-export const LockAcquireArgs = z.strictObject({ path: PathArg, shared: z.boolean().optional().describe('--shared'), ttlMs: TtlArg.optional().describe('--ttl'), waitMs: z.number().int().min(0).max(MAX_LOCK_WAIT_MS).optional().describe('--wait') })
+export const RefSetArgs = z.strictObject({ name: PathArg, cid: CidArg, expect: CidArg.optional().describe('--expect'), expectNone: z.boolean().optional().describe('--expect-none'), token: TokenArg.optional().describe('--token'), requestId: RequestIdArg })
+export const RefRmArgs = z.strictObject({ name: PathArg, expect: CidArg.describe('--expect'), token: TokenArg.optional().describe('--token'), requestId: RequestIdArg })
+export const LockAcquireArgs = z.strictObject({ path: PathArg, shared: z.boolean().optional().describe('--shared'), ttlMs: TtlArg.optional().describe('--ttl'), waitMs: z.number().int().min(0).max(MAX_LOCK_WAIT_MS).optional().describe('--wait'), requestId: RequestIdArg })
 const NameArgs = z.strictObject({ name: PathArg })
-const PathArgs = z.strictObject({ path: PathArg })
 const PrefixArgs = z.strictObject({ prefix: z.string().max(MAX_PATH_BYTES).optional() })
 const PeerArgs = z.strictObject({ peer: PeerArg })
 const RoleArg = z.enum(ACCESS_ROLES as readonly [AccessRole, ...AccessRole[]])
@@ -43,10 +45,10 @@ export function consensusOps (service: () => ConsensusService | undefined): Reco
     refLs: rpc(PrefixArgs, async (a) => await s().refLs(a)),
     refLog: rpc(NameArgs, async (a) => await s().refLog(a)),
     lockAcquire: rpc(LockAcquireArgs, async (a) => await s().lockAcquire(a)),
-    lockRelease: rpc(PathArgs, async (a) => await s().lockRelease(a)),
-    lockRenew: rpc(z.strictObject({ path: PathArg, ttlMs: TtlArg.optional().describe('--ttl') }), async (a) => await s().lockRenew(a)),
+    lockRelease: rpc(z.strictObject({ path: PathArg, requestId: RequestIdArg }), async (a) => await s().lockRelease(a)),
+    lockRenew: rpc(z.strictObject({ path: PathArg, ttlMs: TtlArg.optional().describe('--ttl'), requestId: RequestIdArg }), async (a) => await s().lockRenew(a)),
     lockLs: rpc(PrefixArgs, async (a) => await s().lockLs(a)),
-    lockBreak: rpc(z.strictObject({ path: PathArg, reason: z.string().min(1).max(MAX_REASON_CHARS).describe('--reason') }), async (a) => await s().lockBreak(a)),
+    lockBreak: rpc(z.strictObject({ path: PathArg, reason: z.string().min(1).max(MAX_REASON_CHARS).describe('--reason'), requestId: RequestIdArg }), async (a) => await s().lockBreak(a)),
     clusterStatus: rpc(NoArgs, async () => await s().clusterStatus()),
     clusterAdd: rpc(PeerArgs, async (a) => await s().clusterAdd(a)),
     clusterRemove: rpc(PeerArgs, async (a) => await s().clusterRemove(a)),

@@ -25,6 +25,8 @@ import type {
   AccessAuditEntry, AccessRole, AccessTable, AdmittedCommand, CommandResult, RequestBody, LockGrant, LockLsReply, LockMode, Query, QueryReply, RefLogReply, RefRecord
 } from '../../src/state/index.ts'
 
+/** What `--request-id` accepts: it becomes part of a client id (src/state MAX_ID_CHARS bounds those). */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/
 /** Lease of a lock acquired without --ttl. */
 export const DEFAULT_LOCK_TTL_MS = 30_000
 /** How long `cluster status` waits for the leader's view before showing the answering voter's own. */
@@ -248,18 +250,18 @@ export class ConsensusService {
     return ref
   }
 
-  async refSet (args: { name: string, cid: string, expect?: string, expectNone?: boolean, token?: number }): Promise<{ name: string, cid: string, old: string | null, index: number, token: number | null }> {
+  async refSet (args: { name: string, cid: string, expect?: string, expectNone?: boolean, token?: number, requestId?: string }): Promise<{ name: string, cid: string, old: string | null, index: number, token: number | null }> {
     if (args.expect !== undefined && args.expectNone === true) throw new UsageError('--expect and --expect-none exclude each other')
     const r = await this.command({
       type: 'ref.set', name: args.name, cid: args.cid, expect: args.expectNone === true ? null : args.expect, token: args.token
-    })
-    if (r.type !== 'ref.set') throw new Error(`unexpected result ${r.type}`)
+    }, 0, args.requestId)
+    if (r.type !== 'ref.set') throw requestReused(args.requestId, 'ref.set', r.type)
     return { name: r.ref.name, cid: r.ref.cid, old: r.old, index: r.ref.index, token: r.ref.token }
   }
 
-  async refRm (args: { name: string, expect: string, token?: number }): Promise<{ name: string, old: string, index: number }> {
-    const r = await this.command({ type: 'ref.rm', name: args.name, expect: args.expect, token: args.token })
-    if (r.type !== 'ref.rm') throw new Error(`unexpected result ${r.type}`)
+  async refRm (args: { name: string, expect: string, token?: number, requestId?: string }): Promise<{ name: string, old: string, index: number }> {
+    const r = await this.command({ type: 'ref.rm', name: args.name, expect: args.expect, token: args.token }, 0, args.requestId)
+    if (r.type !== 'ref.rm') throw requestReused(args.requestId, 'ref.rm', r.type)
     return { name: r.name, old: r.old, index: r.index }
   }
 
@@ -273,25 +275,26 @@ export class ConsensusService {
 
   // ---- locks ---------------------------------------------------------------------------------------------
 
-  async lockAcquire (args: { path: string, shared?: boolean, ttlMs?: number, waitMs?: number }): Promise<LockInfo> {
+  async lockAcquire (args: { path: string, shared?: boolean, ttlMs?: number, waitMs?: number, requestId?: string }): Promise<LockInfo> {
     const waitMs = args.waitMs ?? 0
     const r = await this.command({
       type: 'lock.acquire', path: args.path, mode: args.shared === true ? 'shared' : 'exclusive', ttlMs: args.ttlMs ?? DEFAULT_LOCK_TTL_MS, waitMs: waitMs > 0 ? waitMs : undefined
-    }, waitMs)
-    if (r.type !== 'lock.acquire' || r.status !== 'granted') throw new UnavailableError(`the request for lock ${args.path} is still queued: retry it`)
+    }, waitMs, args.requestId)
+    if (r.type !== 'lock.acquire') throw requestReused(args.requestId, 'lock.acquire', r.type)
+    if (r.status !== 'granted') throw new UnavailableError(`the request for lock ${args.path} is still queued: retry it`)
     this.renewer.track(r.grant)
     return lockInfo(r.grant)
   }
 
-  async lockRelease (args: { path: string }): Promise<{ released: LockInfo | null, cancelled: boolean }> {
-    const r = await this.command({ type: 'lock.release', path: args.path })
-    if (r.type !== 'lock.release') throw new Error(`unexpected result ${r.type}`)
+  async lockRelease (args: { path: string, requestId?: string }): Promise<{ released: LockInfo | null, cancelled: boolean }> {
+    const r = await this.command({ type: 'lock.release', path: args.path }, 0, args.requestId)
+    if (r.type !== 'lock.release') throw requestReused(args.requestId, 'lock.release', r.type)
     this.renewer.untrack(this.peerId, r.released?.path ?? args.path)
     return { released: r.released === null ? null : lockInfo(r.released), cancelled: r.cancelled !== null }
   }
 
-  async lockRenew (args: { path: string, ttlMs?: number }): Promise<LockInfo> {
-    const grant = await this.renew(args.path, args.ttlMs)
+  async lockRenew (args: { path: string, ttlMs?: number, requestId?: string }): Promise<LockInfo> {
+    const grant = await this.renew(args.path, args.ttlMs, args.requestId)
     this.renewer.track(grant)
     return lockInfo(grant)
   }
@@ -300,9 +303,9 @@ export class ConsensusService {
     return await this.read({ type: 'lock.ls', prefix: args.prefix ?? '' })
   }
 
-  async lockBreak (args: { path: string, reason: string }): Promise<{ broken: LockInfo[] }> {
-    const r = await this.command({ type: 'lock.break', path: args.path, reason: args.reason })
-    if (r.type !== 'lock.break') throw new Error(`unexpected result ${r.type}`)
+  async lockBreak (args: { path: string, reason: string, requestId?: string }): Promise<{ broken: LockInfo[] }> {
+    const r = await this.command({ type: 'lock.break', path: args.path, reason: args.reason }, 0, args.requestId)
+    if (r.type !== 'lock.break') throw requestReused(args.requestId, 'lock.break', r.type)
     return { broken: r.broken.map(lockInfo) }
   }
 
@@ -383,22 +386,22 @@ export class ConsensusService {
    * It carries no owner: the voter sets that to this node's peer id, as the connection authenticated it.
    * A refusal by the state machine or by the voter's access check becomes its named error (exit 3).
    */
-  private async command (input: DistributiveOmit<AdmittedCommand, 'client' | 'seq' | 'owner'>, extraMs = 0): Promise<Exclude<CommandResult, { ok: false }>> {
+  private async command (input: DistributiveOmit<AdmittedCommand, 'client' | 'seq' | 'owner'>, extraMs = 0, requestId?: string): Promise<Exclude<CommandResult, { ok: false }>> {
     const client = this.ready()
-    const slot = this.sessions.acquire()
+    const slot = requestId === undefined ? this.sessions.acquire() : requestSession(this.peerId, requestId)
     try {
       const command = dropUndefined({ ...input, user: this.init.user, client: slot.client, seq: slot.seq }) as unknown as RequestBody
       const result = await client.call({ kind: 'command', command }, { timeoutMs: this.init.requestTimeoutMs + extraMs, attemptTimeoutMs: DEFAULT_CONSENSUS_ATTEMPT_TIMEOUT_MS + extraMs }) as CommandResult
       if (!result.ok) throw errorFromInfo(result.error)
       return result
     } finally {
-      this.sessions.release(slot)
+      if (requestId === undefined) this.sessions.release(slot)
     }
   }
 
-  private async renew (path: string, ttlMs?: number): Promise<LockGrant> {
-    const r = await this.command({ type: 'lock.renew', path, ttlMs })
-    if (r.type !== 'lock.renew') throw new Error(`unexpected result ${r.type}`)
+  private async renew (path: string, ttlMs?: number, requestId?: string): Promise<LockGrant> {
+    const r = await this.command({ type: 'lock.renew', path, ttlMs }, 0, requestId)
+    if (r.type !== 'lock.renew') throw requestReused(requestId, 'lock.renew', r.type)
     return r.grant
   }
 
@@ -446,6 +449,22 @@ class SessionPool {
   release (slot: { client: string, seq: number }): void {
     this.free.push(slot)
   }
+}
+
+/**
+ * The session of a command sent with `--request-id ID`: client `<this node's peer id>.request.<ID>`, seq 1.
+ * The same ID sent again through the same node is the same (client, seq), which the state machine applies once
+ * and answers with the first result (src/state/sessions.ts), however many times a script retries it. Another
+ * node makes another session; and a session is forgotten once thousands of other clients were active since.
+ */
+export function requestSession (peerId: string, requestId: string): { client: string, seq: number } {
+  return { client: `${peerId}.request.${requestId}`, seq: 1 }
+}
+
+/** The first command sent with a request id was of another kind: its result is not this command's. */
+function requestReused (requestId: string | undefined, expected: string, got: string): Error {
+  if (requestId === undefined) return new Error(`unexpected result ${got}`)
+  return new UsageError(`request id ${requestId} was first used for a ${got}, not a ${expected}: use a new id for a new command`)
 }
 
 function lockInfo (g: LockGrant): LockInfo {
