@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { CliContext, withClient } from '../context.ts'
 import type { GlobalOptions } from '../context.ts'
+import { parseMultiaddr } from '../../src/multiaddr.ts'
 import type { ClusterStatus } from '../../node/consensus/index.ts'
 
 /** `cluster status|add|remove`: the Raft group of voters (DESIGN §4, §7). */
@@ -25,6 +26,7 @@ export function register (program: Command): void {
     .description('add one voter to the group')
     .action(async (peer: string, _o: unknown, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      if (peer.trim().startsWith('/')) parseMultiaddr(peer)
       const r = await withClient(ctx, 'daemon', async c => await c.call<{ voters: string[] }>('clusterAdd', { peer }))
       ctx.print(r, [`voters (${r.voters.length}):`, ...r.voters.map(v => `  ${v}`)])
     })
@@ -34,6 +36,7 @@ export function register (program: Command): void {
     .description('remove one voter from the group')
     .action(async (peer: string, _o: unknown, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      if (peer.trim().startsWith('/')) parseMultiaddr(peer)
       const r = await withClient(ctx, 'daemon', async c => await c.call<{ voters: string[] }>('clusterRemove', { peer }))
       ctx.print(r, [`voters (${r.voters.length}):`, ...r.voters.map(v => `  ${v}`)])
     })

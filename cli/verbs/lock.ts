@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { CliContext, withClient } from '../context.ts'
 import type { GlobalOptions } from '../context.ts'
 import { parseDuration } from '../parse.ts'
+import { normalizePath } from '../../src/paths.ts'
 import type { LockInfo } from '../../node/consensus/index.ts'
 import type { LockLsReply } from '../../src/state/index.ts'
 
@@ -18,6 +19,7 @@ export function register (program: Command): void {
     .description('take a lock; prints its fencing token (exit 3 if held by someone else)')
     .action(async (path: string, opts: { shared?: boolean, ttl: string, wait?: string, requestId?: string }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      normalizePath(path, { allowDirectory: true })
       const ttlMs = parseDuration('--ttl', opts.ttl)
       const waitMs = opts.wait === undefined ? undefined : parseDuration('--wait', opts.wait)
       const r = await withClient(ctx, 'daemon', async c => await c.call<LockInfo>('lockAcquire', { path, shared: opts.shared === true, ttlMs, waitMs, requestId: opts.requestId }))
@@ -30,6 +32,7 @@ export function register (program: Command): void {
     .description('release this node\'s lock on a path (or cancel its wait)')
     .action(async (path: string, opts: { requestId?: string }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      normalizePath(path, { allowDirectory: true })
       const r = await withClient(ctx, 'daemon', async c => await c.call<{ released: LockInfo | null, cancelled: boolean }>('lockRelease', { path, requestId: opts.requestId }))
       ctx.print(r, r.released !== null ? `released ${r.released.path} (token ${r.released.token})` : `cancelled the wait for ${path}`)
     })
@@ -41,6 +44,7 @@ export function register (program: Command): void {
     .description('extend this node\'s lease now (the node also renews in the background)')
     .action(async (path: string, opts: { ttl?: string, requestId?: string }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      normalizePath(path, { allowDirectory: true })
       const ttlMs = opts.ttl === undefined ? undefined : parseDuration('--ttl', opts.ttl)
       const r = await withClient(ctx, 'daemon', async c => await c.call<LockInfo>('lockRenew', { path, ttlMs, requestId: opts.requestId }))
       ctx.print(r, `renewed ${r.path} (token ${r.token}) until ${new Date(r.expires).toISOString()}`)
@@ -65,6 +69,7 @@ export function register (program: Command): void {
     .description('remove every lock on exactly this path, whoever holds it (audited)')
     .action(async (path: string, opts: { reason: string, requestId?: string }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      normalizePath(path, { allowDirectory: true })
       const r = await withClient(ctx, 'daemon', async c => await c.call<{ broken: LockInfo[] }>('lockBreak', { path, reason: opts.reason, requestId: opts.requestId }))
       ctx.print(r, r.broken.length === 0 ? `no lock on ${path}` : r.broken.map(g => `broke ${g.owner}'s ${g.mode} lock on ${g.path} (token ${g.token})`))
     })

@@ -2,6 +2,8 @@ import type { Command } from 'commander'
 import { CliContext, withClient } from '../context.ts'
 import type { GlobalOptions } from '../context.ts'
 import { parseCount } from '../parse.ts'
+import { parseCid } from '../../src/cid.ts'
+import { normalizePath } from '../../src/paths.ts'
 import type { RefRecord, RefLogReply } from '../../src/state/index.ts'
 
 /** `ref get|set|rm|ls|log`: named pointers to manifests, replicated by the voters (DESIGN §7). */
@@ -13,6 +15,7 @@ export function register (program: Command): void {
     .description('print the CID a ref points at (a linearizable read)')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      normalizePath(name)
       const r = await withClient(ctx, 'daemon', async c => await c.call<RefRecord>('refGet', { name }))
       ctx.print(r, r.cid)
     })
@@ -27,6 +30,10 @@ export function register (program: Command): void {
     .description('point a ref at a CID; with --expect/--expect-none a compare-and-swap (exit 3 on mismatch)')
     .action(async (name: string, cid: string, opts: { expect?: string, expectNone?: boolean, token?: string, requestId?: string }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      // what is wrong with the arguments is said before a daemon is looked for
+      normalizePath(name)
+      parseCid(cid)
+      if (opts.expect !== undefined) parseCid(opts.expect)
       const token = opts.token === undefined ? undefined : parseCount('--token', opts.token)
       const r = await withClient(ctx, 'daemon', async c => await c.call<{ name: string, cid: string, old: string | null, index: number }>('refSet', {
         name, cid, expect: opts.expect, expectNone: opts.expectNone === true ? true : undefined, token, requestId: opts.requestId
@@ -45,6 +52,8 @@ export function register (program: Command): void {
     .description('delete a ref by compare-and-swap (exit 3 on mismatch)')
     .action(async (name: string, opts: { expect: string, token?: string, requestId?: string }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      normalizePath(name)
+      parseCid(opts.expect)
       const token = opts.token === undefined ? undefined : parseCount('--token', opts.token)
       const r = await withClient(ctx, 'daemon', async c => await c.call<{ name: string, old: string, index: number }>('refRm', { name, expect: opts.expect, token, requestId: opts.requestId }))
       ctx.print(r, `removed ${r.name} (was ${r.old})`)
@@ -64,6 +73,7 @@ export function register (program: Command): void {
     .description('the changes of a ref: old, new, who (the writing node\'s peer id, and its user as that node said: unverified), when, fencing token')
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      normalizePath(name)
       const log = await withClient(ctx, 'daemon', async c => await c.call<RefLogReply>('refLog', { name }))
       ctx.print(log, [
         ...log.entries.map(e => `${new Date(e.when).toISOString()}  ${e.who}${e.user === undefined ? '' : ` (user ${e.user}, unverified)`}  ${e.old ?? 'none'} -> ${e.new ?? 'deleted'}${e.token === null ? '' : `  token ${e.token}`}`),

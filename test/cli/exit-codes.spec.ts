@@ -51,6 +51,12 @@ describe('exit codes across verbs (real processes)', function () {
     await expectCode(['--repo', offline, 'connect', 'hello'], 2, /"hello" is not a multiaddr/)
     await expectCode(['--repo', peer, 'connect', 'hello'], 2, /"hello" is not a multiaddr/)
     await expectCode(['--repo', peer, 'connect', '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWnope'], 2, /not a peer id/)
+    // checked before a daemon is looked for: a bad argument is a usage error with a daemon or without
+    await expectCode(['--repo', offline, 'ref', 'set', 'reel/cut', 'bafyfoo'], 2, /invalid CID "bafyfoo"/)
+    await expectCode(['--repo', offline, 'ref', 'rm', 'reel/cut', '--expect', 'hello'], 2, /invalid CID "hello"/)
+    await expectCode(['--repo', offline, 'ref', 'get', '../reel'], 2, /\.\./)
+    await expectCode(['--repo', offline, 'lock', 'acquire', '/abs/path', '--ttl', '30s'], 2, /abs\/path/)
+    await expectCode(['--repo', offline, 'cluster', 'add', '/ip4/10.0.0.5/tcp/99999'], 2, /not a valid multiaddr/)
     await expectCode(['--repo', join(work, 'none'), 'start'], 2, /no repo at/)
     await expectCode(['--repo', join(work, 'none'), 'status'], 2, /no repo at/)
   })
