@@ -73,6 +73,11 @@ export interface AddStats {
   bytesRepaired: number
 }
 
+export class InvalidNameError extends InvalidPathError {
+  static override name = 'InvalidNameError'
+  override name = 'InvalidNameError'
+}
+
 export class SpecialFileError extends InvalidPathError {
   static override name = 'SpecialFileError'
   override name = 'SpecialFileError'
@@ -133,13 +138,18 @@ export class Adder {
     let sum = 0
     const real = await realpath(path)
     const inner = new Set(ancestors).add(real)
-    let names: string[]
+    let names: Buffer[]
     try {
-      names = await readdir(path)
+      // as bytes: a name that is not UTF-8 would come back with U+FFFD in place of its bytes, naming no file
+      names = await readdir(path, { encoding: 'buffer' })
     } catch (err) {
       throw new InvalidPathError(`cannot read directory ${path}: ${(err as Error).message}`)
     }
-    for (const name of names) sum += await this.scanPath(join(path, name), inner)
+    for (const raw of names) {
+      const name = utf8Name(raw)
+      if (name === undefined) throw new InvalidNameError(`${join(path, escapeName(raw))}: the name is not valid UTF-8 (its bytes are shown as \\xNN); manifests hold UTF-8 names only: rename it to add it`)
+      sum += await this.scanPath(join(path, name), inner)
+    }
     return sum
   }
 
@@ -314,6 +324,24 @@ export class Adder {
   private async drain (): Promise<void> {
     await Promise.all(this.pending)
   }
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
+/** `raw` decoded as UTF-8, or undefined when it is not valid UTF-8. */
+function utf8Name (raw: Uint8Array): string | undefined {
+  try {
+    return UTF8.decode(raw)
+  } catch {
+    return undefined
+  }
+}
+
+/** A name's bytes for a message: printable ASCII as it is (a backslash doubled), every other byte as \xNN. */
+export function escapeName (raw: Uint8Array): string {
+  let out = ''
+  for (const b of raw) out += b === 0x5c ? '\\\\' : b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`
+  return out
 }
 
 /** The name a path gets inside a wrapping directory. */

@@ -230,6 +230,16 @@ describe('dits-node content verbs (real processes)', function () {
     assert.match(f.stderr, /pipe is a FIFO/)
   })
 
+  it('add of a folder holding a name that is not valid UTF-8 says so, naming it with its bytes escaped', async () => {
+    const folder = join(work, 'latin1')
+    await mkdir(folder)
+    await writeFile(join(folder, 'ok.txt'), 'fine')
+    await writeFile(Buffer.concat([Buffer.from(`${folder}/caf`), Buffer.from([0xe9]), Buffer.from('.mov')]), 'bytes')
+    const res = await dits(r('add', folder))
+    assert.equal(res.code, 2, res.stderr)
+    assert.match(res.stderr, /latin1\/caf\\xe9\.mov: the name is not valid UTF-8/)
+  })
+
   it('a second writer gets an error naming the holder of the repo lock', async () => {
     await symlink(`${process.pid} 2026-01-01T00:00:00Z a test`, join(repo, 'repo.lock'))
     try {
