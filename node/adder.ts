@@ -13,14 +13,15 @@
  * holds one part node's links per tree level; the sync holds two batches of CIDs.
  */
 import { readSync } from 'node:fs'
+import type { Stats } from 'node:fs'
 import { lstat, open, stat, readdir, realpath } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { chunkAndHash } from './chunk-pipeline.ts'
 import type { HashedChunk } from './chunk-pipeline.ts'
 import { cidFromDigest, RAW_CODE } from '../src/cid.ts'
-import { FileManifestBuilder, buildDirectory } from '../src/manifest/index.ts'
-import type { DirEntry, EncodedBlock, EntryKind } from '../src/manifest/index.ts'
+import { FileManifestBuilder, buildDirectory, MODE_BITS } from '../src/manifest/index.ts'
+import type { DirEntry, EncodedBlock, EntryKind, Metadata } from '../src/manifest/index.ts'
 import type { ChunkerProfile } from '../src/fastcdc/index.ts'
 import { DitsError, InvalidPathError } from '../src/errors.ts'
 import type { DitsBlockstore, PutOutcome } from './blockstore.ts'
@@ -185,7 +186,7 @@ export class Adder {
   private async addAny (path: string, ancestors: Set<string>): Promise<{ cid: CID, size: number, kind: EntryKind }> {
     this.options.signal?.throwIfAborted()
     const st = await this.statFollow(path, ancestors)
-    if (st.isFile()) return { ...(await this.addFile(path)), kind: 'file' }
+    if (st.isFile()) return { ...(await this.addFile(path, metadataOf(st))), kind: 'file' }
     const real = await realpath(path)
     const inner = new Set(ancestors).add(real)
     const entries: DirEntry[] = []
@@ -193,20 +194,20 @@ export class Adder {
       const child = await this.addAny(join(path, name), inner)
       entries.push([name.normalize('NFC'), child.cid, child.size, child.kind])
     }
-    const cid = await this.putDirectory(entries)
+    const cid = await this.putDirectory(entries, metadataOf(st))
     this.stats.dirs++
     return { cid, size: entries.reduce((s, e) => s + e[2], 0), kind: 'dir' }
   }
 
   /** Stores a directory's manifest, its root after the rest and after its entries' roots. */
-  private async putDirectory (entries: DirEntry[]): Promise<CID> {
-    const { blocks, root } = buildDirectory(entries)
+  private async putDirectory (entries: DirEntry[], meta?: Metadata): Promise<CID> {
+    const { blocks, root } = buildDirectory(entries, undefined, meta)
     for (const b of blocks) await this.putBlock(b)
     await this.putRoot(root)
     return root.cid
   }
 
-  private async addFile (path: string): Promise<{ cid: CID, size: number }> {
+  private async addFile (path: string, meta: Metadata): Promise<{ cid: CID, size: number }> {
     const builder = new FileManifestBuilder(this.options.profile)
     let digest: Uint8Array | undefined
     let size = 0
@@ -237,7 +238,7 @@ export class Adder {
       await file.close()
     }
     if (digest === undefined) throw new Error('the chunk pipeline ended without the whole-file digest')
-    const { blocks, root } = builder.finish(size, digest)
+    const { blocks, root } = builder.finish(size, digest, meta)
     for (const b of blocks) await this.putBlock(b)
     await this.putRoot(root)
     this.stats.files++
@@ -324,6 +325,15 @@ export class Adder {
   private async drain (): Promise<void> {
     await Promise.all(this.pending)
   }
+}
+
+/**
+ * What a manifest keeps of a file's or directory's stat (of what a symlink points at): its permission bits, and its
+ * mtime rounded to whole milliseconds — a time that get restores through utimes (a double of seconds) comes back
+ * within a microsecond, so a re-add of a get's output rounds to the same manifest.
+ */
+function metadataOf (st: Stats): Metadata {
+  return { mode: st.mode & MODE_BITS, mtime: Math.round(st.mtimeMs) }
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true })

@@ -23,6 +23,8 @@ export interface ExportProgress {
 
 export interface ExportOptions {
   force?: boolean
+  /** restore modes and mtimes (see OutputInit) @default true */
+  metadata?: boolean
   signal?: AbortSignal
   /** @default DEFAULT_MAX_OUTPUT_ENTRIES (output.ts) */
   maxEntries?: number

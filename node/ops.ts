@@ -97,7 +97,9 @@ export const GetArgs = z.strictObject({
   /** files and directories the output may have @default DEFAULT_MAX_OUTPUT_ENTRIES (output.ts) */
   maxEntries: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional().describe('--max-entries'),
   /** pin what was got (reason `user`), so that gc keeps it */
-  pin: z.boolean().optional().describe('--pin')
+  pin: z.boolean().optional().describe('--pin'),
+  /** restore modes and mtimes from the manifests (default true) */
+  metadata: z.boolean().optional().describe('--no-metadata')
 })
 export type GetArgs = z.output<typeof GetArgs>
 export interface GetResponse {
@@ -270,10 +272,10 @@ export class RepoOps {
     if (this.network == null) {
       if (!(await this.repo.blocks.has(cid))) throw this.notHere(cid)
       const started = performance.now()
-      const result = await exportTo(this.getBlock, cid, args.out, { force: args.force, maxEntries: args.maxEntries, signal: ctx.signal, onProgress: ctx.onProgress, onLayout: ctx.onProgress })
+      const result = await exportTo(this.getBlock, cid, args.out, { force: args.force, metadata: args.metadata, maxEntries: args.maxEntries, signal: ctx.signal, onProgress: ctx.onProgress, onLayout: ctx.onProgress })
       return { cid: cid.toString(), out: args.out, bytes_total: result.bytes, bytes_fetched: 0, bytes_local: result.bytes, bytes_dedup: 0, sources: {}, manifest_bytes_fetched: 0, duration_ms: Math.round(performance.now() - started), files: result.files, dirs: result.dirs }
     }
-    const { fetched, result } = await fetchTo(this.network.fetch.bind(this.network), this.getBlock, cid, args.out, { force: args.force, maxEntries: args.maxEntries, signal: ctx.signal, maxRateBytesPerSec: args.maxRateBytesPerSec, onProgress: ctx.onProgress, onLayout: ctx.onProgress })
+    const { fetched, result } = await fetchTo(this.network.fetch.bind(this.network), this.getBlock, cid, args.out, { force: args.force, metadata: args.metadata, maxEntries: args.maxEntries, signal: ctx.signal, maxRateBytesPerSec: args.maxRateBytesPerSec, onProgress: ctx.onProgress, onLayout: ctx.onProgress })
     // every byte of the output was written and checked (whole-file BLAKE3): what was neither fetched nor held
     // came from another occurrence of the same chunk (a chunk fetched twice, once forgotten past the download's
     // window, would make this negative: none of it is then a repeat)

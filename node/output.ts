@@ -11,10 +11,10 @@
  * Everything is built under a temporary name beside the target, so a failed or killed get leaves no output.
  */
 import { constants } from 'node:fs'
-import { open, mkdir, readdir, rename, rm, stat as fsStat, statfs } from 'node:fs/promises'
+import { chmod, open, mkdir, readdir, rename, rm, stat as fsStat, statfs, utimes } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 import { readNode, walkChunks, walkDir, measureTree, childPath, showPath, WalkPacer } from '../src/manifest/index.ts'
-import type { GetBlock, FileNode, DirNode, DirEntry, ManifestNode, TreeSize } from '../src/manifest/index.ts'
+import type { GetBlock, FileNode, DirNode, DirEntry, ManifestNode, Metadata, TreeSize } from '../src/manifest/index.ts'
 import { createBlake3 } from '../src/hash/blake3.ts'
 import { equalBytes, toHex, RAW_CODE } from '../src/cid.ts'
 import { DitsError, UsageError, VerificationError, TreeLimitError, InsufficientSpaceError } from '../src/errors.ts'
@@ -42,6 +42,8 @@ export type FetchFn = (root: CID, options: {
 
 export interface FetchToOptions {
   force?: boolean
+  /** restore modes and mtimes (see OutputInit) @default true */
+  metadata?: boolean
   signal?: AbortSignal
   maxRateBytesPerSec?: number
   /** @default DEFAULT_MAX_OUTPUT_ENTRIES */
@@ -59,7 +61,7 @@ export async function fetchTo (fetch: FetchFn, getBlock: GetBlock, root: CID, ou
   const started = performance.now()
   // a tree of many files spends a while here (3,000 files: ~2 s on loopback), hence the progress
   const tree = await fetch(root, { signal: options.signal, scope: 'manifests', onProgress: options.onProgress })
-  const output = await Output.create(getBlock, root, outPath, { force: options.force, signal: options.signal, maxEntries: options.maxEntries, onLayout: options.onLayout })
+  const output = await Output.create(getBlock, root, outPath, { force: options.force, metadata: options.metadata, signal: options.signal, maxEntries: options.maxEntries, onLayout: options.onLayout })
   let fetched
   try {
     fetched = await fetch(root, {
@@ -149,6 +151,12 @@ const SPILLED = 3
 
 export interface OutputInit {
   force?: boolean
+  /**
+   * Restore each file's and directory's mode and mtime from its manifest (version 2 on; a version 1 manifest has
+   * none, and its files keep the umask's mode and the time of the get).
+   * @default true
+   */
+  metadata?: boolean
   /** @default DEFAULT_HOLD_BYTES */
   holdBytes?: number
   /** stops the writing of chunks already held */
@@ -281,6 +289,11 @@ export class Output {
   /** the walk of the tree has registered its last position */
   private walked = false
   private filling?: Promise<void>
+  /**
+   * the directories made, with the metadata to restore once everything in them is written (writing into a
+   * directory changes its mtime, and a read-only one takes no more files)
+   */
+  private readonly dirsMade: Array<{ path: string, meta: Metadata }> = []
   /** settles at the next hashed position or failure */
   private readonly progress = new Pulse()
   private heldBytes = 0
@@ -402,6 +415,8 @@ export class Output {
         if (!isComplete(file)) throw new VerificationError(`file ${file.cid} at ${showPath(file.shown)} was never completed`)
       }
       if (this.failure != null) throw this.failure
+      // the deepest first: a directory's own metadata is set after its subdirectories' (and files')
+      for (const { path, meta } of this.dirsMade.reverse()) await restoreMetadata(path, meta)
       if (this.exists) await rm(this.outPath, { recursive: true, force: true })
       await rename(this.tmp, this.outPath)
       this.init.signal?.removeEventListener('abort', this.onAbort)
@@ -479,6 +494,7 @@ export class Output {
     const stack: Array<{ entries: AsyncGenerator<[DirEntry, ManifestNode]>, at: string, shown: string }> = []
     const enter = async (cid: CID, dir: DirNode, at: string, shown: string): Promise<void> => {
       await mkdir(at)
+      if (this.init.metadata !== false) this.dirsMade.push({ path: at, meta: { mode: dir.mode, mtime: dir.mtime } })
       this.result.dirs++
       this.laidOut.entries++
       const entries = walkDir(this.getBlock, dir, { cid, path: shown, signal: this.init.signal })
@@ -596,6 +612,7 @@ export class Output {
       await this.closeFile(file)
       const digest = file.hasher.digest()
       if (!equalBytes(digest, file.node.blake3)) throw new VerificationError(`file ${file.cid}: whole-file BLAKE3 ${toHex(digest)} does not match the manifest's ${toHex(file.node.blake3)}`)
+      if (this.init.metadata !== false) await restoreMetadata(file.path, file.node)
       this.files.delete(file)
       this.result.files++
     }
@@ -723,6 +740,12 @@ export class Output {
       throw new DitsError(`chunk ${key} of ${showPath(p.file.shown)} is not in the repo: ${(err as Error).message}`)
     }
   }
+}
+
+/** Set what a manifest keeps of a file or directory: its permission bits, then its mtime (atime: the same). */
+async function restoreMetadata (path: string, meta: Metadata): Promise<void> {
+  if (meta.mode !== undefined) await chmod(path, meta.mode)
+  if (meta.mtime !== undefined) await utimes(path, meta.mtime / 1000, meta.mtime / 1000)
 }
 
 /** Every chunk of the file is registered and hashed. */

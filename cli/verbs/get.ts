@@ -23,7 +23,8 @@ export function register (program: Command): void {
 What is kept: a get stores what it fetches in the repo, and writes the output. Without --pin those blocks are not
 pinned: the next \`dits-node gc\` may remove them (the output is yours and stays). With --pin the root is pinned
 like \`dits-node pin add\`, and gc keeps every block under it until \`dits-node pin rm\`.`)
-    .action(async (cid: string, opts: { output?: string, force: boolean, maxRate?: string, maxEntries?: string, pin: boolean }, cmd: Command) => {
+    .option('--no-metadata', 'do not restore modes and modification times from the manifests (files get the umask\'s mode and the time of the get)')
+    .action(async (cid: string, opts: { output?: string, force: boolean, maxRate?: string, maxEntries?: string, pin: boolean, metadata: boolean }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
       const { root, path } = parseCidPath(cid)
       // as \`ipfs get\` does: the entry's own name, or the CID for a root (a root has no name of its own)
@@ -43,7 +44,7 @@ like \`dits-node pin add\`, and gc keeps every block under it until \`dits-node 
       process.once('SIGTERM', interrupted)
       let r: GetResponse
       try {
-        r = await withClient(ctx, opts.pin ? 'write' : 'read', async c => await c.call<GetResponse>('get', { cid, out, force: opts.force, maxRateBytesPerSec, maxEntries, pin: opts.pin }, { signal: cancel.signal, onProgress: p => progress.update(p) }))
+        r = await withClient(ctx, opts.pin ? 'write' : 'read', async c => await c.call<GetResponse>('get', { cid, out, force: opts.force, maxRateBytesPerSec, maxEntries, pin: opts.pin, metadata: opts.metadata }, { signal: cancel.signal, onProgress: p => progress.update(p) }))
       } finally {
         process.off('SIGINT', interrupted)
         process.off('SIGTERM', interrupted)

@@ -4,7 +4,7 @@
  */
 import type { CID } from 'multiformats/cid'
 import { encodeNode, MAX_LINKS_PER_NODE, MAX_DIR_ENTRIES, MANIFEST_VERSION } from './format.ts'
-import type { ChunkerParams, ChunkLink, PartLink, DirEntry, DirPartLink, EncodedBlock } from './format.ts'
+import type { ChunkerParams, ChunkLink, PartLink, DirEntry, DirPartLink, EncodedBlock, Metadata } from './format.ts'
 import { ManifestError } from '../errors.ts'
 
 interface Level {
@@ -30,8 +30,8 @@ export class FileManifestBuilder {
     return out
   }
 
-  /** Close the file: returns the remaining part nodes and, last, the root. */
-  finish (size: number, blake3: Uint8Array): { blocks: EncodedBlock[], root: EncodedBlock } {
+  /** Close the file: returns the remaining part nodes and, last, the root (which keeps `meta`). */
+  finish (size: number, blake3: Uint8Array, meta: Metadata = {}): { blocks: EncodedBlock[], root: EncodedBlock } {
     const blocks: EncodedBlock[] = []
     // Flush every level below the top into its parent so only the top level's links remain; a flush can
     // fill its parent and add a level, hence the live bound.
@@ -46,6 +46,8 @@ export class FileManifestBuilder {
       size,
       blake3,
       chunker: this.chunker,
+      mode: meta.mode,
+      mtime: meta.mtime,
       ...(top === 0 ? { chunks: links as ChunkLink[] } : { parts: links as PartLink[] })
     })
     const total = this.levels[top].bytes
@@ -74,15 +76,18 @@ export class FileManifestBuilder {
   }
 }
 
-/** Build a directory manifest from its entries (any order); shards when there are more than MAX_DIR_ENTRIES. */
-export function buildDirectory (entries: DirEntry[], maxEntries = MAX_DIR_ENTRIES): { blocks: EncodedBlock[], root: EncodedBlock } {
+/**
+ * Build a directory manifest from its entries (any order); shards when there are more than MAX_DIR_ENTRIES. The root
+ * keeps `meta`.
+ */
+export function buildDirectory (entries: DirEntry[], maxEntries = MAX_DIR_ENTRIES, meta: Metadata = {}): { blocks: EncodedBlock[], root: EncodedBlock } {
   const sorted = [...entries].sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i][0] === sorted[i - 1][0]) throw new ManifestError(`two entries are named ${JSON.stringify(sorted[i][0])} after Unicode normalization`)
   }
   const size = sorted.reduce((s, e) => s + e[2], 0)
   if (sorted.length <= maxEntries) {
-    return { blocks: [], root: encodeNode({ v: MANIFEST_VERSION, type: 'dir', size, entries: sorted }) }
+    return { blocks: [], root: encodeNode({ v: MANIFEST_VERSION, type: 'dir', size, mode: meta.mode, mtime: meta.mtime, entries: sorted }) }
   }
   const blocks: EncodedBlock[] = []
   const parts: DirPartLink[] = []
@@ -92,5 +97,5 @@ export function buildDirectory (entries: DirEntry[], maxEntries = MAX_DIR_ENTRIE
     blocks.push(block)
     parts.push([block.cid, slice[0][0], slice.length])
   }
-  return { blocks, root: encodeNode({ v: MANIFEST_VERSION, type: 'dir', size, parts }) }
+  return { blocks, root: encodeNode({ v: MANIFEST_VERSION, type: 'dir', size, mode: meta.mode, mtime: meta.mtime, parts }) }
 }

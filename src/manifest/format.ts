@@ -1,15 +1,18 @@
 /**
- * The manifest format (DESIGN §2), version 1. Every manifest node is one dag-cbor block, BLAKE3-addressed,
+ * The manifest format (DESIGN §2), version 2. Every manifest node is one dag-cbor block, BLAKE3-addressed,
  * never larger than MAX_BLOCK_BYTES.
  *
- * - file:  `{v:1, type:'file', size, blake3, chunker, chunks?: [[CID, length]...], parts?: [[CID, bytes]...]}`
+ * - file:  `{v:2, type:'file', size, blake3, chunker, mode?, mtime?, chunks?: [[CID, length]...], parts?: [[CID, bytes]...]}`
  *          — small files list their chunks inline; long chunk lists become a tree of `part` nodes.
- * - part:  `{v:1, type:'part', chunks?: [[CID, length]...], parts?: [[CID, bytes]...]}` — one level of that tree.
- * - dir:   `{v:1, type:'dir', size, entries?: [[name, CID, bytes, kind]...], parts?: [[CID, firstName, count]...]}`
+ * - part:  `{v:2, type:'part', chunks?: [[CID, length]...], parts?: [[CID, bytes]...]}` — one level of that tree.
+ * - dir:   `{v:2, type:'dir', size, mode?, mtime?, entries?: [[name, CID, bytes, kind]...], parts?: [[CID, firstName, count]...]}`
  *          — entries sorted by name; a directory of more than MAX_DIR_ENTRIES is sharded into `dirpart`s.
- * - dirpart: `{v:1, type:'dirpart', entries: [...]}`.
+ * - dirpart: `{v:2, type:'dirpart', entries: [...]}`.
  *
  * Offsets are not stored: they are the running sum of lengths, so a node can never disagree with itself.
+ * Version 2 added `mode` (the permission bits, 0-0o777, as UnixFS 1.5 keeps them; no setuid, setgid or sticky bit)
+ * and `mtime` (the modification time in whole milliseconds since the epoch) to files and directories, both
+ * optional. Version 1 nodes (which have neither) are still read.
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
@@ -18,7 +21,12 @@ import { ManifestError } from '../errors.ts'
 import { MAX_BLOCK_BYTES } from '../../protocol/limits.ts'
 import type { ChunkerProfile } from '../fastcdc/index.ts'
 
-export const MANIFEST_VERSION = 1
+/** the version this node writes */
+export const MANIFEST_VERSION = 2
+/** the versions it reads: 1 is 2 without mode and mtime */
+export const MANIFEST_VERSIONS_READ: readonly number[] = [1, 2]
+/** the permission bits a manifest keeps */
+export const MODE_BITS = 0o777
 
 /** Links per tree node: ~8192 × ~45 bytes ≈ 370 KiB, far below MAX_BLOCK_BYTES, and 8 GiB of media per leaf. */
 export const MAX_LINKS_PER_NODE = 8192
@@ -34,8 +42,18 @@ export type EntryKind = 'file' | 'dir'
 export type DirEntry = [name: string, cid: CID, bytes: number, kind: EntryKind]
 export type DirPartLink = [cid: CID, firstName: string, count: number]
 
-export interface FileNode {
-  v: 1
+export type ManifestVersion = 1 | 2
+
+/** What a file or directory manifest keeps besides the content (version 2 on). */
+export interface Metadata {
+  /** the permission bits (MODE_BITS) */
+  mode?: number
+  /** the modification time, whole milliseconds since the epoch */
+  mtime?: number
+}
+
+export interface FileNode extends Metadata {
+  v: ManifestVersion
   type: 'file'
   size: number
   blake3: Uint8Array
@@ -45,14 +63,14 @@ export interface FileNode {
 }
 
 export interface PartNode {
-  v: 1
+  v: ManifestVersion
   type: 'part'
   chunks?: ChunkLink[]
   parts?: PartLink[]
 }
 
-export interface DirNode {
-  v: 1
+export interface DirNode extends Metadata {
+  v: ManifestVersion
   type: 'dir'
   size: number
   entries?: DirEntry[]
@@ -60,7 +78,7 @@ export interface DirNode {
 }
 
 export interface DirPartNode {
-  v: 1
+  v: ManifestVersion
   type: 'dirpart'
   entries: DirEntry[]
 }
@@ -95,7 +113,8 @@ export function decodeNode (cid: CID, bytes: Uint8Array): ManifestNode {
   const bad = (why: string): never => { throw new ManifestError(`manifest ${cid} is malformed: ${why}`) }
   if (node == null || typeof node !== 'object') bad('not a map')
   const n = node as Record<string, unknown>
-  if (n.v !== MANIFEST_VERSION) bad(`unsupported version ${String(n.v)} (this node reads version ${MANIFEST_VERSION})`)
+  if (typeof n.v !== 'number' || !MANIFEST_VERSIONS_READ.includes(n.v)) bad(`unsupported version ${String(n.v)} (this node reads versions ${MANIFEST_VERSIONS_READ.join(', ')})`)
+  if (n.type === 'file' || n.type === 'dir') checkMetadata(n, bad)
   switch (n.type) {
     case 'file':
       if (!isSize(n.size)) bad('size is not a non-negative integer')
@@ -166,6 +185,12 @@ export function entryNameProblem (name: string): string | undefined {
   if (name.includes('\0')) return 'contains NUL, which no file name can hold'
   if (name.normalize('NFC') !== name) return 'is not in Unicode NFC'
   return undefined
+}
+
+function checkMetadata (n: Record<string, unknown>, bad: (why: string) => never): void {
+  if ((n.mode !== undefined || n.mtime !== undefined) && n.v === 1) bad('a version 1 node has no mode or mtime')
+  if (n.mode !== undefined && !(isSize(n.mode) && ((n.mode as number) & ~MODE_BITS) === 0)) bad(`mode ${String(n.mode)} is not permission bits (0-0o777)`)
+  if (n.mtime !== undefined && !(typeof n.mtime === 'number' && Number.isSafeInteger(n.mtime))) bad(`mtime ${String(n.mtime)} is not whole milliseconds`)
 }
 
 function checkChunker (c: unknown, bad: (why: string) => never): void {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile, mkdir, readFile, readdir, symlink, stat, lstat, appendFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile, mkdir, readFile, readdir, symlink, stat, lstat, appendFile, chmod, utimes } from 'node:fs/promises'
 import { execFileSync, execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { promisify } from 'node:util'
@@ -68,6 +68,42 @@ describe('dits-node content verbs (real processes)', function () {
 
     const entries = JSON.parse(await ok(r('--json', 'ls', root))) as Array<{ name: string, type: string }>
     assert.deepEqual(entries.map(e => `${e.name}:${e.type}`), ['empty-dir:dir', 'empty.txt:file', 'notes.md:file', 'reels:dir'])
+  })
+
+  it('get restores the modes and mtimes of files and directories (--no-metadata does not); the same bytes with another mtime share every chunk', async () => {
+    const src = join(work, 'meta')
+    await mkdir(join(src, 'bin'), { recursive: true })
+    await writeFile(join(src, 'bin', 'render.sh'), '#!/bin/sh\necho render\n')
+    await writeFile(join(src, 'clip.mov'), randomBytes(300_000))
+    await chmod(join(src, 'bin', 'render.sh'), 0o755)
+    await chmod(join(src, 'clip.mov'), 0o640)
+    await chmod(join(src, 'bin'), 0o750)
+    await utimes(join(src, 'bin', 'render.sh'), new Date('2020-01-02T03:04:05.678Z'), new Date('2020-01-02T03:04:05.678Z'))
+    await utimes(join(src, 'clip.mov'), new Date('2021-06-07T08:09:10.111Z'), new Date('2021-06-07T08:09:10.111Z'))
+    await utimes(join(src, 'bin'), new Date('2019-03-04T05:06:07Z'), new Date('2019-03-04T05:06:07Z'))
+    await utimes(src, new Date('2018-01-01T00:00:00Z'), new Date('2018-01-01T00:00:00Z'))
+    const root = (await ok(r('add', '--profile', 'small', src))).trim().split('\n').at(-1) as string
+    const meta = async (p: string): Promise<string> => {
+      const st = await stat(p)
+      return `${(st.mode & 0o777).toString(8)} ${new Date(Math.round(st.mtimeMs)).toISOString()}`
+    }
+    const paths = ['', 'bin', 'bin/render.sh', 'clip.mov']
+    const out = join(work, 'meta-out')
+    await ok(r('get', root, '-o', out))
+    assert.deepEqual(await Promise.all(paths.map(async p => await meta(join(out, p)))), await Promise.all(paths.map(async p => await meta(join(src, p)))))
+    const plain = join(work, 'meta-plain')
+    const before = Date.now()
+    await ok(r('get', root, '-o', plain, '--no-metadata'))
+    const st = await stat(join(plain, 'bin', 'render.sh'))
+    assert.equal(st.mode & 0o111, 0, 'not executable without metadata')
+    assert.ok(st.mtimeMs >= before - 1000, 'the time of the get')
+    // a get's output, added again, is the same root: the metadata round-trips exactly
+    assert.equal((await ok(r('add', '--profile', 'small', out))).trim().split('\n').at(-1), root)
+    await utimes(join(src, 'clip.mov'), new Date('2022-01-01T00:00:00Z'), new Date('2022-01-01T00:00:00Z'))
+    const touched = JSON.parse(await ok(r('--json', 'add', '--profile', 'small', join(src, 'clip.mov'))))
+    const first = (JSON.parse(await ok(r('--json', 'ls', root))) as Array<{ name: string, cid: string }>).find(e => e.name === 'clip.mov')
+    assert.notEqual(touched.root, first?.cid, 'another mtime, another file manifest')
+    assert.equal(touched.bytes_new, 0, 'the same chunks')
   })
 
   it('add --json reports root, size, chunks and new vs deduplicated bytes; stat --json lists chunks with offsets', async () => {

@@ -146,7 +146,7 @@ describe('src/manifest', () => {
     }
 
     it('rejects malformed nodes with a reason', () => {
-      bad({ v: 2, type: 'file' }, /unsupported version 2/)
+      bad({ v: 3, type: 'file' }, /unsupported version 3 \(this node reads versions 1, 2\)/)
       bad({ v: 1, type: 'nope' }, /unknown type nope/)
       bad({ v: 1, type: 'file', size: -1 }, /size/)
       bad({ v: 1, type: 'part' }, /exactly one of chunks or parts/)
@@ -155,6 +155,39 @@ describe('src/manifest', () => {
       bad({ v: 1, type: 'dirpart', entries: [['b', cidOf(1), 1, 'file'], ['a', cidOf(1), 1, 'file']] }, /not sorted/)
       assert.throws(() => decodeNode(cidOf(1), new Uint8Array([0xff, 0x00])), { name: 'ManifestError' })
       assert.throws(() => decodeNode(chunkCid(new Uint8Array(1)), new Uint8Array(1)), /raw chunk, not a manifest/)
+    })
+
+    it('reads a version 1 file and directory (no mode, no mtime), and refuses metadata in one', async () => {
+      const bytes = new TextEncoder().encode('abc')
+      const file = { v: 1, type: 'file', size: 3, blake3: blake3(bytes), chunker: PROFILE, chunks: [[chunkCid(bytes), 3]] }
+      const fileCid = cidOf(file)
+      const node = decodeNode(fileCid, dagCbor.encode(file)) as FileNode
+      assert.equal(node.v, 1)
+      assert.equal(node.mode, undefined)
+      assert.equal(node.mtime, undefined)
+      const chunks = []
+      for await (const c of walkChunks(async () => { throw new Error('inline chunks need no read') }, node)) chunks.push(c)
+      assert.deepEqual(chunks.map(c => [c.cid.toString(), c.offset, c.length]), [[chunkCid(bytes).toString(), 0, 3]])
+      const dir = { v: 1, type: 'dir', size: 3, entries: [['abc.txt', fileCid, 3, 'file']] }
+      assert.equal((decodeNode(cidOf(dir), dagCbor.encode(dir)) as DirNode).entries?.[0][0], 'abc.txt')
+      bad({ ...file, mode: 0o644 }, /a version 1 node has no mode or mtime/)
+    })
+
+    it('keeps mode and mtime in version 2 files and directories, and refuses ones out of range', () => {
+      const bytes = new TextEncoder().encode('abc')
+      const b = new FileManifestBuilder(PROFILE)
+      b.addChunk(chunkCid(bytes), 3)
+      const { root } = b.finish(3, blake3(bytes), { mode: 0o755, mtime: 1_577_934_245_678 })
+      const node = decodeNode(root.cid, root.bytes) as FileNode
+      assert.deepEqual([node.v, node.mode, node.mtime], [2, 0o755, 1_577_934_245_678])
+      const later = new FileManifestBuilder(PROFILE)
+      later.addChunk(chunkCid(bytes), 3)
+      assert.notEqual(later.finish(3, blake3(bytes), { mode: 0o755, mtime: 1_577_934_245_679 }).root.cid.toString(), root.cid.toString(), 'another mtime, another manifest')
+      const dir = buildDirectory([['abc.txt', root.cid, 3, 'file']], undefined, { mode: 0o700, mtime: -1000 }).root
+      assert.deepEqual([(decodeNode(dir.cid, dir.bytes) as DirNode).mode, (decodeNode(dir.cid, dir.bytes) as DirNode).mtime], [0o700, -1000])
+      const plain = { v: 2, type: 'dir', size: 0, entries: [] }
+      bad({ ...plain, mode: 0o4755 }, /mode 2541 is not permission bits/)
+      bad({ ...plain, mtime: 1.5 }, /mtime 1.5 is not whole milliseconds/)
     })
 
     it('never emits a block over the 4 MiB limit', () => {
