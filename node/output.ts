@@ -195,6 +195,8 @@ interface Position {
   state: number
   /** the bytes, while HELD */
   held?: Uint8Array | Uint8ArrayList
+  /** SPILLED without a write: the bytes are all zeros (a hole now, not read back) */
+  zeros?: boolean
 }
 
 /** The positions of one CID in the window; `delivered` once its bytes came (they are in the repo since). */
@@ -224,6 +226,8 @@ interface OutFile {
   large: boolean
   /** a large file's direct writing, from its first chunk until it is complete (none when no staging was free) */
   direct?: Direct
+  /** bytes of zeros were left as holes: the file is cut to its size when complete (a hole at its end) */
+  holes: boolean
 }
 
 /** What walking the tree finds next: a chunk position, or the end of a file's chunks. */
@@ -530,7 +534,7 @@ export class Output {
   }
 
   private async * walkFile (cid: CID, node: FileNode, path: string, shown: string): AsyncGenerator<Step> {
-    const file: OutFile = { cid, node, path, shown, queue: [], ended: false, hashed: 0, hasher: createBlake3(), hashing: Promise.resolve(), large: node.size >= this.directMinBytes }
+    const file: OutFile = { cid, node, path, shown, queue: [], ended: false, hashed: 0, hasher: createBlake3(), hashing: Promise.resolve(), large: node.size >= this.directMinBytes, holes: false }
     // Created exclusively, so that a name clash fails: an empty or a large file now (its direct writes open it
     // without creating it), any other when its handle first opens (see handle): for a small file an open and a
     // close fewer, of the few trips through the thread pool it takes.
@@ -558,7 +562,11 @@ export class Output {
       this.heldBytes += bytes.byteLength
       p.state = HELD
     } else {
-      await writeFully(await this.handle(file), contiguous(bytes), p.offset)
+      const whole = contiguous(bytes)
+      // a chunk of zeros ahead of the prefix (a sparse file repeats one thousands of times) is not written: it is
+      // zeros again when the prefix reaches it
+      if (isZeros(whole)) p.zeros = true
+      else await writeFully(await this.handle(file), whole, p.offset)
       p.state = SPILLED
     }
     this.result.bytes += bytes.byteLength
@@ -593,6 +601,8 @@ export class Output {
       if (bytes != null) {
         p.held = undefined
         this.heldBytes -= bytes.byteLength
+      } else if (p.zeros === true) {
+        bytes = zerosOf(p.length)
       } else {
         const read = new Uint8Array(p.length)
         if (await readFully(await this.handle(file), read, p.offset) < p.length) throw new VerificationError(`file ${file.cid} at ${showPath(file.shown)} is shorter than its chunks`)
@@ -602,7 +612,7 @@ export class Output {
       else for (const piece of bytes) file.hasher.update(piece)
       if (p.index === 0 && file.large && this.directSupported) file.direct = this.takeStaging()
       if (file.direct != null) await this.stage(file, file.direct, bytes)
-      else if (p.state === HELD) await writeFully(await this.handle(file), contiguous(bytes), p.offset)
+      else if (p.state === HELD) await this.writeData(file, contiguous(bytes), p.offset)
       file.queue.shift()
       file.hashed++
       this.leaveWindow(p)
@@ -610,6 +620,7 @@ export class Output {
     if (isComplete(file) && this.files.has(file)) {
       // complete: a directory of many files never holds more than a few open
       await this.closeFile(file)
+      if (file.holes) await cutToSize(file.path, file.node.size)
       const digest = file.hasher.digest()
       if (!equalBytes(digest, file.node.blake3)) throw new VerificationError(`file ${file.cid}: whole-file BLAKE3 ${toHex(digest)} does not match the manifest's ${toHex(file.node.blake3)}`)
       if (this.init.metadata !== false) await restoreMetadata(file.path, file.node)
@@ -658,6 +669,10 @@ export class Output {
   private async writeSpan (file: OutFile, d: Direct, span: Uint8Array, at: number, length: number): Promise<void> {
     if (!d.refused) {
       try {
+        if (isZeros(span.subarray(0, length))) {
+          file.holes = true
+          return
+        }
         d.fh ??= open(file.path, DIRECT_FLAGS)
         await writeFully(await d.fh, span.subarray(0, length), at)
         return
@@ -667,7 +682,19 @@ export class Output {
         this.directSupported = false
       }
     }
-    await writeFully(await this.handle(file), span.subarray(0, length), at)
+    await this.writeData(file, span.subarray(0, length), at)
+  }
+
+  /**
+   * Write through the page cache, except bytes that are all zeros: those are left a hole (a seek past them), so a
+   * sparse file comes back sparse — a 5 GiB file of 2 MiB of data was written out whole, 31 s for a 5 s add.
+   */
+  private async writeData (file: OutFile, bytes: Uint8Array, at: number): Promise<void> {
+    if (isZeros(bytes)) {
+      file.holes = true
+      return
+    }
+    await writeFully(await this.handle(file), bytes, at)
   }
 
   /**
@@ -683,7 +710,7 @@ export class Output {
           await d.writing
           const whole = d.fill - d.fill % DIRECT_ALIGN_BYTES
           if (isComplete(file) && whole > 0) await this.writeSpan(file, d, d.bufs[0], d.at, whole)
-          if (isComplete(file) && whole < d.fill) await writeFully(await this.handle(file), d.bufs[0].subarray(whole, d.fill), d.at + whole)
+          if (isComplete(file) && whole < d.fill) await this.writeData(file, d.bufs[0].subarray(whole, d.fill), d.at + whole)
         } finally {
           this.spareStaging.push(...d.bufs)
           await d.fh?.then(async fh => { await fh.close() }, () => {})
@@ -746,6 +773,30 @@ export class Output {
 async function restoreMetadata (path: string, meta: Metadata): Promise<void> {
   if (meta.mode !== undefined) await chmod(path, meta.mode)
   if (meta.mtime !== undefined) await utimes(path, meta.mtime / 1000, meta.mtime / 1000)
+}
+
+/** Extend a file that ends in a hole (or, all holes, was never written: create it) to its size. */
+async function cutToSize (path: string, size: number): Promise<void> {
+  const fh = await open(path, constants.O_WRONLY | constants.O_CREAT)
+  try {
+    await fh.truncate(size)
+  } finally {
+    await fh.close()
+  }
+}
+
+/** zeros to compare spans with: a memcmp, which stops at the first byte of data */
+let zeros = new Uint8Array(0)
+
+/** `length` zeros, a view that nobody writes to */
+function zerosOf (length: number): Uint8Array {
+  if (zeros.byteLength < length) zeros = new Uint8Array(Math.max(length, DEFAULT_STAGING_BYTES))
+  return zeros.subarray(0, length)
+}
+
+function isZeros (bytes: Uint8Array): boolean {
+  if (bytes.byteLength === 0) return false
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).equals(zerosOf(bytes.byteLength))
 }
 
 /** Every chunk of the file is registered and hashed. */

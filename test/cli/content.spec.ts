@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile, mkdir, readFile, readdir, symlink, stat, lstat, appendFile, chmod, utimes } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import { mkdtemp, rm, writeFile, mkdir, readFile, readdir, symlink, stat, lstat, appendFile, chmod, utimes, open } from 'node:fs/promises'
 import { execFileSync, execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { promisify } from 'node:util'
@@ -9,6 +10,13 @@ import { randomBytes, createHash } from 'node:crypto'
 import { dits, ok, startDaemon, BIN } from '../helpers/cli.ts'
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+/** a file's sha256, read as a stream (a sparse file of hundreds of MiB is not held in memory) */
+async function fileSha (path: string): Promise<string> {
+  const h = createHash('sha256')
+  for await (const piece of createReadStream(path)) h.update(piece as Buffer)
+  return h.digest('hex')
+}
 
 async function treeDigest (dir: string, prefix = ''): Promise<string[]> {
   const out: string[] = []
@@ -104,6 +112,28 @@ describe('dits-node content verbs (real processes)', function () {
     const first = (JSON.parse(await ok(r('--json', 'ls', root))) as Array<{ name: string, cid: string }>).find(e => e.name === 'clip.mov')
     assert.notEqual(touched.root, first?.cid, 'another mtime, another file manifest')
     assert.equal(touched.bytes_new, 0, 'the same chunks')
+  })
+
+  it('get writes chunks of zeros as holes: a sparse file comes back sparse and byte-exact, a file of zeros too', async () => {
+    const sparse = join(work, 'sparse.img')
+    const size = 256 * 1024 * 1024
+    const fh = await open(sparse, 'w')
+    await fh.write(randomBytes(1024 * 1024), 0, 1024 * 1024, 100 * 1024 * 1024)
+    await fh.write(randomBytes(1000), 0, 1000, 200 * 1024 * 1024 + 12_345)
+    await fh.truncate(size)
+    await fh.close()
+    const zeros = join(work, 'zeros.bin')
+    await writeFile(zeros, new Uint8Array(300_000))
+    for (const [src, profile] of [[sparse, 'media'], [zeros, 'small']]) {
+      const root = (await ok(r('add', '--profile', profile, src))).trim().split('\n').at(-1) as string
+      const out = `${src}.out`
+      await ok(r('get', root, '-o', out))
+      const st = await stat(out)
+      assert.equal(st.size, (await stat(src)).size)
+      assert.equal(await fileSha(out), await fileSha(src), `${src} byte-exact`)
+      assert.ok(st.blocks * 512 <= (await stat(src)).blocks * 512 + 8 * 1024 * 1024, `${out}: ${st.blocks * 512} bytes allocated for ${st.size}`)
+    }
+    assert.ok((await stat(`${sparse}.out`)).blocks * 512 < size / 16, 'far below the size')
   })
 
   it('add --json reports root, size, chunks and new vs deduplicated bytes; stat --json lists chunks with offsets', async () => {
