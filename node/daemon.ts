@@ -6,7 +6,7 @@
 import { unlink } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
-import { Repo, API_FILE, API_TOKEN_FILE } from './repo.ts'
+import { Repo, API_FILE, API_TOKEN_FILE, WEBRTC_CERTIFICATE_FILE } from './repo.ts'
 import { writeDurable } from './files.ts'
 import { RepoOps } from './ops.ts'
 import { ApiServer, newApiToken } from './api.ts'
@@ -88,6 +88,7 @@ export class Daemon {
         mdns: config.discovery.mdns,
         announceChunks: config.dht.announceChunks,
         swarmKey,
+        webrtcCertificateFile: join(repo.dir, WEBRTC_CERTIFICATE_FILE),
         // the read role (DESIGN §10): until the consensus service runs, the config `access` alone decides
         refuseServing: peer => daemon.consensus?.refusal(peer.toString(), 'read', 'chunks') ?? configRefusal(config.access, peer.toString()),
         extraProtocols: [CONSENSUS_PROTOCOL, ...(config.consensus.voter ? [RAFT_PROTOCOL] : [])]

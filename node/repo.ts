@@ -5,6 +5,7 @@
  * <repo>/config.json       validated configuration
  * <repo>/identity.key      the libp2p private key (protobuf), mode 0600
  * <repo>/swarm.key         the private network's key when `init --swarm-key` copied one, mode 0600
+ * <repo>/webrtc-direct.json the WebRTC-direct certificate and its key (so its certhash), made at the first start, 0600
  * <repo>/blocks/           blockstore-fs, whole-CID sharding
  * <repo>/quarantine/       blocks that failed verification on read
  * <repo>/usage.json        the counts of blocks and bytes, saved by the writer at close (see BlockUsage)
@@ -33,6 +34,7 @@ export const IDENTITY_FILE = 'identity.key'
 export const LOCK_FILE = 'repo.lock'
 export const API_FILE = 'api'
 export const API_TOKEN_FILE = 'api.token'
+export const WEBRTC_CERTIFICATE_FILE = 'webrtc-direct.json'
 /** stat(2)'s S_ISVTX: a shared folder (/tmp) where only a file's owner may remove it */
 const STICKY_BIT = 0o1000
 /** ext4 keeps symlink targets under 60 bytes inside the inode */

@@ -26,6 +26,7 @@ import type { Identify } from '@libp2p/identify'
 import type { Ping } from '@libp2p/ping'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Datastore } from 'interface-datastore'
+import type { TransportCertificate } from '@libp2p/webrtc'
 import type { HelloInit, HelloService } from './hello.ts'
 import type { ChunkExchange, ChunkExchangeInit } from './chunk-exchange.ts'
 import type { PeerPenalties } from './penalties.ts'
@@ -54,6 +55,8 @@ export interface HostInit {
   hello: HelloInit
   chunks: ChunkExchangeInit
   datastore?: Datastore
+  /** the WebRTC-direct certificate to listen with (see webrtc-certificate.ts); a new one each start when absent */
+  webrtcCertificate?: TransportCertificate
   /**
    * A private network's key file in canonical form (SwarmKey.psk): every connection is protected with it, and the
    * host has no WebRTC transport, which would bypass the protector. `listen` must then hold no WebRTC address.
@@ -86,7 +89,7 @@ export async function createHost (init: HostInit): Promise<DitsLibp2p> {
     privateKey: init.privateKey,
     ...(init.datastore != null ? { datastore: init.datastore } : {}),
     addresses: { listen: init.listen },
-    transports: init.psk != null ? [tcp()] : [tcp(), webRTCDirect()],
+    transports: init.psk != null ? [tcp()] : [tcp(), webRTCDirect(init.webrtcCertificate != null ? { certificate: init.webrtcCertificate } : {})],
     ...(init.psk != null ? { connectionProtector: preSharedKey({ psk: init.psk }) } : {}),
     connectionEncrypters: [oneWritePerRecord(noise())],
     streamMuxers: [deferredWindowUpdates(yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES } }))],

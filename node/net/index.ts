@@ -22,6 +22,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { isPrivate, isLoopback, isLinkLocal } from '@libp2p/utils'
 import { createHost, privateListen } from './host.ts'
+import { loadCertificate, saveCertificate } from './webrtc-certificate.ts'
 import { swarmStatus } from './swarm-key.ts'
 import { PeerPenalties } from './penalties.ts'
 import { Advertiser } from './advertiser.ts'
@@ -76,6 +77,11 @@ export interface NetworkInit {
   refuseServing?(peer: PeerId): string | undefined
   /** a private network's key (config `swarm.keyFile`): only nodes with the same key connect; TCP only */
   swarmKey?: SwarmKey
+  /**
+   * Where the WebRTC-direct certificate is kept (the repo's `webrtc-direct.json`), so that the certhash of this
+   * node's WebRTC-direct address survives restarts; a new certificate each start when absent
+   */
+  webrtcCertificateFile?: string
 }
 
 /** The network's privacy, and the listen addresses a private node dropped (WebRTC cannot carry the key). */
@@ -133,7 +139,9 @@ export async function createNetwork (init: NetworkInit): Promise<DitsNetwork> {
   const penalties = new PeerPenalties()
   const roles: string[] = [init.role, ...(init.voter === true ? ['voter'] : [])]
   const { listen, dropped } = init.swarmKey != null ? privateListen(init.listen) : { listen: init.listen, dropped: [] }
+  const webrtcCertificate = init.swarmKey == null && init.webrtcCertificateFile !== undefined ? await loadCertificate(init.webrtcCertificateFile) : undefined
   const libp2p = await createHost({
+    webrtcCertificate,
     privateKey: init.privateKey,
     listen,
     psk: init.swarmKey?.psk,
@@ -192,6 +200,11 @@ class Network implements DitsNetwork {
   async start (): Promise<void> {
     if (this.running) return
     await this.libp2p.start()
+    // the first start of a node with WebRTC-direct: keep the certificate its transport made, for the next starts
+    const certFile = this.init.webrtcCertificateFile
+    if (certFile !== undefined && this.init.swarmKey == null && await loadCertificate(certFile) === undefined && await saveCertificate(this.libp2p, certFile)) {
+      this.log('saved the WebRTC-direct certificate to %s', certFile)
+    }
     this.stopping = new AbortController()
     this.libp2p.addEventListener('peer:discovery', this.onDiscovery)
     this.advertiser.start()

@@ -17,6 +17,31 @@ describe('two daemons on loopback (real processes)', function () {
     await rm(work, { recursive: true, force: true })
   })
 
+  it('keeps the WebRTC-direct certificate in the repo (0600): the certhash of its address is the same after a restart, and peers reach it there', async () => {
+    const repo = join(work, 'webrtc')
+    const peer = join(work, 'webrtc-peer')
+    for (const r of [repo, peer]) await ok(['--repo', r, 'init'])
+    await ok(['--repo', repo, 'config', 'set', 'addresses.listen', '["/ip4/127.0.0.1/udp/0/webrtc-direct"]'])
+    await ok(['--repo', peer, 'config', 'set', 'addresses.listen', '["/ip4/127.0.0.1/tcp/0"]'])
+    const certhash = (addrs: string[]): string => (addrs.find(a => a.includes('/webrtc-direct/')) as string).match(/\/certhash\/([^/]+)/)?.[1] as string
+    const first = await startDaemon(repo)
+    const hash = certhash(first.info.addresses)
+    assert.match(hash, /^u/)
+    await first.stop()
+    assert.equal((await stat(join(repo, 'webrtc-direct.json'))).mode & 0o777, 0o600)
+    const second = await startDaemon(repo)
+    const other = await startDaemon(peer).catch(async (err: Error) => { await second.stop(); throw err })
+    try {
+      assert.equal(certhash(second.info.addresses), hash, 'the same certhash after a restart')
+      const addr = second.info.addresses.find(a => a.includes('/webrtc-direct/')) as string
+      const connected = JSON.parse(await ok(['--repo', peer, '--json', 'connect', addr.includes('/p2p/') ? addr : `${addr}/p2p/${second.info.peerId}`]))
+      assert.equal(connected.id, second.info.peerId)
+    } finally {
+      await other.stop()
+      await second.stop()
+    }
+  })
+
   it('add on one, get on the other by CID, byte-exact, with per-source bytes; network verbs need the daemon', async () => {
     const a = join(work, 'a')
     const b = join(work, 'b')
