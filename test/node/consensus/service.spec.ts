@@ -34,6 +34,10 @@ describe('node/consensus/service (in-process nodes over libp2p on loopback)', fu
       datastoreDir: join(dir, `n${i}`)
     }))
     await Promise.all(services.map(async s => { await s.start() }))
+    // The first command waits for an election and the new leader's first read point: on a loaded 2-core machine
+    // that alone can take longer than REQUEST_TIMEOUT_MS, which the cases below hold each command to.
+    // (a missing ref is an answer too)
+    await eventually(async () => await services[3].refGet({ name: 'warm-up' }).then(() => true, (e: Error) => e.name === 'NotFoundError'), 30_000, 'the group answering')
   })
 
   afterEach(async () => {
