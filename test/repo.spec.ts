@@ -4,7 +4,7 @@
  * fresh clone in a temporary folder; this spec names the offending line at once.
  */
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROOT } from './helpers/cli.ts'
@@ -22,6 +22,13 @@ describe('the repo', () => {
       })
     }
     assert.deepEqual(found, [])
+  })
+
+  it('holds no merge conflict markers', () => {
+    // git grep exits 1 when nothing matches
+    const r = spawnSync('git', ['grep', '-n', '-I', '-E', '^(<<<<<<<|>>>>>>>) ', '--', '.'], { cwd: ROOT, encoding: 'utf8' })
+    assert.equal(r.stdout.trim(), '')
+    assert.equal(r.status, 1, r.stderr)
   })
 
   it('carries its conformance vectors', () => {
