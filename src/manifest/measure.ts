@@ -12,6 +12,7 @@
  */
 import type { CID } from 'multiformats/cid'
 import type { ManifestNode } from './format.ts'
+import { decodeNode } from './format.ts'
 import { readNode, showPath, childPath, WalkPacer, linkedBytes } from './reader.ts'
 import type { GetBlock, WalkOptions } from './reader.ts'
 import { DAG_CBOR_CODE } from '../cid.ts'
@@ -36,6 +37,12 @@ export interface MeasureOptions extends WalkOptions {
   /** the totals so far, every WALK_PAUSE_STEPS steps */
   onProgress?: (counted: TreeSize) => void
 }
+
+/**
+ * Children of the node being measured whose blocks are read ahead of the one walked, so that the reads of a
+ * directory of many files overlap rather than follow one another.
+ */
+export const MEASURE_READ_AHEAD = 16
 
 /** A measured node, remembered by CID for every other place that links it. */
 interface Measure extends TreeSize {
@@ -110,6 +117,21 @@ export async function measureTree (getBlock: GetBlock, root: CID, options: Measu
     if (!Number.isSafeInteger(total.bytes)) throw new TreeLimitError(`${root} would write more bytes than any file system holds (at ${showPath(at.path)}, ${at.cid})`)
     options.check?.(total, at)
   }
+  const ahead = new Map<string, Promise<Uint8Array>>()
+  const read = async (f: Frame, cid: CID): Promise<ManifestNode> => {
+    for (let j = f.i + 1; j < Math.min(f.links.length, f.i + 1 + MEASURE_READ_AHEAD); j++) {
+      const k = keyOf(f.links[j].cid)
+      if (memo.has(k) || ahead.has(k)) continue
+      const pending = getBlock(f.links[j].cid)
+      // a read that fails is reported when its turn comes
+      pending.catch(() => {})
+      ahead.set(k, pending)
+    }
+    const k = keyOf(cid)
+    const pending = ahead.get(k) ?? getBlock(cid)
+    ahead.delete(k)
+    return decodeNode(cid, await pending)
+  }
   const open = (cid: CID, node: ManifestNode, path: string, level: number, partDepth: number): Frame => {
     return { cid, node, path, links: linksOf(node), i: 0, level, partDepth, acc: zero(node.type) }
   }
@@ -136,7 +158,7 @@ export async function measureTree (getBlock: GetBlock, root: CID, options: Measu
       if (link.expect === 'part' && f.partDepth + 1 > MAX_PART_DEPTH) {
         throw new TreeLimitError(`file ${stack.findLast(s => s.node.type === 'file')?.cid.toString() ?? ''} at ${showPath(path)} has more than ${MAX_PART_DEPTH} levels of part nodes (MAX_PART_DEPTH) at ${link.cid}`)
       }
-      const node = await readNode(getBlock, link.cid)
+      const node = await read(f, link.cid)
       if (node.type !== link.expect) throw new ManifestError(`${showPath(at.path)}: ${link.cid} should be a ${link.expect} node, found ${node.type}`)
       const level = link.expect === 'dir' ? f.level + 1 : f.level
       const partDepth = link.expect === 'part' ? f.partDepth + 1 : link.expect === 'file' ? 0 : f.partDepth
