@@ -10,6 +10,7 @@ import { VerificationError, NotFoundError } from '../../../src/errors.ts'
 import { FileManifestBuilder } from '../../../src/manifest/builder.ts'
 import { readFileNode, walkChunks } from '../../../src/manifest/reader.ts'
 import { createNetwork } from '../../../node/net/index.ts'
+import { varint } from '../../../node/net/framing.ts'
 import type { AbortOptions, ComponentLogger, Logger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -17,6 +18,15 @@ import type { DitsNetwork, NetworkInit, NetworkBlockstore } from '../../../node/
 
 export const KiB = 1024
 export const MiB = 1024 * KiB
+
+/** One length-prefixed frame of `body`, as a hostile peer writes it by hand. */
+export function frame (body: Uint8Array): Uint8Array {
+  const prefix = varint(body.byteLength)
+  const out = new Uint8Array(prefix.byteLength + body.byteLength)
+  out.set(prefix)
+  out.set(body, prefix.byteLength)
+  return out
+}
 
 export class MemoryBlockstore implements NetworkBlockstore {
   readonly blocks = new Map<string, { cid: CID, bytes: Uint8Array }>()

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
-import { startNode, stopAll, makeFile, readBack, waitFor, MiB, MemoryBlockstore } from './helpers.ts'
+import { startNode, stopAll, makeFile, readBack, waitFor, frame, MiB, MemoryBlockstore } from './helpers.ts'
 import { ChunksMessage, Want } from '../../../protocol/chunks.ts'
 import { CHUNKS_PROTOCOL, MAX_BLOCK_BYTES, DEFAULT_SERVE_PEER_BUDGET_BYTES, DEFAULT_SERVE_TOTAL_BUDGET_BYTES } from '../../../protocol/index.ts'
-import { varint } from '../../../node/net/framing.ts'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { AbortOptions, Stream } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
@@ -13,14 +12,6 @@ class DiskLikeBlockstore extends MemoryBlockstore {
   override async get (cid: CID, options: AbortOptions = {}): Promise<Uint8Array> {
     return Uint8Array.from(await super.get(cid, options))
   }
-}
-
-function frame (body: Uint8Array): Uint8Array {
-  const prefix = varint(body.byteLength)
-  const out = new Uint8Array(prefix.byteLength + body.byteLength)
-  out.set(prefix)
-  out.set(body, prefix.byteLength)
-  return out
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { startNode, stopAll, makeFile, readBack, waitFor, MiB, KiB } from './helpers.ts'
+import { startNode, stopAll, makeFile, readBack, waitFor, frame, MiB, KiB } from './helpers.ts'
 import { ChunksMessage, Want, Presence } from '../../../protocol/chunks.ts'
 import { CHUNKS_PROTOCOL, MAX_MESSAGE_BYTES, DEFAULT_MAX_OUTSTANDING_WANTS } from '../../../protocol/index.ts'
 import { FrameReader, writeFrame, varint } from '../../../node/net/framing.ts'
@@ -9,14 +9,6 @@ import { CID } from 'multiformats/cid'
 import { chunkCid } from '../../../src/cid.ts'
 import type { Stream } from '@libp2p/interface'
 import type { TestNode } from './helpers.ts'
-
-function frame (body: Uint8Array): Uint8Array {
-  const prefix = varint(body.byteLength)
-  const out = new Uint8Array(prefix.byteLength + body.byteLength)
-  out.set(prefix)
-  out.set(body, prefix.byteLength)
-  return out
-}
 
 /** Open a raw /dits/chunks stream from `from` to `to`. */
 async function rawStream (from: TestNode, to: TestNode): Promise<Stream> {
