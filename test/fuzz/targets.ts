@@ -1,7 +1,7 @@
 /**
  * Every decoder that reads bytes or values from outside the process, as a fuzz target (issue 15): the wire
  * messages of each protocol, manifests, consensus commands and reads, the state machine's log entries and
- * snapshots, Raft membership entries, config, and the CLI's argument parsers.
+ * snapshots, Raft membership entries, config, the local API's request bodies and the CLI's argument parsers.
  *
  * A target gets inputs of three kinds: random bytes (or values), valid encodings of random well-formed messages,
  * and those encodings mutated (bytes flipped, cut, inserted, repeated). For every input the decoder must return
@@ -13,6 +13,7 @@
  */
 import * as dagCbor from '@ipld/dag-cbor'
 import fc from 'fast-check'
+import type { z } from 'zod'
 import { Uint8ArrayList } from 'uint8arraylist'
 import type { CID } from 'multiformats/cid'
 import { ChunksMessage } from '../../protocol/chunks.ts'
@@ -30,6 +31,10 @@ import { decodeConfChange } from '../../src/raft/conf-change.ts'
 import { normalizePath } from '../../src/paths.ts'
 import { defaultConfig, validateConfig, checkKey, setKey, RULES } from '../../config/schema.ts'
 import { parseRate, parseDuration, parseCount } from '../../cli/parse.ts'
+import { parseArgs } from '../../node/api.ts'
+import { opTable } from '../../node/op-table.ts'
+import { consensusOps } from '../../node/consensus/ops.ts'
+import type { RepoOps } from '../../node/ops.ts'
 
 /** A decoder that spends more CPU than this on one input of a few KiB counts as a hang (generous: GC pauses count). */
 export const MAX_CALL_MS = 1000
@@ -238,6 +243,19 @@ const validManifest: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
 
 // ---------------------------------------------------------------------------------------------- the targets
 
+/**
+ * Every operation's argument schema, as the local API and the CLI check a body (node/api.ts parseArgs). Only the
+ * schemas are used: no repo is opened and no operation runs.
+ */
+const table = opTable({} as unknown as RepoOps)
+const API_SCHEMAS: Record<string, z.ZodType> = Object.fromEntries([
+  ...Object.entries(table.rpc), ...Object.entries(table.stream), ...Object.entries(consensusOps(() => undefined))
+].map(([op, { args }]) => [op, args]))
+
+/** API bodies: any JSON, and objects whose fields an operation takes, with values of any kind. */
+const apiFields = fc.constantFrom('paths', 'cid', 'out', 'name', 'path', 'expect', 'expectNone', 'token', 'ttlMs', 'waitMs', 'shared', 'pin', 'profile', 'chunkSize', 'offset', 'length', 'maxRate', 'force', 'repair', 'dryRun', 'multiaddr', 'peer', 'role', 'requestId', 'reason', 'prefix')
+const apiBody: fc.Arbitrary<unknown> = fc.oneof(value, fc.dictionary(apiFields, value, { maxKeys: 5 }))
+
 /** A state machine that has seen a little of everything, to snapshot and to apply fuzzed entries to. */
 function seasonedStateMachine (): RefsLocksStateMachine {
   const sm = new RefsLocksStateMachine()
@@ -368,6 +386,11 @@ export const TARGETS: FuzzTarget[] = [
       sm.snapshot()
       return sm
     }
+  },
+  {
+    name: 'API request body',
+    input: fc.tuple(fc.constantFrom(...Object.keys(API_SCHEMAS)), apiBody),
+    run: ([op, body]: [string, unknown]) => parseArgs(op, API_SCHEMAS[op], body)
   },
   {
     name: 'raft membership entry',
