@@ -7,7 +7,7 @@ import { ok, startDaemon } from '../helpers/cli.ts'
 import type { RunningDaemon } from '../helpers/cli.ts'
 import { makeFile, startNode, stopAll, waitFor } from '../node/net/helpers.ts'
 import type { TestNode } from '../node/net/helpers.ts'
-import { frame } from '../node/net/hostile-peer.ts'
+import { frame } from '../node/net/helpers.ts'
 import { ChunksMessage, Want } from '../../protocol/chunks.ts'
 import { CHUNKS_PROTOCOL, MAX_BLOCK_BYTES } from '../../protocol/index.ts'
 

@@ -3,7 +3,7 @@
  * (so that a downloader takes it as a source) and then misbehaves on the first block it is asked for.
  */
 import { randomBytes } from 'node:crypto'
-import { startNode } from './helpers.ts'
+import { startNode, frame } from './helpers.ts'
 import { ChunksMessage, Want, Presence } from '../../../protocol/chunks.ts'
 import { CHUNKS_PROTOCOL, MAX_MESSAGE_BYTES, MAX_BLOCK_BYTES } from '../../../protocol/index.ts'
 import { FrameReader, varint } from '../../../node/net/framing.ts'
@@ -37,14 +37,6 @@ export interface HostileSource {
   streams: number
   /** block wants received, with the time they came */
   blockWants: Array<{ cid: string, at: number }>
-}
-
-export function frame (body: Uint8Array): Uint8Array {
-  const prefix = varint(body.byteLength)
-  const out = new Uint8Array(prefix.byteLength + body.byteLength)
-  out.set(prefix)
-  out.set(body, prefix.byteLength)
-  return out
 }
 
 export async function startHostileSource (blocks: Array<{ cid: CID, bytes: Uint8Array }>, misbehaviour: Misbehaviour): Promise<HostileSource> {
