@@ -8,7 +8,7 @@ import { z } from 'zod'
 import { UnavailableError } from '../src/errors.ts'
 import { rpc, stream, NoArgs } from './api.ts'
 import type { OpTable } from './api.ts'
-import { AddArgs, GetArgs, CatArgs, CidArgs, VerifyArgs, GcArgs } from './ops.ts'
+import { AddArgs, GetArgs, CatArgs, CidArgs, PinRmArgs, VerifyArgs, GcArgs } from './ops.ts'
 import type { RepoOps } from './ops.ts'
 import type { DitsNetwork } from './net/index.ts'
 
@@ -35,7 +35,7 @@ export function opTable (ops: RepoOps, network: () => DitsNetwork | undefined = 
       verify: rpc(VerifyArgs, async (a, c) => await ops.verify(a, c)),
       gc: rpc(GcArgs, async (a, c) => await ops.gc(a, c)),
       pinAdd: rpc(CidArgs, async (a, c) => await ops.pinAdd(a, c)),
-      pinRm: rpc(CidArgs, async (a) => await ops.pinRm(a)),
+      pinRm: rpc(PinRmArgs, async (a) => await ops.pinRm(a)),
       pinLs: rpc(NoArgs, async () => await ops.pinLs()),
       peers: rpc(NoArgs, async () => net().peers()),
       connect: rpc(z.strictObject({ multiaddr: z.string().min(1).max(MAX_MULTIADDR_CHARS) }), async (a, c) => await net().connect(a.multiaddr, { signal: c.signal })),

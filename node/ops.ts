@@ -24,7 +24,7 @@ import type { GetBlock, Resolved } from '../src/manifest/index.ts'
 import { parseCid } from '../src/cid.ts'
 import { UsageError, NotFoundError, UnavailableError, InvalidPathError } from '../src/errors.ts'
 import { PROFILES, DEFAULT_PROFILE_NAME, validateProfile } from '../src/fastcdc/index.ts'
-import type { Repo } from './repo.ts'
+import type { Repo, PinReason, PinReasons } from './repo.ts'
 import { readSwarmKeyFile, swarmKeyPath, swarmStatus } from './net/swarm-key.ts'
 import type { SwarmStatus } from './net/swarm-key.ts'
 
@@ -126,9 +126,23 @@ export interface GetResponse {
 export const CatArgs = z.strictObject({ cid: CidArg, offset: ByteCountArg.optional().describe('--offset'), length: ByteCountArg.optional().describe('--length') })
 export type CatArgs = z.output<typeof CatArgs>
 
-/** The arguments of `ls`, `lsTree`, `stat`, `pinAdd` and `pinRm`: a CID, or `CID/sub/path` (not for `pinRm`). */
+/** The arguments of `ls`, `lsTree`, `stat` and `pinAdd`: a CID, or `CID/sub/path`. */
 export const CidArgs = z.strictObject({ cid: CidArg })
 export type CidArgs = z.output<typeof CidArgs>
+
+/** `pin rm CID [--reason R | --all]`: withdraws the `user` reason unless told otherwise. */
+export const PinRmArgs = z.strictObject({
+  cid: CidArg,
+  reason: z.enum(['user', 'ref', 'push']).optional().describe('--reason'),
+  all: z.boolean().optional().describe('--all')
+})
+export type PinRmArgs = z.output<typeof PinRmArgs>
+
+export interface PinEntry {
+  cid: string
+  /** each reason the root is pinned for, and when it was given */
+  reasons: PinReasons
+}
 
 export const VerifyArgs = z.strictObject({ cid: CidArg.optional(), repair: z.boolean().optional() })
 export type VerifyArgs = z.output<typeof VerifyArgs>
@@ -378,14 +392,28 @@ export class RepoOps {
     return { pinned: cid.toString() }
   }
 
-  async pinRm (args: CidArgs): Promise<{ unpinned: string }> {
+  /**
+   * Withdraws one reason of a pin (`user` unless told), or all of them; what is left keeps the root pinned. The
+   * answer says which reasons remain, so that `pin rm` of a root a seed keeps for a ref does not look like a
+   * success that frees it.
+   */
+  async pinRm (args: PinRmArgs): Promise<{ unpinned: string, removed: PinReason[], remaining: PinReason[] }> {
     const cid = parseCid(args.cid)
-    if (!(await this.repo.pins.rm(cid))) throw new NotFoundError(`${cid} is not pinned`)
-    return { unpinned: cid.toString() }
+    if (args.all === true && args.reason !== undefined) throw new UsageError('pin rm: give --reason or --all, not both')
+    const before = await this.repo.pins.reasons(cid)
+    const held = Object.keys(before) as PinReason[]
+    if (held.length === 0) throw new NotFoundError(`${cid} is not pinned`)
+    const reason = args.all === true ? undefined : args.reason ?? 'user'
+    if (reason !== undefined && before[reason] === undefined) throw new NotFoundError(`${cid} is not pinned for the reason ${reason} (it is pinned for: ${held.join(', ')}; \`pin rm --reason R\` or --all)`)
+    await this.repo.pins.rm(cid, reason)
+    const removed = reason === undefined ? held : [reason]
+    return { unpinned: cid.toString(), removed, remaining: held.filter(r => !removed.includes(r)) }
   }
 
-  async pinLs (): Promise<string[]> {
-    return (await this.repo.pins.ls()).map(c => c.toString())
+  async pinLs (): Promise<PinEntry[]> {
+    const entries: PinEntry[] = []
+    for (const cid of await this.repo.pins.ls()) entries.push({ cid: cid.toString(), reasons: await this.repo.pins.reasons(cid) })
+    return entries
   }
 
   /**

@@ -17,10 +17,11 @@
  * <repo>/api, api.token    while a daemon runs: its address and bearer token (0600)
  * ```
  */
-import { chmod, mkdir, readFile, unlink, readdir, stat, symlink, readlink } from 'node:fs/promises'
+import { chmod, mkdir, open, readFile, unlink, readdir, stat, symlink, readlink } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
+import { z } from 'zod'
 import type { PrivateKey } from '@libp2p/interface'
 import { DitsBlockstore } from './blockstore.ts'
 import { writeDurable, fsyncPath, PRIVATE_DIR_MODE } from './files.ts'
@@ -234,35 +235,119 @@ export function isAlive (pid: number): boolean {
 
 /**
  * Why a root is pinned (DESIGN §10): `user` (pin add, add, get --pin), `ref` (a seed keeping ref targets), `push`
- * (a root pushed to this seed).
+ * (a root pushed to this seed). A root may be pinned for several reasons at once; it stays pinned while any is left.
  */
 export type PinReason = 'user' | 'ref' | 'push'
+export const PIN_REASONS: readonly PinReason[] = ['user', 'ref', 'push']
 
-/** Pins: one file per pinned root, holding when and why, created durably (temp + fsync + rename + fsync dir). */
+/** When each reason of a pin was given (ISO 8601). */
+export type PinReasons = Partial<Record<PinReason, string>>
+
+/** A pin file is a few dozen bytes; anything far larger was not written by this node. */
+const MAX_PIN_FILE_BYTES = 4096
+
+const PinFile = z.union([
+  z.object({ reasons: z.partialRecord(z.enum(['user', 'ref', 'push']), z.string()) }).strict(),
+  // written before pins had several reasons: one reason and when
+  z.object({ pinned: z.string(), reason: z.enum(['user', 'ref', 'push']) }).strict()
+])
+
+export class PinFileError extends DitsError {
+  constructor (message: string) {
+    super(message)
+    this.name = 'PinFileError'
+  }
+}
+
+/**
+ * Pins: one file per pinned root, holding each reason and when it was given, replaced durably (temp + fsync +
+ * rename + fsync dir). Changes to one root are serialized, so two reasons given at once both stay.
+ */
 export class Pins {
   readonly dir: string
+  private readonly busy = new Map<string, Promise<unknown>>()
 
   constructor (dir: string) {
     this.dir = dir
   }
 
+  /** Pin `cid` for `reason` (again: the time is renewed). */
   async add (cid: CID, reason: PinReason): Promise<void> {
-    await writeDurable(join(this.dir, cid.toString()), JSON.stringify({ pinned: new Date().toISOString(), reason }))
+    await this.change(cid, reasons => ({ ...reasons, [reason]: new Date().toISOString() }))
   }
 
-  async rm (cid: CID): Promise<boolean> {
-    try {
-      await unlink(join(this.dir, cid.toString()))
-      await fsyncPath(this.dir)
-      return true
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
-      throw err
-    }
+  /**
+   * Withdraw `reason` (every reason when absent); the pin goes with its last reason. Whether there was anything
+   * to withdraw.
+   */
+  async rm (cid: CID, reason?: PinReason): Promise<boolean> {
+    let had = false
+    await this.change(cid, reasons => {
+      if (reason === undefined) {
+        had = Object.keys(reasons).length > 0
+        return {}
+      }
+      had = reasons[reason] !== undefined
+      const { [reason]: _, ...rest } = reasons
+      return rest
+    })
+    return had
   }
 
   async has (cid: CID): Promise<boolean> {
     return await stat(join(this.dir, cid.toString())).then(() => true, () => false)
+  }
+
+  /** Why `cid` is pinned: empty when it is not. */
+  async reasons (cid: CID): Promise<PinReasons> {
+    const path = join(this.dir, cid.toString())
+    let text: string
+    try {
+      const fh = await open(path, 'r')
+      try {
+        const { buffer, bytesRead } = await fh.read({ buffer: Buffer.alloc(MAX_PIN_FILE_BYTES + 1) })
+        if (bytesRead > MAX_PIN_FILE_BYTES) throw new PinFileError(`the pin file ${path} is over ${MAX_PIN_FILE_BYTES} bytes: not written by dits-node (remove it and pin ${cid} again)`)
+        text = buffer.subarray(0, bytesRead).toString('utf8')
+      } finally {
+        await fh.close()
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {}
+      throw err
+    }
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      throw new PinFileError(`the pin file ${path} is not JSON: remove it and pin ${cid} again`)
+    }
+    const parsed = PinFile.safeParse(json)
+    if (!parsed.success) throw new PinFileError(`the pin file ${path} is not a pin (${parsed.error.issues[0].message} at ${parsed.error.issues[0].path.join('.') || 'the top'}): remove it and pin ${cid} again`)
+    return 'reasons' in parsed.data ? parsed.data.reasons : { [parsed.data.reason]: parsed.data.pinned }
+  }
+
+  private async change (cid: CID, next: (reasons: PinReasons) => PinReasons): Promise<void> {
+    const key = cid.toString()
+    const run = (this.busy.get(key) ?? Promise.resolve()).catch(() => {}).then(async () => {
+      const reasons = next(await this.reasons(cid))
+      const path = join(this.dir, key)
+      if (Object.keys(reasons).length > 0) {
+        await writeDurable(path, JSON.stringify({ reasons }))
+        return
+      }
+      try {
+        await unlink(path)
+        await fsyncPath(this.dir)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      }
+    })
+    this.busy.set(key, run)
+    try {
+      await run
+    } finally {
+      if (this.busy.get(key) === run) this.busy.delete(key)
+    }
   }
 
   async ls (): Promise<CID[]> {
