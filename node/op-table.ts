@@ -8,7 +8,7 @@ import { z } from 'zod'
 import { UnavailableError } from '../src/errors.ts'
 import { rpc, stream, NoArgs } from './api.ts'
 import type { OpTable } from './api.ts'
-import { AddArgs, GetArgs, CatArgs, CidArgs, PinRmArgs, VerifyArgs, GcArgs } from './ops.ts'
+import { AddArgs, GetArgs, CatArgs, CidArgs, PinRmArgs, VerifyArgs, GcArgs, ExportCarArgs, ImportCarArgs } from './ops.ts'
 import type { RepoOps } from './ops.ts'
 import type { DitsNetwork } from './net/index.ts'
 
@@ -30,6 +30,8 @@ export function opTable (ops: RepoOps, network: () => DitsNetwork | undefined = 
       id: rpc(NoArgs, async () => await ops.id()),
       add: rpc(AddArgs, async (a, c) => await ops.add(a, c)),
       get: rpc(GetArgs, async (a, c) => await ops.get(a, c)),
+      exportCar: rpc(ExportCarArgs, async (a, c) => await ops.exportCar(a, c)),
+      importCar: rpc(ImportCarArgs, async (a, c) => await ops.importCar(a, c)),
       ls: rpc(CidArgs, async (a, c) => await ops.ls(a, c)),
       stat: rpc(CidArgs, async (a, c) => await ops.stat(a, c)),
       verify: rpc(VerifyArgs, async (a, c) => await ops.verify(a, c)),

@@ -19,6 +19,8 @@ import type { FetchProgress } from './net/fetcher.ts'
 import { verifyBlocks, gc } from './maintenance.ts'
 import type { VerifyResult, GcResult } from './maintenance.ts'
 import type { UsageReport } from './block-usage.ts'
+import { exportCar, importCar } from './car/index.ts'
+import type { CarProgress, ExportCarResult, ImportCarResult } from './car/index.ts'
 import { readFileNode, walkBlocks, walkChunks, parseCidPath, resolvePath, walkTree } from '../src/manifest/index.ts'
 import type { GetBlock, Resolved } from '../src/manifest/index.ts'
 import { parseCid } from '../src/cid.ts'
@@ -144,6 +146,17 @@ export interface PinEntry {
   reasons: PinReasons
 }
 
+export const ExportCarArgs = z.strictObject({
+  cid: CidArg,
+  /** the CAR file to write: an existing file is refused unless `force` */
+  out: AbsolutePathArg.describe('-o'),
+  force: z.boolean().optional().describe('--force')
+})
+export type ExportCarArgs = z.output<typeof ExportCarArgs>
+
+export const ImportCarArgs = z.strictObject({ file: AbsolutePathArg })
+export type ImportCarArgs = z.output<typeof ImportCarArgs>
+
 export const VerifyArgs = z.strictObject({ cid: CidArg.optional(), repair: z.boolean().optional() })
 export type VerifyArgs = z.output<typeof VerifyArgs>
 
@@ -181,7 +194,7 @@ export type TreeListing = LsEntry
 /** A listing stream sends its lines in batches of about this many bytes. */
 const LISTING_BATCH_BYTES = 64 * 1024
 
-export type Progress = AddProgress | ExportProgress | FetchProgress | LayoutProgress | { checked: number }
+export type Progress = AddProgress | ExportProgress | CarProgress | FetchProgress | LayoutProgress | { checked: number }
 
 export interface OpContext {
   signal?: AbortSignal
@@ -295,6 +308,35 @@ export class RepoOps {
     // window, would make this negative: none of it is then a repeat)
     const dedup = fetched.bytes_total - fetched.bytes_fetched - fetched.bytes_local
     return { cid: cid.toString(), out: args.out, ...fetched, bytes_dedup: Math.max(0, dedup), files: result.files, dirs: result.dirs }
+  }
+
+  /**
+   * `export`: the root (or `CID/sub/path`) and every block under it as a CARv1 file. The daemon first fetches what the
+   * repo lacks; without it, the whole DAG must be here.
+   */
+  async exportCar (args: ExportCarArgs, ctx: OpContext = {}): Promise<ExportCarResult> {
+    const { root, path } = parseCidPath(args.cid)
+    await checkOutputParent(args.out)
+    const cid = path === '' ? root : (await this.resolve(args.cid, ctx)).cid
+    if (this.network != null) await this.network.fetch(cid, { signal: ctx.signal })
+    else if (!(await this.repo.blocks.has(cid))) throw this.notHere(cid)
+    try {
+      return await exportCar(this.getBlock, cid, args.out, { force: args.force, signal: ctx.signal, onProgress: ctx.onProgress })
+    } catch (err) {
+      if (this.network == null && err instanceof NotFoundError) throw new UnavailableError(`cannot export ${cid}: ${err.message} (no daemon is running to fetch it from the network: run \`dits-node start\`)`)
+      throw err
+    }
+  }
+
+  /** `import`: a CARv1 file's blocks, each verified, then its root pinned (reason user) once its whole DAG is here. */
+  async importCar (args: ImportCarArgs, ctx: OpContext = {}): Promise<ImportCarResult> {
+    await this.gcRunning
+    const s = await fsStat(args.file).catch(() => undefined)
+    if (s === undefined) throw new InvalidPathError(`cannot import ${args.file}: no such file`)
+    if (!s.isFile()) throw new InvalidPathError(`cannot import ${args.file}: not a file`)
+    const r = await importCar(this.repo.blocks, this.repo.pins, args.file, { signal: ctx.signal, onProgress: ctx.onProgress })
+    await this.network?.provide(parseCid(r.root))
+    return r
   }
 
   /** The bytes of a file (or range of it), in order. */
