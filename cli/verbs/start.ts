@@ -5,6 +5,7 @@ import { initRepo, repoExists, NoRepoError } from '../../node/repo.ts'
 import { CliContext } from '../context.ts'
 import type { GlobalOptions } from '../context.ts'
 import { swarmLine } from './swarm-key.ts'
+import { UsageError } from '../../src/errors.ts'
 
 /**
  * Calls after which V8 optimizes a function with TurboFan in the daemon (V8's default: 3,000). A voter runs most
@@ -18,11 +19,29 @@ export const DAEMON_TURBOFAN_CALLS = 300
 /** A stop signal within this long of the first is the same request (see below); a later one stops at once. */
 export const REPEATED_STOP_SIGNAL_MS = 1000
 
+/**
+ * How long a stop (SIGINT, SIGTERM) may take before the daemon exits anyway (code 1, saying so): the API's requests
+ * get DEFAULT_CLOSE_GRACE_MS (5 s) to clean up, then consensus and libp2p stop, which take well under a second when
+ * nothing hangs. A service manager waits a little longer than this before it kills (`service install`'s
+ * TimeoutStopSec). `DITS_STOP_TIMEOUT_MS` sets another bound.
+ */
+export const DEFAULT_STOP_TIMEOUT_MS = 30_000
+
+/** The stop bound: `DITS_STOP_TIMEOUT_MS`, else DEFAULT_STOP_TIMEOUT_MS. */
+export function stopTimeoutMs (env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.DITS_STOP_TIMEOUT_MS
+  if (text === undefined || text === '') return DEFAULT_STOP_TIMEOUT_MS
+  const ms = Number(text)
+  if (!Number.isSafeInteger(ms) || ms < 1) throw new UsageError(`invalid DITS_STOP_TIMEOUT_MS "${text}": expected a whole number of milliseconds >= 1`)
+  return ms
+}
+
 export function register (program: Command): void {
   program.command('start')
-    .description('run the node: open the repo, serve the local API and the network; Ctrl-C stops it cleanly. Creates the default repo (~/.dits) on first start; a repo named by --repo or $DITS_REPO must exist (dits-node init)')
+    .description(`run the node: open the repo, serve the local API and the network; Ctrl-C or SIGTERM stops it cleanly (within ${DEFAULT_STOP_TIMEOUT_MS / 1000} s, or DITS_STOP_TIMEOUT_MS). Creates the default repo (~/.dits) on first start; a repo named by --repo or $DITS_REPO must exist (dits-node init)`)
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
+      const stopBoundMs = stopTimeoutMs()
       if (!(await repoExists(ctx.repoDir))) {
         // Only the default repo is made on first start: a named path that holds none is a typo or a missing
         // mount more often than a wish for a new identity listening on every interface.
@@ -56,7 +75,13 @@ export function register (program: Command): void {
         })
       }
       if (!ctx.json) process.stderr.write(`stopping (${signal})…\n`)
+      // Whatever hangs, the process ends within the bound: a service manager then sees it exit rather than kill it.
+      const force = setTimeout(() => {
+        process.stderr.write(`did not stop within ${stopBoundMs / 1000} s (DITS_STOP_TIMEOUT_MS): exiting now; the repo is safe, the next start recovers\n`)
+        process.exit(1)
+      }, stopBoundMs)
       await daemon.stop()
+      clearTimeout(force)
       if (!ctx.json) process.stderr.write('stopped\n')
     })
 }
