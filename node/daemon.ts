@@ -102,7 +102,7 @@ export class Daemon {
         datastoreDir: repo.datastoreDir,
         access: config.access,
         user: localUser(),
-        penalize: (peer, reason) => { network.penalize(peer, reason) },
+        penalize: (peer, reason, disconnect) => { network.penalize(peer, reason, disconnect) },
         log: m => { consensusLog(m) }
       })
       await daemon.consensus.start()

@@ -17,6 +17,7 @@ import { CONSENSUS_PROTOCOL } from '../../protocol/ids.ts'
 import { MAX_CONSENSUS_MESSAGE_BYTES } from '../../protocol/limits.ts'
 import { ConsensusRequest } from '../../protocol/consensus.ts'
 import { UnavailableError } from '../../src/errors.ts'
+import { ProtocolViolationError } from '../net/errors.ts'
 import { FrameReader } from '../net/framing.ts'
 import { deadline, withDeadline } from '../net/deadline.ts'
 import { NoQuorumError, RemoteConsensusError } from './errors.ts'
@@ -58,6 +59,8 @@ export interface ConsensusClientInit {
   dialTimeoutMs?: number
   /** @default DEFAULT_CONSENSUS_ATTEMPT_TIMEOUT_MS */
   attemptTimeoutMs?: number
+  /** a voter that broke the protocol (a malformed or oversized response frame) is scored and disconnected */
+  penalize?(peer: string, reason: string, disconnect?: boolean): void
 }
 
 export interface CallOptions {
@@ -93,6 +96,11 @@ export class ConsensusClient {
     this.init = init
     this.dialTimeoutMs = init.dialTimeoutMs ?? DEFAULT_CONSENSUS_DIAL_TIMEOUT_MS
     this.attemptTimeoutMs = init.attemptTimeoutMs ?? DEFAULT_CONSENSUS_ATTEMPT_TIMEOUT_MS
+  }
+
+  /** Scores a voter that broke the protocol and hangs up on it. */
+  penalize (peer: string, reason: string): void {
+    this.init.penalize?.(peer, reason, true)
   }
 
   /** How many voters this client knows of. */
@@ -329,8 +337,11 @@ class VoterConnection {
         this.pending.delete(res.id)
         if (res.error != null) p.resolve({ type: 'error', name: res.error.name, message: res.error.message, exitCode: res.error.exitCode })
         else if (res.redirect != null) p.resolve({ type: 'redirect', leader: res.redirect.leader === '' ? null : res.redirect.leader, addrs: res.redirect.addrs, reachable: res.redirect.reachable, voters: res.redirect.voters })
-        else p.resolve({ type: 'ok', value: dagCbor.decode(res.payload) })
+        else p.resolve({ type: 'ok', value: decodeAnswer(res.payload) })
       }
+    } catch (err) {
+      if (err instanceof ProtocolViolationError) this.client.penalize(this.target, `consensus: ${err.message}`)
+      throw err
     } finally {
       reader.release()
     }
@@ -351,6 +362,15 @@ const KIND: Record<ConsensusCall['kind'], ConsensusRequest.Kind> = {
   status: ConsensusRequest.Kind.STATUS,
   'add-voter': ConsensusRequest.Kind.ADD_VOTER,
   'remove-voter': ConsensusRequest.Kind.REMOVE_VOTER
+}
+
+/** An answer's dag-cbor payload; one that does not decode is the voter's protocol violation. */
+function decodeAnswer (payload: Uint8Array): unknown {
+  try {
+    return dagCbor.decode(payload)
+  } catch (err) {
+    throw new ProtocolViolationError(`malformed consensus answer: ${(err as Error).message}`)
+  }
 }
 
 /** Sleep `ms` (but not past the deadline) and return the next, longer, pause. */

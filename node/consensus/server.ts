@@ -15,7 +15,7 @@ import {
   AccessDeniedError, InvalidCommandError, STAMPED_FIELDS, accessDenied, admit, hasRole, validateCommand, validateQuery
 } from '../../src/state/index.ts'
 import { FrameReader } from '../net/framing.ts'
-import { PeerTimeoutError } from '../net/errors.ts'
+import { PeerTimeoutError, ProtocolViolationError } from '../net/errors.ts'
 import { NoQuorumError } from './errors.ts'
 import { decodeConsensusRequest, frameAll } from './wire.ts'
 import type { Connection, Stream } from '@libp2p/interface'
@@ -61,18 +61,22 @@ export interface ConsensusServerInit {
   /** @default DEFAULT_CONSENSUS_IDLE_TIMEOUT_MS */
   idleTimeoutMs?: number
   log?(message: string): void
+  /** a client that broke the protocol (a malformed or oversized request frame) is scored and disconnected */
+  penalize?(peer: string, reason: string, disconnect?: boolean): void
 }
 
 export class ConsensusServer {
   private readonly c: ConsensusServerComponents
   private readonly idleTimeoutMs: number
   private readonly log?: (message: string) => void
+  private readonly penalize?: (peer: string, reason: string, disconnect?: boolean) => void
   private readonly streams = new Set<Stream>()
 
   constructor (components: ConsensusServerComponents, init: ConsensusServerInit = {}) {
     this.c = components
     this.idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_CONSENSUS_IDLE_TIMEOUT_MS
     this.log = init.log
+    this.penalize = init.penalize
   }
 
   async start (): Promise<void> {
@@ -189,6 +193,7 @@ export class ConsensusServer {
     } catch (err) {
       reader.release()
       stream.abort(err as Error)
+      if (err instanceof ProtocolViolationError) this.penalize?.(from, `consensus: ${err.message}`, true)
       throw err
     } finally {
       this.streams.delete(stream)

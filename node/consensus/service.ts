@@ -60,8 +60,8 @@ export interface ConsensusServiceInit {
   datastoreDir: string
   /** @default DEFAULT_SNAPSHOT_ENTRIES (driver.ts) */
   snapshotEntries?: number
-  /** score a misbehaving peer down (the network's PeerPenalties) */
-  penalize?(peer: string, reason: string): void
+  /** score a misbehaving peer down (the network's PeerPenalties); `disconnect`: a protocol violation, hang up too */
+  penalize?(peer: string, reason: string, disconnect?: boolean): void
   /** config `access`: enforced until the replicated table is set, and the base the first access change starts from */
   access?: AccessTable
   /** this node's local user, sent with every command as an unverified label (`ref log`, `lock ls`) */
@@ -195,13 +195,13 @@ export class ConsensusService {
         configAccess: () => this.init.access ?? defaultAccessTable(),
         handle: async (p, h, o) => { await this.components.handle(p, h, o) },
         unhandle: async p => { await this.components.unhandle(p) }
-      }, { log })
+      }, { log, penalize: this.init.penalize })
       await transport.start()
       await this.server.start()
       driver.start()
       this.components.addEventListener('peer:disconnect', this.onDisconnect)
     }
-    this.client = new ConsensusClient(this.components, { self: this.peerId, voters: this.addresses, local: this.server })
+    this.client = new ConsensusClient(this.components, { self: this.peerId, voters: this.addresses, local: this.server, penalize: this.init.penalize })
     this.started = true
     if (this.addresses.size > 0) this.resumeLeases().catch(() => {})
     if (!this.isVoter && this.addresses.size > 0) {

@@ -60,8 +60,11 @@ export interface RaftTransportInit {
   electionMs: number
   /** step a message that arrived from `remote` (the authenticated peer); a refusal if it was not admitted */
   onMessage(m: Message, remote: string): Refusal | undefined
-  /** score a misbehaving peer down (node/net/penalties.ts) */
-  penalize?(peer: string, reason: string): void
+  /**
+   * score a misbehaving peer down (node/net/penalties.ts); `disconnect` for a protocol violation (a malformed or
+   * oversized frame, a forged sender), which also closes every connection to it
+   */
+  penalize?(peer: string, reason: string, disconnect?: boolean): void
   onUnreachable(peer: string): void
   onSnapshotStatus(peer: string, ok: boolean): void
   /** @default DEFAULT_RAFT_DIAL_TIMEOUT_MS */
@@ -261,6 +264,7 @@ export class RaftTransport {
     } catch (err) {
       reader.release()
       stream.abort(err as Error)
+      if (err instanceof ProtocolViolationError) this.init.penalize?.(remote, `raft: ${err.message}`, true)
       throw err
     } finally {
       this.inbound.delete(stream)
@@ -268,8 +272,9 @@ export class RaftTransport {
   }
 
   /**
-   * Step one message, or deal with its refusal: a forged sender or a wrong address throws (the stream is
-   * aborted) and costs a point every time; a non-voter's message is dropped and costs a point once per interval.
+   * Step one message, or deal with its refusal: a forged sender or a wrong address throws (a violation: the
+   * stream is aborted, the peer disconnected and scored); a non-voter's message is dropped and costs a point once
+   * per interval, without a disconnect (a removed voter may not know it yet).
    */
   private deliver (m: Message, remote: string): Refusal | undefined {
     const refusal = this.init.onMessage(m, remote)
@@ -277,10 +282,7 @@ export class RaftTransport {
       this.lastHeard.set(remote, Date.now())
       return undefined
     }
-    if (refusal.reason !== 'not-a-member') {
-      this.init.penalize?.(remote, refusal.message)
-      throw new ProtocolViolationError(refusal.message)
-    }
+    if (refusal.reason !== 'not-a-member') throw new ProtocolViolationError(refusal.message)
     const now = Date.now()
     const last = this.refusedAt.get(remote)
     if (last === undefined || now - last >= this.refusalIntervalMs) {

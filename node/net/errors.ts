@@ -9,6 +9,15 @@ export class ProtocolViolationError extends DitsError {
   override name = 'ProtocolViolationError'
 }
 
+/**
+ * This node hung up on a peer for a violation: what every other stream of that peer's connections ends with. Not
+ * itself a violation, so one offence is counted once, however many streams it closes.
+ */
+export class PeerPenalizedError extends DitsError {
+  static override name = 'PeerPenalizedError'
+  override name = 'PeerPenalizedError'
+}
+
 /** The remote closed a stream telling us we broke a rule; `message` is its reason. */
 export class RemoteProtocolError extends DitsError {
   static override name = 'RemoteProtocolError'

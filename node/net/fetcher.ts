@@ -14,7 +14,7 @@ import { decodeNode } from '../../src/manifest/format.ts'
 import { walkChunkLinks, childPath, showPath } from '../../src/manifest/reader.ts'
 import { TreeLimitError } from '../../src/errors.ts'
 import { MAX_DIR_DEPTH, MAX_PART_DEPTH } from '../../protocol/limits.ts'
-import { FetchFailedError, ProtocolViolationError } from './errors.ts'
+import { FetchFailedError, PeerPenalizedError, ProtocolViolationError } from './errors.ts'
 import { deferred, Pulse, macrotask } from '../deferred.ts'
 import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -555,8 +555,8 @@ export class Download {
       this.ctx.log('source %p of %c failed: %s', source.peer, this.root, err.message)
       this.errors.push(new Error(`${key}: ${err.message}`))
     }
-    // the exchange has penalized it (and hung up): it is not asked again in this download
-    if (err instanceof ProtocolViolationError) {
+    // the exchange has penalized it (and hung up), for this stream or another: it is not asked again in this download
+    if (err instanceof ProtocolViolationError || err instanceof PeerPenalizedError) {
       this.excluded[key] ??= err.message
       this.scheduler.invalid(key, err.message)
       this.schedulePump()

@@ -123,6 +123,8 @@ export interface HelloInit {
   extraProtocols?: string[]
   /** @default DEFAULT_HELLO_TIMEOUT_MS */
   timeoutMs?: number
+  /** score a peer whose hello broke the protocol (malformed, over a limit); its connection is closed anyway */
+  penalize?(peer: PeerId, reason: string): void
 }
 
 export interface HelloComponents {
@@ -145,11 +147,13 @@ export class HelloService implements Startable {
   private readonly log: Logger
   private readonly results = new Map<string, HelloResult>()
   private readonly waiters = new EventTarget()
+  private readonly penalize?: (peer: PeerId, reason: string) => void
   private started = false
 
   constructor (components: HelloComponents, init: HelloInit) {
     this.components = components
     this.timeoutMs = init.timeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS
+    this.penalize = init.penalize
     this.log = components.logger.forComponent('dits:hello')
     const limits = localLimits()
     this.local = {
@@ -263,7 +267,7 @@ export class HelloService implements Startable {
       const reader = new FrameReader(stream, { maxFrameBytes: MAX_HELLO_BYTES })
       await writeFrame(stream, Hello.encode(this.local), { signal })
       const frame = await reader.next({ signal })
-      if (frame == null) throw new ProtocolViolationError('peer closed the hello stream without answering')
+      if (frame == null) throw new IncompatiblePeerError('peer closed the hello stream without answering')
       const remote = decodeHello(frame)
       reader.release()
       await stream.close({ signal }).catch(() => {})
@@ -276,6 +280,7 @@ export class HelloService implements Startable {
         ? `peer does not speak ${HELLO_PROTOCOL}`
         : (err as Error).message
       this.record(connection.remotePeer, { ok: false, reason })
+      if (err instanceof ProtocolViolationError) this.penalize?.(connection.remotePeer, `hello: ${reason}`)
       await connection.close().catch(() => {})
     }
   }
@@ -291,7 +296,7 @@ export class HelloService implements Startable {
     try {
       const reader = new FrameReader(stream, { maxFrameBytes: MAX_HELLO_BYTES })
       const frame = await reader.next({ signal })
-      if (frame == null) throw new ProtocolViolationError('peer closed the hello stream without a hello')
+      if (frame == null) throw new IncompatiblePeerError('peer closed the hello stream without a hello')
       const remote = decodeHello(frame)
       reader.release()
       const result = negotiate(this.local, remote)
@@ -306,6 +311,7 @@ export class HelloService implements Startable {
     } catch (err) {
       stream.abort(err as Error)
       this.record(connection.remotePeer, { ok: false, reason: (err as Error).message })
+      if (err instanceof ProtocolViolationError) this.penalize?.(connection.remotePeer, `hello: ${(err as Error).message}`)
       await connection.close().catch(() => {})
     }
   }

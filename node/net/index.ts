@@ -27,7 +27,7 @@ import { swarmStatus } from './swarm-key.ts'
 import { PeerPenalties } from './penalties.ts'
 import { Advertiser } from './advertiser.ts'
 import { Download } from './fetcher.ts'
-import { NotStartedError, PrivateNetworkDialError, ProtocolViolationError } from './errors.ts'
+import { NotStartedError, PrivateNetworkDialError, PeerPenalizedError } from './errors.ts'
 import { parseMultiaddr } from '../../src/multiaddr.ts'
 import { UnavailableError, InvalidMultiaddrError } from '../../src/errors.ts'
 import type { AbortOptions, Connection, PeerId, PrivateKey, Logger } from '@libp2p/interface'
@@ -42,7 +42,7 @@ import type { PeerHello } from './hello.ts'
 import type { SwarmKey, SwarmStatus } from './swarm-key.ts'
 
 export type { FetchOptions, FetchProgress, FetchReport, NetworkBlockstore, PeerHello, DitsLibp2p, SwarmKey, SwarmStatus }
-export { IncompatiblePeerError, FetchFailedError, ProtocolViolationError, RemoteProtocolError, PeerTimeoutError, NotStartedError, PrivateNetworkDialError, SwarmKeyError, SwarmKeyRequiredError } from './errors.ts'
+export { IncompatiblePeerError, FetchFailedError, ProtocolViolationError, PeerPenalizedError, RemoteProtocolError, PeerTimeoutError, NotStartedError, PrivateNetworkDialError, SwarmKeyError, SwarmKeyRequiredError } from './errors.ts'
 
 export type Role = 'peer' | 'seed'
 
@@ -131,8 +131,11 @@ export interface DitsNetwork {
   /** dial `ma` and complete hello; IncompatiblePeerError (with the reason) when it fails */
   connect(ma: string, options?: AbortOptions): Promise<PeerInfo>
   status(): NetworkStatus
-  /** count one protocol violation of another layer (e.g. consensus) against `peer`; see PeerPenalties */
-  penalize(peer: string, reason: string): void
+  /**
+   * count one violation of another layer (e.g. consensus) against `peer`; see PeerPenalties. `disconnect`: a
+   * protocol violation (a malformed or oversized frame, a forged field) also closes every connection to it at once
+   */
+  penalize(peer: string, reason: string, disconnect?: boolean): void
 }
 
 export async function createNetwork (init: NetworkInit): Promise<DitsNetwork> {
@@ -149,12 +152,12 @@ export async function createNetwork (init: NetworkInit): Promise<DitsNetwork> {
     mdns: init.mdns,
     penalties,
     datastore: init.datastore,
-    hello: { roles, extraProtocols: init.extraProtocols },
+    hello: { roles, extraProtocols: init.extraProtocols, penalize: (peer, reason) => { penalties.penalize(peer, reason, 1, true) } },
     chunks: { ...init.serving, blockstore: init.blockstore, penalties, maxServeRateBytesPerSec: init.maxServeRateBytesPerSec, refuse: init.refuseServing }
   })
   // an offender's connections are aborted, not closed: a graceful close waits for its streams, which it controls
   penalties.hangUp = async (peer, reason) => {
-    for (const connection of libp2p.getConnections(peer)) connection.abort(new ProtocolViolationError(reason))
+    for (const connection of libp2p.getConnections(peer)) connection.abort(new PeerPenalizedError(`disconnected for a protocol violation: ${reason}`))
   }
   return new Network(libp2p, init, penalties, roles, { ...swarmStatus(init.swarmKey), dropped })
 }
@@ -220,8 +223,8 @@ class Network implements DitsNetwork {
     await this.libp2p.stop()
   }
 
-  penalize (peer: string, reason: string): void {
-    this.penalties.penalize(peerIdFromString(peer), reason)
+  penalize (peer: string, reason: string, disconnect = false): void {
+    this.penalties.penalize(peerIdFromString(peer), reason, 1, disconnect)
   }
 
   async provide (root: CID, options: AbortOptions = {}): Promise<void> {

@@ -1,8 +1,9 @@
 /**
  * Misbehaviour accounting. Every protocol violation counts against the peer; at `threshold` points within
  * `windowMs` the peer is disconnected and refused (by the connection gater) for `banMs`. Bytes that fail
- * verification cost the full threshold at once. A /dits/chunks violation disconnects the peer at once as well
- * (`disconnect`); other layers (consensus) count their points only.
+ * verification cost the full threshold at once. A protocol violation on any dits protocol (chunks, hello, raft,
+ * consensus) disconnects the peer at once as well (`disconnect`); a Raft message from a peer that is no longer a
+ * voter only counts (it may not know yet that it was removed).
  */
 import type { PeerId, ConnectionGater } from '@libp2p/interface'
 

@@ -150,7 +150,9 @@ describe('node/consensus access: identity from the connection, roles enforced by
     await assert.rejects(hostile.call({ kind: 'read', query: { type: 'ref.ls', prefix: '' } }, { timeoutMs: REQUEST_TIMEOUT_MS }),
       (e: Error & { exitCode?: number }) => e.name === 'AccessDeniedError' && e.exitCode === 3 && /lacks the read role/.test(e.message))
     assert.equal((await services[3].refLs({})).length, 2)
-    // what chunk serving asks: a voter looks at its applied table, the workstation at the group's, refreshed
+    // what chunk serving asks: a voter looks at its applied table (once it has applied the grant: a follower may
+    // trail the leader that answered), the workstation at the group's, refreshed
+    await eventually(() => services[0].refusal(ids[4], 'read', 'chunks') !== undefined, 5000, 'voter 0 applies the read grant')
     assert.match(services[0].refusal(ids[4], 'read', 'chunks') ?? '', /lacks the read role \(chunks/)
     assert.equal(services[0].refusal(ids[3], 'read', 'chunks'), undefined)
     await eventually(() => services[3].refusal(ids[4], 'read', 'chunks') !== undefined, 5000, 'the workstation learns the replicated read role')

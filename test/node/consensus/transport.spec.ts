@@ -42,12 +42,12 @@ describe('node/consensus/transport', () => {
     await transport.stop()
   })
 
-  it('steps only what the core admits: a non-voter is dropped, logged and scored once per interval; a forged sender aborts the stream', async () => {
+  it('steps only what the core admits: a non-voter is dropped, logged and scored once per interval; a forged sender or a malformed frame aborts the stream and disconnects', async () => {
     // b's core: a member of {a, b, c}
     const core = new RaftNode({ id: 'b', storage: new MemoryStorage(), voters: ['a', 'b', 'c'] })
     const stepped: Message[] = []
     const logs: string[] = []
-    const penalties: Array<[string, string]> = []
+    const penalties: Array<[string, string, boolean | undefined]> = []
     let handler: ((s: Stream, c: Connection) => void) | undefined
     const transport = new RaftTransport({
       handle: async (_p, h) => { handler = h as (s: Stream, c: Connection) => void },
@@ -64,7 +64,7 @@ describe('node/consensus/transport', () => {
         if (refusal === undefined) stepped.push(m)
         return refusal
       },
-      penalize: (peer, reason) => { penalties.push([peer, reason]) },
+      penalize: (peer, reason, disconnect) => { penalties.push([peer, reason, disconnect]) },
       log: m => { logs.push(m) },
       onUnreachable: () => {},
       onSnapshotStatus: () => {}
@@ -88,13 +88,25 @@ describe('node/consensus/transport', () => {
     assert.equal(penalties.length, 1, 'a non-voter is scored down once per interval, not once per message')
     assert.equal(penalties[0][0], 'x')
     assert.match(penalties[0][1], /from x, which is not a voter \(a, b, c\)/)
+    assert.notEqual(penalties[0][2], true, 'a stale non-voter is scored, not disconnected: it may not know it was removed')
     assert.equal(logs.filter(l => l.includes('not a voter')).length, 1)
 
     // a member's message on a connection from someone else: a protocol violation, scored every time
     await open('x', [vote('a', 3)])
     while (penalties.length < 2 && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 10))
     assert.match(penalties[1][1], /claims to come from a but its connection is from x/)
+    assert.equal(penalties[1][2], true, 'a forged sender is disconnected')
     assert.equal(stepped.length, 1)
+
+    // a frame that is not a raft message: a violation too
+    await open('y', [])
+    const [out, inbound] = await streamPair()
+    handler?.(inbound as Stream, { remotePeer: { toString: () => 'y' } } as unknown as Connection)
+    out.send(frameAll([Uint8Array.from([0xff, 0xff, 0xff])]))
+    await out.close().catch(() => {})
+    while (penalties.length < 3 && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 10))
+    assert.deepEqual([penalties[2][0], penalties[2][2]], ['y', true])
+    assert.match(penalties[2][1], /raft: malformed raft message/)
     await transport.stop()
   })
 })

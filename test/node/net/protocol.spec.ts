@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { startNode, stopAll, makeFile, readBack, waitFor, frame, MiB, KiB } from './helpers.ts'
 import { ChunksMessage, Want, Presence } from '../../../protocol/chunks.ts'
-import { CHUNKS_PROTOCOL, MAX_MESSAGE_BYTES, DEFAULT_MAX_OUTSTANDING_WANTS } from '../../../protocol/index.ts'
+import { CHUNKS_PROTOCOL, HELLO_PROTOCOL, MAX_MESSAGE_BYTES, DEFAULT_MAX_OUTSTANDING_WANTS } from '../../../protocol/index.ts'
 import { FrameReader, writeFrame, varint } from '../../../node/net/framing.ts'
 import { decodeChunksMessage } from '../../../node/net/wire.ts'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -161,6 +161,21 @@ describe('node/net /dits/hello (TCP loopback)', function () {
     ;(future.net.libp2p.services.hello as unknown as { local: { protocols: string[] } }).local.protocols = ['/dits/hello/1.0.0', '/dits/chunks/2.0.0']
     await assert.rejects(ours.net.connect(future.addr), /IncompatiblePeerError|no common \/dits\/chunks version/)
     await waitFor(() => ours.net.peers().length === 0, 5000, 'the connection to close')
+  })
+
+  it('a malformed hello is a violation: the connection closes at once and the third one bans the peer', async () => {
+    const ours = await startNode()
+    const attacker = await startNode()
+    nodes = [ours, attacker]
+    for (let i = 0; i < 3; i++) {
+      const stream = await attacker.net.libp2p.dialProtocol(multiaddr(ours.addr), HELLO_PROTOCOL)
+      await writeFrame(stream, Uint8Array.from([0xff, 0xff, 0xff])).catch(() => {})
+      // both sides: a dial must not reuse a connection the attacker has not yet seen aborted
+      await waitFor(() => ours.net.libp2p.getConnections(attacker.net.libp2p.peerId).length === 0 && attacker.net.libp2p.getConnections(ours.net.libp2p.peerId).length === 0, 5000, `the attacker to be disconnected after malformed hello ${i + 1}`)
+    }
+    await attacker.net.connect(ours.addr).catch(() => {})
+    await waitFor(() => attacker.net.libp2p.getConnections().every(c => c.status !== 'open'), 5000, 'the banned peer to be refused')
+    assert.equal(ours.net.peers().length, 0)
   })
 
   it('a peer that does not speak hello is disconnected with a clear reason', async () => {
