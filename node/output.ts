@@ -13,7 +13,7 @@
 import { constants } from 'node:fs'
 import { chmod, open, mkdir, readdir, rename, rm, stat as fsStat, statfs, utimes } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
-import { readNode, walkChunks, walkDir, measureTree, childPath, showPath, WalkPacer } from '../src/manifest/index.ts'
+import { readNode, walkChunks, walkDir, measureTree, childPath, showPath, WalkPacer, cacheManifests } from '../src/manifest/index.ts'
 import type { GetBlock, FileNode, DirNode, DirEntry, ManifestNode, Metadata, TreeSize } from '../src/manifest/index.ts'
 import { createBlake3 } from '../src/hash/blake3.ts'
 import { equalBytes, toHex, RAW_CODE } from '../src/cid.ts'
@@ -338,7 +338,9 @@ export class Output {
    * laid out: directories made and files created (empty) as the walk reaches them. Every manifest node of `root`
    * must be in the repo; chunks need not be.
    */
-  static async create (getBlock: GetBlock, root: CID, outPath: string, init: OutputInit = {}): Promise<Output> {
+  static async create (store: GetBlock, root: CID, outPath: string, init: OutputInit = {}): Promise<Output> {
+    // the count reads every manifest node before the layout reads them again: once from the store while they fit
+    const getBlock = cacheManifests(store)
     const exists = await fsStat(outPath).then(() => true, () => false)
     if (exists && init.force !== true) throw new UsageError(`${outPath} already exists; pass --force to replace it`)
     if (root.code === RAW_CODE) throw new UsageError(`${root} is a raw chunk, not a file or directory manifest; use \`dits-node cat\` to read it`)

@@ -18,6 +18,40 @@ import { MAX_DIR_DEPTH, MAX_PART_DEPTH } from '../../protocol/limits.ts'
 /** Returns the verified bytes of a block. */
 export type GetBlock = (cid: CID) => Promise<Uint8Array>
 
+/** Bytes of manifest blocks a get keeps between counting its tree and laying it out (~100,000 files' manifests). */
+export const DEFAULT_MANIFEST_CACHE_BYTES = 16 * 1024 * 1024
+
+/**
+ * `getBlock` remembering the manifest (dag-cbor) blocks it has read, up to `maxBytes` (the least recently used go
+ * first), so that a tree walked twice — a get counts it, then lays it out — is read from the store once while it
+ * fits, and a larger one costs no more memory than that. Chunks pass through.
+ */
+export function cacheManifests (getBlock: GetBlock, maxBytes = DEFAULT_MANIFEST_CACHE_BYTES): GetBlock {
+  const cache = new Map<string, Uint8Array>()
+  let held = 0
+  return async (cid) => {
+    if (cid.code !== DAG_CBOR_CODE) return await getBlock(cid)
+    const key = cid.toString()
+    const hit = cache.get(key)
+    if (hit !== undefined) {
+      cache.delete(key)
+      cache.set(key, hit)
+      return hit
+    }
+    const block = await getBlock(cid)
+    if (block.byteLength <= maxBytes && !cache.has(key)) {
+      cache.set(key, block)
+      held += block.byteLength
+      for (const [oldest, bytes] of cache) {
+        if (held <= maxBytes) break
+        cache.delete(oldest)
+        held -= bytes.byteLength
+      }
+    }
+    return block
+  }
+}
+
 export interface ChunkRef {
   cid: CID
   /** offset of the chunk in the file */

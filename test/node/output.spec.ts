@@ -13,6 +13,9 @@ import { varint } from '../../node/net/framing.ts'
 import { makeFile, startNode, stopAll, MiB, KiB, startLiarAndHonest, MemoryBlockstore } from './net/helpers.ts'
 import type { TestNode } from './net/helpers.ts'
 import type { CID } from 'multiformats/cid'
+import { buildDirectory } from '../../src/manifest/index.ts'
+import type { DirEntry, EncodedBlock } from '../../src/manifest/index.ts'
+import { oneChunkFile, memoryGetBlock } from '../helpers/hostile-trees.ts'
 
 /** The bytes of a frame's varint length prefix. */
 function prefixLength (frame: Uint8Array): number {
@@ -244,6 +247,38 @@ describe('node/output: get writes the output while fetching', function () {
     assert.equal(report.bytes_fetched, file.data.byteLength)
     // the download asks for a few chunks at a time, never the whole file: 8 planned, the rest of the output's window
     assert.ok(ahead <= 16, `planned ${ahead} chunks ahead of those delivered`)
+  })
+
+  it('counting a tree and laying it out read each manifest block from the store once', async () => {
+    const blocks: EncodedBlock[] = []
+    const chunks: EncodedBlock[] = []
+    const folders: DirEntry[] = []
+    for (let f = 0; f < 10; f++) {
+      const files: DirEntry[] = []
+      for (let i = 0; i < 30; i++) {
+        const { file, chunk } = oneChunkFile(100 + i, f)
+        blocks.push(file)
+        chunks.push(chunk)
+        files.push([`file-${i}.bin`, file.cid, 100 + i, 'file'])
+      }
+      const built = buildDirectory(files)
+      blocks.push(...built.blocks, built.root)
+      folders.push([`folder-${f}`, built.root.cid, files.reduce((n, e) => n + e[2], 0), 'dir'])
+    }
+    const top = buildDirectory(folders)
+    blocks.push(...top.blocks, top.root)
+    const reads = new Map<string, number>()
+    const store = memoryGetBlock([...blocks, ...chunks])
+    const counted = async (cid: CID): Promise<Uint8Array> => {
+      reads.set(cid.toString(), (reads.get(cid.toString()) ?? 0) + 1)
+      return await store.get(cid)
+    }
+    const output = await Output.create(counted, top.root.cid, join(dir, 'tree'))
+    for (const c of chunks) await output.write(c.cid, c.bytes)
+    assert.deepEqual(await output.finish(), { bytes: 10 * 30 * 100 + 10 * (29 * 30 / 2), files: 300, dirs: 11 })
+    const manifests = blocks.map(b => b.cid.toString())
+    assert.deepEqual(manifests.filter(c => reads.get(c) !== 1), [], 'every manifest block read from the store exactly once')
+    assert.equal(await readFile(join(dir, 'tree', 'folder-3', 'file-7.bin')).then(b => b.byteLength), 107)
   })
 
   it('a block frame is byte for byte the protobuf encoding behind its length prefix', () => {
