@@ -6,6 +6,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { UsageError } from '../src/errors.ts'
 import { defaultAccessTable, parseAccessTable } from '../src/state/index.ts'
 import type { AccessTable } from '../src/state/index.ts'
+import { DEFAULT_FOLLOW_INTERVAL_MS, DEFAULT_KEEP_VERSIONS, MAX_KEEP_VERSIONS } from '../src/seed/index.ts'
 
 export class ConfigError extends UsageError {
   static override name = 'ConfigError'
@@ -32,6 +33,13 @@ export interface Config {
     requestTimeoutMs: number
     /** entries applied between two Raft snapshots (log compaction) */
     snapshotEntries: number
+  }
+  /** what a seed keeps (role `seed`; README, "The seed follows refs") */
+  seed: {
+    /** versions of each ref whose targets the seed keeps pinned (reason `ref`) */
+    keepVersions: number
+    /** how often the seed reads the committed refs */
+    followIntervalMs: number
   }
   /** the private network (README, "Private network") */
   swarm: {
@@ -72,6 +80,7 @@ export function defaultConfig (): Config {
       requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
       snapshotEntries: DEFAULT_SNAPSHOT_ENTRIES
     },
+    seed: { keepVersions: DEFAULT_KEEP_VERSIONS, followIntervalMs: DEFAULT_FOLLOW_INTERVAL_MS },
     swarm: { keyFile: null, required: false },
     access: defaultAccessTable()
   }
@@ -129,6 +138,8 @@ export const RULES: Record<string, KeyRule> = {
   'consensus.electionMs': { allowed: 'an integer 50–60000 (milliseconds), at least 5 × consensus.heartbeatMs', check: isInt(50, 60_000) },
   'consensus.requestTimeoutMs': { allowed: 'an integer 100–600000 (milliseconds)', check: isInt(100, 600_000) },
   'consensus.snapshotEntries': { allowed: 'an integer 10–10000000 (log entries between snapshots)', check: isInt(10, 10_000_000) },
+  'seed.keepVersions': { allowed: `an integer 1–${MAX_KEEP_VERSIONS} (versions of each ref a seed keeps; a ref's log holds its newest ${MAX_KEEP_VERSIONS} changes)`, check: isInt(1, MAX_KEEP_VERSIONS) },
+  'seed.followIntervalMs': { allowed: 'an integer 50–60000 (milliseconds between two reads of the refs by a seed)', check: isInt(50, 60_000) },
   'swarm.keyFile': { allowed: 'null (an open network) or the path of a swarm key file, relative to the repo or absolute, e.g. "swarm.key"', check: v => v === null || (typeof v === 'string' && v.trim() !== '' && !v.includes('\0')) },
   'swarm.required': { allowed: 'true or false', check: isBool },
   'access.read': accessRule('read'),

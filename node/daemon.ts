@@ -15,6 +15,7 @@ import { createNetwork } from './net/index.ts'
 import type { DitsNetwork, NetworkSwarm } from './net/index.ts'
 import { loadSwarmKey } from './net/swarm-key.ts'
 import { ConsensusService, consensusOps } from './consensus/index.ts'
+import { RefFollower } from './seed/index.ts'
 import { RAFT_PROTOCOL, CONSENSUS_PROTOCOL } from '../protocol/ids.ts'
 import { accessDenied, hasRole } from '../src/state/index.ts'
 import type { AccessTable } from '../src/state/index.ts'
@@ -49,6 +50,8 @@ export class Daemon {
   readonly ops: RepoOps
   network?: DitsNetwork
   consensus?: ConsensusService
+  /** on a seed with a consensus group: keeps the refs' targets */
+  follower?: RefFollower
   private readonly api: ApiServer
   private apiUrl = ''
   private stopping?: Promise<void>
@@ -56,7 +59,7 @@ export class Daemon {
   private constructor (repo: Repo) {
     this.repo = repo
     this.ops = new RepoOps(repo)
-    const table = opTable(this.ops, () => this.network)
+    const table = opTable(this.ops, () => this.network, () => this.follower?.status())
     Object.assign(table.rpc, consensusOps(() => this.consensus))
     this.api = new ApiServer(table, this.token)
   }
@@ -112,6 +115,18 @@ export class Daemon {
         addresses: () => network.addresses(),
         swarm: () => network.swarm
       }
+      const consensus = daemon.consensus
+      if (config.role === 'seed' && config.consensus.voters.length > 0) {
+        const seedLog = network.libp2p.logger.forComponent('dits:seed')
+        daemon.follower = new RefFollower({
+          refs: { ls: async () => await consensus.refLs({}), log: async name => await consensus.refLog({ name }) },
+          fetch: async (root, options) => await network.fetch(root, options),
+          blocks: repo.blocks,
+          pins: repo.pins,
+          log: m => { seedLog(m) }
+        }, config.seed)
+        daemon.follower.start()
+      }
       // Unknown counts of blocks and bytes (the last writer was killed) are recounted now, so that `status` has them soon.
       repo.blocks.usageReport()
       // What the repo already pins is announced again at every start.
@@ -135,6 +150,7 @@ export class Daemon {
   async stop (): Promise<void> {
     this.stopping ??= (async () => {
       await this.api.close()
+      await this.follower?.stop()
       await this.consensus?.stop()
       await this.network?.stop()
       await unlink(join(this.repo.dir, API_FILE)).catch(() => {})

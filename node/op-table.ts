@@ -11,15 +11,17 @@ import type { OpTable } from './api.ts'
 import { AddArgs, GetArgs, CatArgs, CidArgs, PinRmArgs, VerifyArgs, GcArgs, ExportCarArgs, ImportCarArgs } from './ops.ts'
 import type { RepoOps } from './ops.ts'
 import type { DitsNetwork } from './net/index.ts'
+import type { SeedStatus } from './seed/index.ts'
 
 /** Longest multiaddr `connect` takes, in characters. */
 const MAX_MULTIADDR_CHARS = 1024
 
 /**
  * The operations the API exposes: one entry per CLI verb. `network` is absent when the repo is opened
- * directly by the CLI; the network verbs then fail with exit 4.
+ * directly by the CLI; the network verbs then fail with exit 4. `seed` is the ref follower's status on a seed
+ * (`status --json`'s `seed`).
  */
-export function opTable (ops: RepoOps, network: () => DitsNetwork | undefined = () => undefined): OpTable {
+export function opTable (ops: RepoOps, network: () => DitsNetwork | undefined = () => undefined, seed: () => SeedStatus | undefined = () => undefined): OpTable {
   const net = (): DitsNetwork => {
     const n = network()
     if (n == null) throw new UnavailableError(`no daemon running for repo ${ops.repo.dir} — run \`dits-node start\``)
@@ -43,7 +45,9 @@ export function opTable (ops: RepoOps, network: () => DitsNetwork | undefined = 
       connect: rpc(z.strictObject({ multiaddr: z.string().min(1).max(MAX_MULTIADDR_CHARS) }), async (a, c) => await net().connect(a.multiaddr, { signal: c.signal })),
       status: rpc(NoArgs, async () => {
         const n = network()
-        return n == null ? await ops.offlineStatus() : { ...n.status(), live: true, repo: await ops.repoStats() }
+        if (n == null) return await ops.offlineStatus()
+        const following = seed()
+        return { ...n.status(), live: true, repo: await ops.repoStats(), ...(following !== undefined ? { seed: following } : {}) }
       })
     },
     stream: {

@@ -7,6 +7,7 @@ import type { PeerInfo, NetworkStatus } from '../../node/net/index.ts'
 import { swarmLine } from './swarm-key.ts'
 import type { OfflineStatus } from '../../node/ops.ts'
 import type { UsageReport } from '../../node/block-usage.ts'
+import type { SeedStatus } from '../../node/seed/index.ts'
 
 /** `peers`, `connect`: verbs that need the running daemon; `status`, which says what it can without one. */
 export function register (program: Command): void {
@@ -59,9 +60,23 @@ export function register (program: Command): void {
         `peers      ${s.peers}`,
         `dht        ${s.dht.mode}, routing table ${s.dht.routingTableSize}`,
         stored,
-        `transfers  ${s.transfers.downloads} down, ${s.transfers.uploads} up`
+        `transfers  ${s.transfers.downloads} down, ${s.transfers.uploads} up`,
+        ...(s.seed !== undefined ? seedLines(s.seed) : [])
       ])
     })
 }
 
-type LiveStatus = NetworkStatus & { live: true, repo: UsageReport & { pins: number } }
+type LiveStatus = NetworkStatus & { live: true, repo: UsageReport & { pins: number }, seed?: SeedStatus }
+
+/** A seed's ref follower: what it keeps, what it still fetches, what went wrong last. */
+function seedLines (s: SeedStatus): string[] {
+  const head = s.following
+    ? `seed       following ${s.refs} ref(s): ${s.targets_kept} of ${s.targets_wanted} target(s) kept (newest ${s.keep_versions} of each ref)`
+    : 'seed       not following yet: the refs could not be read'
+  return [
+    head,
+    ...s.pending.map(p => `  pending  ${p.root} (${p.refs.join(', ')}) ${p.state === 'fetching' ? `fetching ${formatBytes(p.bytes)} of ${p.bytes_total > 0 ? formatBytes(p.bytes_total) : '?'}` : `waiting, retry in ${Math.ceil((p.retry_in_ms ?? 0) / 1000)} s`}${p.attempts > 0 ? `, ${p.attempts} failed tr${p.attempts === 1 ? 'y' : 'ies'}` : ''}`),
+    ...(s.pending_count > s.pending.length ? [`  … and ${s.pending_count - s.pending.length} more pending`] : []),
+    ...(s.last_error !== null ? [`  last error ${s.last_error.at}: ${s.last_error.message}`] : [])
+  ]
+}

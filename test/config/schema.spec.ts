@@ -20,6 +20,15 @@ describe('config', () => {
     assert.throws(() => checkKey('consensus', {}), /it is a section/)
   })
 
+  it('seed.*: keepVersions within what a ref log holds, followIntervalMs in range', () => {
+    const c = validateConfig({}, 'x')
+    assert.deepEqual(c.seed, { keepVersions: 10, followIntervalMs: 500 })
+    assert.equal(checkKey('seed.keepVersions', 256), 256)
+    assert.throws(() => checkKey('seed.keepVersions', 257), /invalid value for seed\.keepVersions: 257; allowed: an integer 1–256/)
+    assert.throws(() => checkKey('seed.keepVersions', 0), /seed\.keepVersions/)
+    assert.throws(() => checkKey('seed.followIntervalMs', 10), /invalid value for seed\.followIntervalMs: 10; allowed: an integer 50–60000/)
+  })
+
   it('knows only its own keys, not Object.prototype\'s (found by fuzzing: "rule.check is not a function")', () => {
     for (const key of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
       assert.throws(() => checkKey(key, null), (e: Error) => e.name === 'ConfigError' && e.message.includes(`unknown config key "${key}"`))

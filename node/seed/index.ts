@@ -1,0 +1,20 @@
+/**
+ * The seed as the studio's memory (issue 17): the ref follower keeps every ref's newest targets pinned here.
+ *
+ * @example
+ * ```ts
+ * import { RefFollower } from './index.ts'
+ *
+ * const follower = new RefFollower({
+ *   refs: { ls: async () => await consensus.refLs({}), log: async name => await consensus.refLog({ name }) },
+ *   fetch: async (root, options) => await network.fetch(root, options),
+ *   blocks: repo.blocks,
+ *   pins: repo.pins
+ * }, { keepVersions: 10 })
+ * follower.start()
+ * follower.status()  // { following: true, refs: 3, targets_kept: 12, pending: [...], ... }
+ * await follower.stop()
+ * ```
+ */
+export { RefFollower, DEFAULT_MAX_FETCHES, DEFAULT_MAX_RETRY_FETCHES, DEFAULT_RETRY_MIN_MS, DEFAULT_RETRY_MAX_MS, DEFAULT_PIN_RESCAN_MS, MAX_LISTED_PENDING } from './ref-follower.ts'
+export type { RefFollowerComponents, RefFollowerInit, SeedStatus, PendingFetch } from './ref-follower.ts'
