@@ -106,6 +106,8 @@ export interface SeedStatus {
   pending: PendingFetch[]
   /** the last successful read of the refs (ISO 8601) */
   last_sync: string | null
+  /** the last target kept: how many bytes it fetched, and how long the fetch and the fsync before the pin took */
+  last_kept: { root: string, bytes_fetched: number, bytes_total: number, fetch_ms: number, sync_ms: number, at: string } | null
   last_error: { message: string, at: string } | null
 }
 
@@ -152,6 +154,7 @@ export class RefFollower {
   private readFailures = 0
   private lastSync: number | null = null
   private lastError: { message: string, at: number } | null = null
+  private lastKept: SeedStatus['last_kept'] = null
 
   constructor (components: RefFollowerComponents, init: RefFollowerInit = {}) {
     this.c = components
@@ -214,6 +217,7 @@ export class RefFollower {
       pending_count: this.plan.fetch.length,
       pending,
       last_sync: this.lastSync === null ? null : new Date(this.lastSync).toISOString(),
+      last_kept: this.lastKept,
       last_error: this.lastError === null ? null : { message: this.lastError.message, at: new Date(this.lastError.at).toISOString() }
     }
   }
@@ -309,8 +313,9 @@ export class RefFollower {
     const root = parseCid(target)
     const { signal } = job.controller
     const sync = new BlockSync(this.c.blocks)
+    const started = performance.now()
     // chunks are synced as they come (held ones too: a get without --pin never synced them) ...
-    await this.c.fetch(root, {
+    const report = await this.c.fetch(root, {
       signal,
       onChunk: async (cid, bytes) => { await sync.add(cid, bytes?.byteLength ?? 0) },
       onProgress: p => { job.bytes = p.bytes; job.total = p.bytes_total }
@@ -320,9 +325,12 @@ export class RefFollower {
     for await (const cid of walkBlocks(getBlock, root, { signal, pause: macrotask })) {
       if (cid.code === DAG_CBOR_CODE || cid.equals(root)) await sync.add(cid)
     }
+    const fetched = performance.now()
     await sync.flush()
     signal.throwIfAborted()
     await this.c.pins.add(root, 'ref')
+    const done = performance.now()
+    this.lastKept = { root: target, bytes_fetched: report.bytes_fetched, bytes_total: report.bytes_total, fetch_ms: Math.round(fetched - started), sync_ms: Math.round(done - fetched), at: new Date().toISOString() }
   }
 
   private async readPins (): Promise<void> {
