@@ -11,7 +11,8 @@
  *   with bitswap (the tree walked with unixfs ls, 16 files cat at once, each into its file).
  * - dht-30: findProviders of a root on a DHT of 30 in-process nodes, p50 and p95.
  *
- * This file is also its own child process: `node net.bench.js serve|get|raw|helia-serve|helia-get ...`.
+ * This file is also its own child process: `node net.bench.js serve|get|raw|raw-serve|helia-serve|helia-get ...`
+ * (`raw-serve FILE` serves the raw stream baseline alone, for other benches: seed.bench.ts).
  */
 import { spawn } from 'node:child_process'
 import { createReadStream, createWriteStream } from 'node:fs'
@@ -60,7 +61,7 @@ interface Child {
 }
 
 /** Start `node net.bench.js ...args` and read its first line (its addresses). */
-async function startChild (args: string[]): Promise<{ child: Child, first: unknown }> {
+export async function startChild (args: string[]): Promise<{ child: Child, first: unknown }> {
   const proc = spawn(process.execPath, [SELF, ...args], { stdio: ['pipe', 'pipe', 'inherit'] })
   const lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]()
   const first = await lines.next()
@@ -78,7 +79,7 @@ async function startChild (args: string[]): Promise<{ child: Child, first: unkno
 }
 
 /** Run a child to completion under GNU time: its last stdout line is JSON with `ms`. */
-async function runChild (args: string[]): Promise<{ ms: number, rssMiB: number }> {
+export async function runChild (args: string[]): Promise<{ ms: number, rssMiB: number }> {
   const run = await timeCommand(process.execPath, [SELF, ...args])
   const out = JSON.parse(run.stdout.trim().split('\n').at(-1) as string) as { ms: number }
   return { ms: out.ms, rssMiB: run.maxRssKiB / 1024 }
@@ -503,6 +504,13 @@ if (process.argv[1] != null && pathToFileURL(process.argv[1]).href === import.me
     serve: async () => { await serve(args[0], args[1], Number(args[2]), Number(args[3])) },
     get: async () => { await get(JSON.parse(args[0]) as string[], args[1], args[2], args[3]) },
     raw: async () => { await rawGet(args[0], args[1]) },
+    'raw-serve': async () => {
+      const raw = await rawHost(args[0])
+      process.stdout.write(JSON.stringify({ raw: raw.addr }) + '\n')
+      process.stdin.resume()
+      await once(process.stdin, 'end')
+      await raw.stop()
+    },
     'helia-serve': async () => { await heliaServe(args[0], args[1]) },
     'helia-get': async () => { await heliaGet(JSON.parse(args[0]) as string[], args[1], args[2], args[3]) }
   }
