@@ -23,7 +23,11 @@ export function progressReporter (label: string, enabled: boolean): ProgressRepo
       drawn = true
       const secs = (now - started) / 1000
       let line: string
-      if ('phase' in p) {
+      if ('gc' in p) {
+        line = p.gc === 'mark'
+          ? `${label}: marking what the pins reach, ${p.marked.toLocaleString('en')} blocks so far`
+          : `${label}: sweeping, ${p.shards} of ${p.shardsTotal} shards, ${p.removed.toLocaleString('en')} blocks removed`
+      } else if ('phase' in p) {
         line = p.entries_total === undefined
           ? `${label}: counting the tree, ${p.entries.toLocaleString('en')} entries (${formatBytes(p.bytes)}) so far`
           : `${label}: laying out the tree, ${p.entries.toLocaleString('en')} of ${p.entries_total.toLocaleString('en')} entries (${formatBytes(p.bytes)} of ${formatBytes(p.bytes_total ?? 0)})`

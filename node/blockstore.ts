@@ -5,7 +5,7 @@
  * verified against the CID; a block that fails is moved to `quarantine/` and never returned. Every change (put,
  * delete, quarantine) goes through `usage`, which keeps the counts of blocks and bytes.
  */
-import { constants, lstatSync, openSync, read as readFd, readSync, fstatSync, closeSync, existsSync, mkdirSync, renameSync } from 'node:fs'
+import { constants, lstatSync, openSync, read as readFd, readSync, fstatSync, closeSync, existsSync, mkdirSync, renameSync, utimesSync } from 'node:fs'
 import { open, rename, mkdir, readdir, unlink, lstat } from 'node:fs/promises'
 import { join, basename, dirname } from 'node:path'
 import { CID } from 'multiformats/cid'
@@ -76,6 +76,9 @@ export class DitsBlockstore {
   private usage?: BlockUsage
   /** changes in flight, by block path: a second change to the same block waits for the first */
   private readonly changing = new Map<string, Promise<unknown>>()
+  /** when each work that writes or reuses blocks (add, fetch, import) began, by a number of its own */
+  private readonly writers = new Map<number, number>()
+  private nextWriter = 0
 
   constructor (dir: string, quarantineDir: string, usageFile: string) {
     this.dir = dir
@@ -134,6 +137,67 @@ export class DitsBlockstore {
     return existsSync(this.path(cid))
   }
 
+  /**
+   * `has`, for work that will use the block (a fetch skipping what it holds): the block's time is renewed, so that a
+   * gc running now or starting before that work ends keeps it (see gcCutoff). False when it is not here.
+   */
+  async hold (cid: CID, options: AbortOptions = {}): Promise<boolean> {
+    options.signal?.throwIfAborted()
+    const path = this.path(cid)
+    let held = false
+    await this.change(path, async () => {
+      held = freshen(path)
+      return UNCHANGED
+    })
+    return held
+  }
+
+  /**
+   * Register work that writes or reuses blocks before naming them (add, fetch, import): until `end`, gc keeps every
+   * block written or held (hold, put) since it began, however long it runs. Blocks are named by a pin (or a ref)
+   * only when such work ends, so without this a gc would see them as garbage.
+   */
+  beginWrite (): { end: () => void } {
+    const id = this.nextWriter++
+    this.writers.set(id, Date.now())
+    return { end: () => { this.writers.delete(id) } }
+  }
+
+  /**
+   * The time before which a block untouched is garbage to a gc starting now: the start of the oldest work in flight
+   * (or now), less GC_CLOCK_SLACK_MS for the file system's clock. A block written, or held or put again, since then
+   * has a later modification time.
+   */
+  gcCutoff (): number {
+    return Math.min(Date.now(), ...this.writers.values()) - GC_CLOCK_SLACK_MS
+  }
+
+  /**
+   * gc's removal: `cid` goes only when its modification time is before `cutoffMs`, checked and done as one change
+   * to the block, so that a hold or put of it cannot slip in between. The bytes it held, or `kept` when it is newer.
+   */
+  async deleteUnused (cid: CID, cutoffMs: number, options: AbortOptions = {}): Promise<number | 'kept'> {
+    options.signal?.throwIfAborted()
+    const path = this.path(cid)
+    let kept = false
+    const { bytes } = await this.change(path, async () => {
+      const s = await lstat(path).catch(() => undefined)
+      if (s === undefined) return UNCHANGED
+      if (s.mtimeMs >= cutoffMs) {
+        kept = true
+        return UNCHANGED
+      }
+      try {
+        await unlink(path)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return UNCHANGED
+        throw new DitsError(`cannot delete block ${cid} (${path}): ${(err as Error).message}`)
+      }
+      return { blocks: -1, bytes: -s.size }
+    })
+    return kept ? 'kept' : -bytes
+  }
+
   /** The verified bytes of `cid`. A corrupt block is quarantined and reported, never returned. */
   async get (cid: CID, options: AbortOptions = {}): Promise<Uint8Array> {
     options.signal?.throwIfAborted()
@@ -181,7 +245,8 @@ export class DitsBlockstore {
       // A block is named by its content: one already here holds these bytes (or fails verification when read).
       // Looked up here, not in the thread pool, where it would queue behind the block writes of an add.
       let replacing: number | undefined
-      if (existsSync(path)) {
+      // a block found here is renewed (a gc keeps it for the work that put it again); one a gc just removed is written
+      if (freshen(path)) {
         if (options.checkPresent !== true) {
           outcome = 'present'
           return UNCHANGED
@@ -293,8 +358,13 @@ export class DitsBlockstore {
   async * cids (options: AbortOptions = {}): AsyncGenerator<CID> {
     for (const shard of WholeCidSharding.shards) {
       options.signal?.throwIfAborted()
-      for (const name of await blockNames(join(this.dir, shard))) yield this.sharding.decode(name)
+      yield * await this.cidsIn(shard)
     }
+  }
+
+  /** The CIDs stored in one shard directory (one of WholeCidSharding.shards). */
+  async cidsIn (shard: string): Promise<CID[]> {
+    return (await blockNames(join(this.dir, shard))).map(name => this.sharding.decode(name))
   }
 
   /**
@@ -376,6 +446,24 @@ export class DitsBlockstore {
 }
 
 const UNCHANGED: Usage = { blocks: 0, bytes: 0 }
+
+/**
+ * How much earlier than the oldest work in flight a gc's cutoff lies: file times come from the kernel's clock,
+ * which may trail Date.now() by a tick.
+ */
+export const GC_CLOCK_SLACK_MS = 1000
+
+/** Renew a block file's times (it is in use); false when it is not here. */
+function freshen (path: string): boolean {
+  const now = new Date()
+  try {
+    utimesSync(path, now, now)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw err
+  }
+}
 
 export interface PutOptions extends AbortOptions {
   /** the caller computed the CID from these very bytes: they are not hashed again */

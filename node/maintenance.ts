@@ -1,14 +1,16 @@
 /**
  * Repo upkeep: `verify` (scrub) and `gc` (mark from pins, sweep the rest).
  */
-import { stat } from 'node:fs/promises'
+import { readFile, stat, unlink } from 'node:fs/promises'
 import type { CID } from 'multiformats/cid'
 import { decodeNode, nodeLinks, WalkPacer } from '../src/manifest/index.ts'
 import type { ManifestNode } from '../src/manifest/index.ts'
 import { macrotask } from './deferred.ts'
 import { DAG_CBOR_CODE, CidSet } from '../src/cid.ts'
 import { DitsError } from '../src/errors.ts'
+import { WholeCidSharding } from './blockstore.ts'
 import type { DitsBlockstore } from './blockstore.ts'
+import { writeDurable } from './files.ts'
 
 export interface BadBlock {
   cid: string
@@ -138,27 +140,67 @@ export interface GcResult {
   /** how many were */
   removedCount: number
   bytesRemoved: number
+  /** blocks under a pin */
   kept: number
+  /**
+   * blocks under no pin kept because work in flight wrote or used them (an add, get, fetch or import not yet
+   * done), or they are newer than the gc: the next gc decides about them
+   */
+  keptInFlight: number
   tempFilesRemoved: number
   dryRun: boolean
+  /** the sweep went on from where a gc that was stopped left it (the shards it had done are not listed again) */
+  resumed: boolean
+  durationMs: number
 }
 
 /** removed blocks that gc names: a gc after unpinning a large project removes millions */
 export const GC_LISTED_MAX = 1000
+/** shards swept between two saves of the checkpoint (of 1024) */
+export const GC_CHECKPOINT_SHARDS = 64
 
 export class GcRefusedError extends DitsError {
   static override name = 'GcRefusedError'
   override name = 'GcRefusedError'
 }
 
+export interface GcProgress {
+  gc: 'mark' | 'sweep'
+  /** mark: manifest and chunk blocks found under the pins so far */
+  marked: number
+  /** sweep: shard directories done, of `shardsTotal` */
+  shards: number
+  shardsTotal: number
+  removed: number
+}
+
+export interface GcOptions {
+  dryRun?: boolean
+  signal?: AbortSignal
+  onProgress?: (p: GcProgress) => void
+  /**
+   * where the sweep records how far it got (`<repo>/gc-checkpoint.json`), so that a gc stopped half way (killed,
+   * cancelled) is resumed from there by the next one; none when absent
+   */
+  checkpointFile?: string
+}
+
 /**
- * Remove every block not reachable from `roots` (the pins). Marking reads only manifest nodes. If a manifest
- * under a root is missing or corrupt, gc refuses to sweep: the chunks it lists are unknown, and deleting
- * them could lose data that `verify --repair` would otherwise restore.
+ * Remove every block not reachable from the pins, while everything else runs. Marking reads only manifest nodes.
+ * Nothing waits for gc and gc waits for nothing: a block is removed only when no pin reaches it (the pins read at
+ * the start, and again before the sweep for those added meanwhile) and its time is older than the blockstore's
+ * cutoff — the start of the oldest add, fetch or import in flight, whose blocks no pin names yet — checked and
+ * removed as one change to the block (DitsBlockstore.deleteUnused), so that work putting or holding it at that moment
+ * keeps it. If a manifest under a pin is missing or corrupt, gc refuses to sweep: the chunks it lists are unknown,
+ * and deleting them could lose data that `verify --repair` would otherwise restore.
  */
-export async function gc (blocks: DitsBlockstore, roots: CID[], options: { dryRun?: boolean, signal?: AbortSignal } = {}): Promise<GcResult> {
+export async function gc (blocks: DitsBlockstore, pins: () => Promise<CID[]>, options: GcOptions = {}): Promise<GcResult> {
+  const started = Date.now()
+  const cutoff = blocks.gcCutoff()
   const broken: string[] = []
-  const live = await traverse(unplaced(roots), async (cid) => {
+  const progress: GcProgress = { gc: 'mark', marked: 0, shards: 0, shardsTotal: WholeCidSharding.shards.length, removed: 0 }
+  const visit = async (cid: CID): Promise<Array<[CID, undefined]>> => {
+    if (++progress.marked % 1024 === 0) options.onProgress?.(progress)
     if (cid.code !== DAG_CBOR_CODE) return []
     try {
       const bytes = await blocks.get(cid, options)
@@ -167,21 +209,63 @@ export async function gc (blocks: DitsBlockstore, roots: CID[], options: { dryRu
       broken.push(`${cid}: ${(err as Error).message}`)
       return []
     }
-  }, options.signal)
+  }
+  const marked = await pins()
+  const live = await traverse(unplaced(marked), visit, options.signal)
+  // pins made while marking (their blocks are newer than the cutoff anyway, unless they were held long before)
+  const known = new CidSet()
+  for (const p of marked) known.add(p)
+  const later = (await pins()).filter(p => !known.has(p))
+  if (later.length > 0) await traverse(unplaced(later), visit, options.signal, live)
   if (broken.length > 0) {
     throw new GcRefusedError(`gc refused: ${broken.length} manifest block(s) under a pin are missing or corrupt, so the chunks they list are unknown:\n  ${broken.slice(0, 10).join('\n  ')}\nrun \`dits-node verify --repair\` (or unpin the root) first`)
   }
-  const result: GcResult = { removed: [], removedCount: 0, bytesRemoved: 0, kept: 0, tempFilesRemoved: 0, dryRun: options.dryRun === true }
-  if (options.dryRun !== true) result.tempFilesRemoved = await blocks.removeTempFiles()
-  for await (const cid of blocks.cids(options)) {
-    if (live.has(cid)) {
-      result.kept++
-      continue
+  const dryRun = options.dryRun === true
+  const result: GcResult = { removed: [], removedCount: 0, bytesRemoved: 0, kept: 0, keptInFlight: 0, tempFilesRemoved: 0, dryRun, resumed: false, durationMs: 0 }
+  if (!dryRun) result.tempFilesRemoved = await blocks.removeTempFiles()
+  const from = dryRun || options.checkpointFile === undefined ? 0 : await readCheckpoint(options.checkpointFile)
+  result.resumed = from > 0
+  progress.gc = 'sweep'
+  const shards = WholeCidSharding.shards
+  for (let i = from; i < shards.length; i++) {
+    options.signal?.throwIfAborted()
+    for (const cid of await blocks.cidsIn(shards[i])) {
+      if (live.has(cid)) {
+        result.kept++
+        continue
+      }
+      const outcome = dryRun
+        ? await stat(blocks.path(cid)).then(s => s.mtimeMs >= cutoff ? 'kept' as const : s.size, () => 0)
+        : await blocks.deleteUnused(cid, cutoff)
+      if (outcome === 'kept') {
+        result.keptInFlight++
+        continue
+      }
+      result.bytesRemoved += outcome
+      if (result.removedCount++ < GC_LISTED_MAX) result.removed.push(cid.toString())
     }
-    result.bytesRemoved += options.dryRun === true ? await stat(blocks.path(cid)).then(s => s.size, () => 0) : await blocks.delete(cid)
-    if (result.removedCount++ < GC_LISTED_MAX) result.removed.push(cid.toString())
+    progress.shards = i + 1
+    progress.removed = result.removedCount
+    options.onProgress?.(progress)
+    if (!dryRun && options.checkpointFile !== undefined && (i + 1) % GC_CHECKPOINT_SHARDS === 0 && i + 1 < shards.length) {
+      await writeDurable(options.checkpointFile, JSON.stringify({ shardsDone: i + 1, at: new Date().toISOString() }))
+    }
   }
+  if (!dryRun && options.checkpointFile !== undefined) await unlink(options.checkpointFile).catch(() => {})
+  result.durationMs = Date.now() - started
   return result
+}
+
+/** How many shards a stopped gc had swept (0 without a checkpoint, or with one that is not gc's). */
+async function readCheckpoint (file: string): Promise<number> {
+  const text = await readFile(file, 'utf8').catch(() => undefined)
+  if (text === undefined || text.length > 1024) return 0
+  try {
+    const n = (JSON.parse(text) as { shardsDone?: unknown }).shardsDone
+    return typeof n === 'number' && Number.isSafeInteger(n) && n > 0 && n < WholeCidSharding.shards.length ? n : 0
+  } catch {
+    return 0
+  }
 }
 
 /** links to follow that carry nothing down */
@@ -195,8 +279,7 @@ function unplaced (cids: CID[]): Array<[CID, undefined]> {
  * what the walk carries down to it (a place, or nothing). Returns every block visited. Chunks are visited without
  * I/O, so it lets the event loop in now and then (a SIGTERM, the API) and checks `signal`.
  */
-async function traverse<T> (roots: Array<[CID, T]>, visit: (cid: CID, at: T) => Promise<Array<[CID, T]>>, signal?: AbortSignal): Promise<CidSet> {
-  const seen = new CidSet()
+async function traverse<T> (roots: Array<[CID, T]>, visit: (cid: CID, at: T) => Promise<Array<[CID, T]>>, signal?: AbortSignal, seen = new CidSet()): Promise<CidSet> {
   const pacer = new WalkPacer({ signal, pause: macrotask })
   const stack = [...roots].reverse()
   while (stack.length > 0) {

@@ -4,7 +4,7 @@
  * alike. Arguments and results are plain JSON-able data.
  */
 import { stat as fsStat } from 'node:fs/promises'
-import { dirname, isAbsolute } from 'node:path'
+import { dirname, isAbsolute, join } from 'node:path'
 import { z } from 'zod'
 import type { CID } from 'multiformats/cid'
 import { Adder } from './adder.ts'
@@ -17,7 +17,7 @@ import type { ExportProgress, LsEntry, StatResult } from './exporter.ts'
 import type { FetchFn, LayoutProgress } from './output.ts'
 import type { FetchProgress } from './net/fetcher.ts'
 import { verifyBlocks, gc } from './maintenance.ts'
-import type { VerifyResult, GcResult } from './maintenance.ts'
+import type { VerifyResult, GcResult, GcProgress } from './maintenance.ts'
 import type { UsageReport } from './block-usage.ts'
 import { exportCar, importCar } from './car/index.ts'
 import type { CarProgress, ExportCarResult, ImportCarResult } from './car/index.ts'
@@ -26,6 +26,7 @@ import type { GetBlock, Resolved } from '../src/manifest/index.ts'
 import { parseCid } from '../src/cid.ts'
 import { UsageError, NotFoundError, UnavailableError, InvalidPathError } from '../src/errors.ts'
 import { PROFILES, DEFAULT_PROFILE_NAME, validateProfile } from '../src/fastcdc/index.ts'
+import { GC_CHECKPOINT_FILE } from './repo.ts'
 import type { Repo, PinReason, PinReasons } from './repo.ts'
 import { readSwarmKeyFile, swarmKeyPath, swarmStatus } from './net/swarm-key.ts'
 import type { SwarmStatus } from './net/swarm-key.ts'
@@ -194,7 +195,7 @@ export type TreeListing = LsEntry
 /** A listing stream sends its lines in batches of about this many bytes. */
 const LISTING_BATCH_BYTES = 64 * 1024
 
-export type Progress = AddProgress | ExportProgress | CarProgress | FetchProgress | LayoutProgress | { checked: number }
+export type Progress = AddProgress | ExportProgress | CarProgress | FetchProgress | LayoutProgress | GcProgress | { checked: number }
 
 export interface OpContext {
   signal?: AbortSignal
@@ -257,7 +258,23 @@ export class RepoOps {
 
   async add (args: AddArgs, ctx: OpContext = {}): Promise<AddResponse> {
     if (args.paths.length === 0) throw new UsageError('add needs at least one PATH')
-    await this.gcRunning
+    return await this.writing(async () => await this.addPaths(args, ctx))
+  }
+
+  /**
+   * Run work that writes or reuses blocks before a pin names them (add, get, import, pin add): a gc running beside
+   * it keeps all of them (DitsBlockstore.beginWrite), so gc never waits for it nor it for gc.
+   */
+  private async writing<T> (work: () => Promise<T>): Promise<T> {
+    const w = this.repo.blocks.beginWrite()
+    try {
+      return await work()
+    } finally {
+      w.end()
+    }
+  }
+
+  private async addPaths (args: AddArgs, ctx: OpContext): Promise<AddResponse> {
     const sync = args.pin ? new BlockSync(this.repo.blocks) : undefined
     const adder = new Adder(this.repo.blocks, { profile: args.profile, onProgress: ctx.onProgress, signal: ctx.signal, sync })
     await adder.scan(args.paths)
@@ -289,10 +306,12 @@ export class RepoOps {
     const { root, path } = parseCidPath(args.cid)
     await checkOutputParent(args.out)
     // a path is resolved first (its manifests fetched as the daemon runs); a root alone is laid out as it comes
-    const cid = path === '' ? root : (await this.resolve(args.cid, ctx)).cid
-    const response = await this.getCid(cid, args, ctx)
-    if (args.pin === true) await this.pinAdd({ cid: cid.toString() }, ctx)
-    return { ...response, pinned: args.pin === true }
+    return await this.writing(async () => {
+      const cid = path === '' ? root : (await this.resolve(args.cid, ctx)).cid
+      const response = await this.getCid(cid, args, ctx)
+      if (args.pin === true) await this.pinAdd({ cid: cid.toString() }, ctx)
+      return { ...response, pinned: args.pin === true }
+    })
   }
 
   private async getCid (cid: CID, args: GetArgs, ctx: OpContext): Promise<Omit<GetResponse, 'pinned'>> {
@@ -330,11 +349,10 @@ export class RepoOps {
 
   /** `import`: a CARv1 file's blocks, each verified, then its root pinned (reason user) once its whole DAG is here. */
   async importCar (args: ImportCarArgs, ctx: OpContext = {}): Promise<ImportCarResult> {
-    await this.gcRunning
     const s = await fsStat(args.file).catch(() => undefined)
     if (s === undefined) throw new InvalidPathError(`cannot import ${args.file}: no such file`)
     if (!s.isFile()) throw new InvalidPathError(`cannot import ${args.file}: not a file`)
-    const r = await importCar(this.repo.blocks, this.repo.pins, args.file, { signal: ctx.signal, onProgress: ctx.onProgress })
+    const r = await this.writing(async () => await importCar(this.repo.blocks, this.repo.pins, args.file, { signal: ctx.signal, onProgress: ctx.onProgress }))
     await this.network?.provide(parseCid(r.root))
     return r
   }
@@ -411,13 +429,29 @@ export class RepoOps {
     return { ...this.repo.blocks.usageReport(), pins: (await this.repo.pins.ls()).length }
   }
 
+  /**
+   * gc beside everything else (see maintenance.ts gc); one at a time: a second waits for the first to finish.
+   */
   async gc (args: GcArgs, ctx: OpContext = {}): Promise<GcResult> {
-    const run = (async () => await gc(this.repo.blocks, await this.repo.pins.ls(), { dryRun: args.dryRun, signal: ctx.signal }))()
+    const before = this.gcRunning
+    const run = (async () => {
+      await before
+      return await gc(this.repo.blocks, async () => await this.repo.pins.ls(), {
+        dryRun: args.dryRun,
+        signal: ctx.signal,
+        checkpointFile: join(this.repo.dir, GC_CHECKPOINT_FILE),
+        onProgress: p => ctx.onProgress?.(p)
+      })
+    })()
     this.gcRunning = run.catch(() => {})
     return await run
   }
 
   async pinAdd (args: CidArgs, ctx: OpContext = {}): Promise<{ pinned: string }> {
+    return await this.writing(async () => await this.pinWhole(args, ctx))
+  }
+
+  private async pinWhole (args: CidArgs, ctx: OpContext): Promise<{ pinned: string }> {
     const { root, path } = parseCidPath(args.cid)
     const cid = path === '' ? root : (await this.resolve(args.cid, ctx)).cid
     if (this.network != null) await this.network.fetch(cid, { signal: ctx.signal })
@@ -427,7 +461,11 @@ export class RepoOps {
       throw new NotFoundError(`cannot pin ${cid}: ${check.missing.length} block(s) missing and ${check.bad.length} corrupt under it (first: ${check.missing[0] ?? check.bad[0]?.cid})${this.network == null ? '; start the daemon to fetch them' : ''}`)
     }
     const sync = new BlockSync(this.repo.blocks)
-    for await (const c of walkBlocks(this.getBlock, cid, { signal: ctx.signal, pause: macrotask })) await sync.add(c)
+    for await (const c of walkBlocks(this.getBlock, cid, { signal: ctx.signal, pause: macrotask })) {
+      // held: a gc from now on keeps it until the pin names it; one that a gc removed since the check is missing
+      if (!(await this.repo.blocks.hold(c))) throw new NotFoundError(`cannot pin ${cid}: block ${c} under it went (a gc removed it while unpinned); get it again and pin`)
+      await sync.add(c)
+    }
     await sync.flush()
     await this.repo.pins.add(cid, 'user')
     await this.network?.provide(cid)

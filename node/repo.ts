@@ -12,6 +12,7 @@
  * <repo>/pins/             one file per pinned root
  * <repo>/datastore/        peer store, Raft log and snapshots
  * <repo>/repo.lock         held by the one process that writes the repo
+ * <repo>/gc-checkpoint.json while a gc sweeps: how far it got (a stopped gc is resumed from there)
  *
  * The repo is its owner's alone: directories 0700, files 0600 (PRIVATE_DIR_MODE, PRIVATE_FILE_MODE).
  * <repo>/api, api.token    while a daemon runs: its address and bearer token (0600)
@@ -36,6 +37,8 @@ export const LOCK_FILE = 'repo.lock'
 export const API_FILE = 'api'
 export const API_TOKEN_FILE = 'api.token'
 export const WEBRTC_CERTIFICATE_FILE = 'webrtc-direct.json'
+/** how far a gc that was stopped had swept, for the next one to go on from (node/maintenance.ts) */
+export const GC_CHECKPOINT_FILE = 'gc-checkpoint.json'
 /** stat(2)'s S_ISVTX: a shared folder (/tmp) where only a file's owner may remove it */
 const STICKY_BIT = 0o1000
 /** ext4 keeps symlink targets under 60 bytes inside the inode */
@@ -350,9 +353,10 @@ export class Pins {
     }
   }
 
+  /** The pinned roots; a pin being written (its `<cid>.tmp-<pid>` beside it) is not one until it is renamed. */
   async ls (): Promise<CID[]> {
     const names = await readdir(this.dir)
-    return names.filter(n => !n.startsWith('.')).map(n => parseCid(n))
+    return names.filter(n => !n.includes('.')).map(n => parseCid(n))
   }
 }
 

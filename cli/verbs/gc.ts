@@ -1,22 +1,28 @@
 import type { Command } from 'commander'
 import { CliContext, withClient } from '../context.ts'
 import type { GlobalOptions } from '../context.ts'
-import { formatBytes } from '../progress.ts'
+import { formatBytes, progressReporter } from '../progress.ts'
 import { GC_LISTED_MAX } from '../../node/maintenance.ts'
 import type { GcResult } from '../../node/maintenance.ts'
 
 export function register (program: Command): void {
   program.command('gc')
-    .description('remove blocks not reachable from any pin')
+    .description('remove blocks not reachable from any pin, while adds, gets and serving go on')
     .option('--dry-run', `only count what would be removed, listing the first ${GC_LISTED_MAX}`, false)
+    .addHelpText('after', `
+gc keeps every block under a pin, and every block an add, get, fetch or import still in flight has written or
+used (no pin names those yet): nothing waits for gc, and gc waits for nothing. A gc stopped half way (Ctrl-C,
+a killed daemon) is resumed by the next one from where its sweep got.`)
     .action(async (opts: { dryRun: boolean }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
-      const r = await withClient(ctx, 'write', async c => await c.call<GcResult>('gc', { dryRun: opts.dryRun }))
+      const progress = progressReporter('gc', !ctx.json)
+      const r = await withClient(ctx, 'write', async c => await c.call<GcResult>('gc', { dryRun: opts.dryRun }, { onProgress: p => progress.update(p) }))
+      progress.done()
       const unlisted = r.removedCount - r.removed.length
       ctx.print(r, [
         ...(r.dryRun ? r.removed.map(c => `would remove ${c}`) : []),
         ...(r.dryRun && unlisted > 0 ? [`… and ${unlisted} more (the first ${r.removed.length} are listed)`] : []),
-        `${r.dryRun ? 'would remove' : 'removed'} ${r.removedCount} block(s), ${formatBytes(r.bytesRemoved)}; kept ${r.kept}`
+        `${r.dryRun ? 'would remove' : 'removed'} ${r.removedCount} block(s), ${formatBytes(r.bytesRemoved)}; kept ${r.kept} under pins${r.keptInFlight > 0 ? ` and ${r.keptInFlight} in use by work in flight` : ''}${r.resumed ? ' (went on from a stopped gc)' : ''} in ${(r.durationMs / 1000).toFixed(1)} s`
       ])
     })
 }

@@ -47,6 +47,10 @@ const SERVE_HIGH_WATER_BYTES = MAX_REQUEST_MESSAGE_BYTES
 /** The blockstore as the network uses it. `get` verifies: corrupt → VerificationError, missing → NotFoundError. */
 export interface NetworkBlockstore {
   has(cid: CID, options?: AbortOptions): Promise<boolean>
+  /** has, for a fetch that will use the block: a gc keeps it while the fetch runs (DitsBlockstore.hold) */
+  hold(cid: CID, options?: AbortOptions): Promise<boolean>
+  /** a fetch in flight: a gc keeps what it writes and holds until `end` (DitsBlockstore.beginWrite) */
+  beginWrite(): { end: () => void }
   get(cid: CID, options?: AbortOptions): Promise<Uint8Array>
   /**
    * `bytes` may come in pieces (a fetched block, in the frames it arrived in). `direct`: a hint that the block

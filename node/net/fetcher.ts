@@ -282,7 +282,7 @@ export class Download {
     const stack = start.filter(l => l.cid.code === DAG_CBOR_CODE || (l.order.length === 0 && this.options.scope !== 'manifests')).reverse()
     while (stack.length > 0) {
       const batch = stack.splice(Math.max(0, stack.length - HAS_CONCURRENCY)).reverse().filter(l => this.seen.add(l.cid))
-      const held = await Promise.all(batch.map(async l => await this.ctx.blockstore.has(l.cid, { signal: this.stop.signal })))
+      const held = await Promise.all(batch.map(async l => await this.ctx.blockstore.hold(l.cid, { signal: this.stop.signal })))
       const missing: ItemInit[] = []
       const children: TreeLink[] = []
       for (let j = 0; j < batch.length; j++) {
@@ -413,7 +413,7 @@ export class Download {
     // asked for already: its block goes through onChunk when it comes
     if (this.scheduler.isOutstanding(key)) return
     const received = this.cids.has(key)
-    const held = await this.ctx.blockstore.has(cid, { signal: this.stop.signal })
+    const held = await this.ctx.blockstore.hold(cid, { signal: this.stop.signal })
     // received and still being stored: onChunk sees it once it is
     if (received && !held) return
     if (held) {

@@ -247,12 +247,15 @@ class Network implements DitsNetwork {
       log: this.log
     }, root, { ...options, signal: options.signal != null ? AbortSignal.any([options.signal, this.stopping.signal]) : this.stopping.signal })
     this.downloads.add(download)
+    // what it writes and holds is not yet named by a pin: a gc must keep it until the fetch is over
+    const writing = this.init.blockstore.beginWrite()
     try {
       const report = await download.run()
       // a node that holds content serves it: announce it like Kubo does after a fetch
       this.advertiser.provide(root).catch(err => { this.log.error('announcing %c failed - %e', root, err) })
       return report
     } finally {
+      writing.end()
       this.downloads.delete(download)
     }
   }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RepoOps } from '../../node/ops.ts'
-import { Repo, initRepo } from '../../node/repo.ts'
+import { Repo, initRepo, GC_CHECKPOINT_FILE } from '../../node/repo.ts'
 import { parseCid, chunkCid, RAW_CODE } from '../../src/cid.ts'
-import { GC_LISTED_MAX } from '../../node/maintenance.ts'
+import { GC_LISTED_MAX, GC_CHECKPOINT_SHARDS, gc } from '../../node/maintenance.ts'
 import { PROFILES } from '../../src/fastcdc/index.ts'
 import { walkBlocks } from '../../src/manifest/index.ts'
 import { pseudoRandomBytes } from '../src/fastcdc/testdata.ts'
@@ -88,6 +89,7 @@ describe('node/ops', () => {
     const pinned = repo.blocks.usageReport()
     const orphans = Array.from({ length: GC_LISTED_MAX + 200 }, (_, i) => pseudoRandomBytes(64 + i, 1000 + i))
     for (const bytes of orphans) await repo.blocks.put(chunkCid(bytes), bytes)
+    await aged(orphans.map(b => chunkCid(b)))
     const orphanBytes = orphans.reduce((n, b) => n + b.byteLength, 0)
     assert.deepEqual(repo.blocks.usageReport(), { blocks: pinned.blocks + orphans.length, bytes: pinned.bytes + orphanBytes, counting: false })
 
@@ -106,4 +108,48 @@ describe('node/ops', () => {
     assert.deepEqual([scrub.checked, scrub.bad, scrub.missing], [pinned.blocks, [], []])
     assert.equal((await dagOf(parseCid(r.root))).length, pinned.blocks)
   })
+
+  it('gc keeps what work in flight wrote or put again, however old, and removes it once that work is over', async () => {
+    const old = Array.from({ length: 40 }, (_, i) => pseudoRandomBytes(100 + i, 500 + i))
+    for (const b of old) await repo.blocks.put(chunkCid(b), b)
+    await aged(old.map(b => chunkCid(b)))
+    const work = repo.blocks.beginWrite()
+    // an add in flight finds half of them stored (put again) and writes new ones; a fetch holds a few
+    for (const b of old.slice(0, 20)) await repo.blocks.put(chunkCid(b), b)
+    for (const b of old.slice(20, 25)) assert.equal(await repo.blocks.hold(chunkCid(b)), true)
+    const fresh = Array.from({ length: 10 }, (_, i) => pseudoRandomBytes(300 + i, 900 + i))
+    for (const b of fresh) await repo.blocks.put(chunkCid(b), b)
+    const during = await ops.gc({})
+    assert.deepEqual([during.removedCount, during.keptInFlight], [15, 35])
+    for (const b of [...old.slice(0, 25), ...fresh]) assert.equal(await repo.blocks.has(chunkCid(b)), true)
+    work.end()
+    await aged([...old, ...fresh].map(b => chunkCid(b)).filter(c => existsSync(repo.blocks.path(c))))
+    const after = await ops.gc({})
+    assert.deepEqual([after.removedCount, after.keptInFlight], [35, 0])
+  })
+
+  it('a gc stopped half way leaves a checkpoint, and the next one sweeps on from it', async () => {
+    const orphans = Array.from({ length: 3000 }, (_, i) => pseudoRandomBytes(64, 7000 + i))
+    for (const b of orphans) await repo.blocks.put(chunkCid(b), b)
+    await aged(orphans.map(b => chunkCid(b)))
+    const stop = new AbortController()
+    await assert.rejects(gc(repo.blocks, async () => [], {
+      signal: stop.signal,
+      checkpointFile: join(dir, 'repo', GC_CHECKPOINT_FILE),
+      onProgress: p => { if (p.shards === GC_CHECKPOINT_SHARDS * 2 + 5) stop.abort(new Error('stopped')) }
+    }), /stopped/)
+    const left = repo.blocks.usageReport().blocks
+    assert.ok(left > 0 && left < orphans.length, `${left} blocks left`)
+    assert.equal(JSON.parse(await readFile(join(dir, 'repo', GC_CHECKPOINT_FILE), 'utf8')).shardsDone, GC_CHECKPOINT_SHARDS * 2)
+    const resumed = await ops.gc({})
+    assert.equal(resumed.resumed, true)
+    assert.equal(repo.blocks.usageReport().blocks, 0)
+    assert.equal(existsSync(join(dir, 'repo', GC_CHECKPOINT_FILE)), false)
+  })
+
+  /** Make blocks look written an hour ago: garbage from before any work in flight. */
+  async function aged (cids: CID[]): Promise<void> {
+    const past = new Date(Date.now() - 3600_000)
+    for (const c of cids) await utimes(repo.blocks.path(c), past, past)
+  }
 })

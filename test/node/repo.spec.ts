@@ -31,6 +31,12 @@ describe('node/repo Pins', () => {
     assert.deepEqual(await pins.ls(), [])
   })
 
+  it('a pin being written (its temporary file) is not listed', async () => {
+    await pins.add(a, 'user')
+    await writeFile(join(dir, `${b.toString()}.tmp-4242`), '{}')
+    assert.deepEqual((await pins.ls()).map(String), [a.toString()])
+  })
+
   it('reads a pin written before pins had several reasons', async () => {
     await writeFile(join(dir, a.toString()), JSON.stringify({ pinned: '2026-11-01T10:00:00.000Z', reason: 'user' }))
     assert.deepEqual(await pins.reasons(a), { user: '2026-11-01T10:00:00.000Z' })

@@ -39,6 +39,14 @@ export class MemoryBlockstore implements NetworkBlockstore {
     return this.blocks.has(cid.toString())
   }
 
+  async hold (cid: CID, options: AbortOptions = {}): Promise<boolean> {
+    return await this.has(cid, options)
+  }
+
+  beginWrite (): { end: () => void } {
+    return { end: () => {} }
+  }
+
   async get (cid: CID, options: AbortOptions = {}): Promise<Uint8Array> {
     options.signal?.throwIfAborted()
     this.gets++
@@ -134,7 +142,8 @@ export async function startNode (init: Partial<NetworkInit> & { store?: MemoryBl
     bootstrap: [],
     mdns: false,
     ...init,
-    blockstore: store
+    // a node over a repo's blockstore (init.blockstore) keeps the memory one only as `store`, unused
+    blockstore: init.blockstore ?? store
   })
   await net.start()
   const addr = net.addresses().find(a => a.includes('/tcp/')) ?? net.addresses()[0]
