@@ -54,6 +54,11 @@ export interface Config {
    * enforce it until the first `access grant|revoke`, which replicates it; from then on the replicated table wins.
    */
   access: AccessTable
+  /** README "Metrics": `/metrics` is on the API (with its token); `listen` is an extra address that serves it without */
+  metrics: {
+    /** HOST:PORT where GET /metrics answers without the API token; null: only the API serves it */
+    listen: string | null
+  }
 }
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4101', '/ip4/0.0.0.0/udp/4101/webrtc-direct']
@@ -82,7 +87,8 @@ export function defaultConfig (): Config {
     },
     seed: { keepVersions: DEFAULT_KEEP_VERSIONS, followIntervalMs: DEFAULT_FOLLOW_INTERVAL_MS },
     swarm: { keyFile: null, required: false },
-    access: defaultAccessTable()
+    access: defaultAccessTable(),
+    metrics: { listen: null }
   }
 }
 
@@ -105,6 +111,12 @@ const isMultiaddr = (v: unknown): boolean => {
   }
 }
 const isList = (item: (v: unknown) => boolean) => (v: unknown): boolean => Array.isArray(v) && v.every(item)
+/** `HOST:PORT` (`[v6]:PORT` for IPv6) → its parts, or undefined when it is not that (config `metrics.listen`). */
+export function parseHostPort (v: string): { host: string, port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(v)
+  if (m == null || Number(m[3]) > 65535) return undefined
+  return { host: m[1] ?? m[2], port: Number(m[3]) }
+}
 const isVoterAddr = (v: unknown): boolean => isMultiaddr(v) && /\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/.test(v as string)
 
 /** A rule for one key of `access`, checked by the table's own parser so that the error names the item. */
@@ -146,7 +158,8 @@ export const RULES: Record<string, KeyRule> = {
   'access.write': accessRule('write'),
   'access.lock': accessRule('lock'),
   'access.admin': accessRule('admin'),
-  'access.names': accessRule('names')
+  'access.names': accessRule('names'),
+  'metrics.listen': { allowed: 'null (metrics only on the API, with its token) or "HOST:PORT" where GET /metrics answers without the token, e.g. "127.0.0.1:9464" or "[::1]:9464"', check: v => v === null || (typeof v === 'string' && parseHostPort(v) !== undefined) }
 }
 
 export function getKey (obj: unknown, key: string): unknown {

@@ -1,6 +1,8 @@
 /**
  * The daemon's local HTTP API (127.0.0.1 only). Every request carries `Authorization: Bearer <api.token>`.
  *
+ * `GET /metrics` answers the daemon's metrics in the Prometheus text format (node/metrics), with the same token.
+ *
  * `POST /rpc/<op>` with a JSON body of arguments answers NDJSON: zero or more `{"progress":…}` lines, then one
  * `{"result":…}` or `{"error":{"name","message","exitCode"}}`. `POST /stream/<op>` answers raw bytes
  * (`cat`); an error before the first byte is a JSON error body, a later one aborts the response.
@@ -22,6 +24,7 @@ import { DitsError, UnavailableError, NotFoundError } from '../src/errors.ts'
 import type { ExitCode } from '../src/errors.ts'
 import { InvalidArgumentError, BadRequestError, DaemonNotAnsweringError, RemoteError } from './api-errors.ts'
 import type { OpContext, Progress } from './ops.ts'
+import type { Scrape } from './metrics/listener.ts'
 
 /** Request bodies are small JSON argument objects. */
 export const MAX_REQUEST_BYTES = 1024 * 1024
@@ -117,9 +120,12 @@ export class ApiServer {
   /** the handlers running, so that close() lets the aborted ones clean up */
   private readonly handling = new Set<Promise<void>>()
   private hosts = new Set<string>()
+  private readonly scrape?: Scrape
 
-  constructor (table: OpTable, token: string) {
+  /** `scrape`: what `GET /metrics` answers; 404 without it */
+  constructor (table: OpTable, token: string, scrape?: Scrape) {
     this.table = table
+    this.scrape = scrape
     this.tokenDigest = digest(token)
     this.server = createServer((req, res) => {
       const handled: Promise<void> = this.handle(req, res).catch(() => { res.destroy() }).finally(() => this.handling.delete(handled))
@@ -160,6 +166,13 @@ export class ApiServer {
     if (req.headers.origin !== undefined) return sendError(res, 403, new DitsError('forbidden: the API does not serve browsers (the request has an Origin)'))
     if (req.method === 'OPTIONS') return sendError(res, 403, new DitsError('forbidden: the API does not answer CORS preflights'))
     if (!this.authorized(req)) return sendError(res, 401, new DitsError('unauthorized: the request lacks the token from <repo>/api.token'))
+    if (req.url === '/metrics' && this.scrape !== undefined) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, new DitsError(`use GET /metrics, not ${req.method ?? ''}`))
+      const { contentType, body } = await this.scrape()
+      res.writeHead(200, { 'content-type': contentType })
+      res.end(req.method === 'HEAD' ? undefined : body)
+      return
+    }
     const m = /^\/(rpc|stream)\/([a-zA-Z]+)$/.exec(req.url ?? '')
     if (req.method !== 'POST' || m == null) return sendError(res, 404, new DitsError(`no such endpoint: ${req.method ?? ''} ${req.url ?? ''}`))
     const [, kind, name] = m

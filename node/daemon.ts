@@ -16,6 +16,8 @@ import type { DitsNetwork, NetworkSwarm } from './net/index.ts'
 import { loadSwarmKey } from './net/swarm-key.ts'
 import { ConsensusService, consensusOps } from './consensus/index.ts'
 import { RefFollower } from './seed/index.ts'
+import { DaemonMetrics } from './metrics/index.ts'
+import { MetricsListener } from './metrics/listener.ts'
 import { RAFT_PROTOCOL, CONSENSUS_PROTOCOL } from '../protocol/ids.ts'
 import { accessDenied, hasRole } from '../src/state/index.ts'
 import type { AccessTable } from '../src/state/index.ts'
@@ -43,6 +45,8 @@ export interface DaemonInfo {
   repo: string
   /** private or not, and the listen addresses a private node dropped */
   swarm: NetworkSwarm
+  /** the URL of `metrics.listen` (GET without the token), when configured */
+  metrics?: string
 }
 
 export class Daemon {
@@ -52,7 +56,11 @@ export class Daemon {
   consensus?: ConsensusService
   /** on a seed with a consensus group: keeps the refs' targets */
   follower?: RefFollower
+  /** this daemon's metrics registry (README "Metrics"); the dashboard reads `metrics.snapshot()` */
+  readonly metrics = new DaemonMetrics()
   private readonly api: ApiServer
+  private metricsListener?: MetricsListener
+  private metricsUrl?: string
   private apiUrl = ''
   private stopping?: Promise<void>
 
@@ -61,8 +69,21 @@ export class Daemon {
     this.ops = new RepoOps(repo)
     const table = opTable(this.ops, () => this.network, () => this.follower?.status())
     Object.assign(table.rpc, consensusOps(() => this.consensus))
-    this.api = new ApiServer(table, this.token)
+    this.api = new ApiServer(table, this.token, this.scrape)
+    this.ops.onGc = result => { this.metrics.gcRan(result) }
+    this.metrics.attach({
+      repo: () => this.repo.blocks.usageReport(),
+      transfers: () => this.network?.status().transfers ?? { downloads: 0, uploads: 0 },
+      leases: () => this.consensus?.leases().length ?? 0,
+      locks: () => this.consensus?.localLockCounts(),
+      raft: () => {
+        const s = this.consensus?.localStatus()
+        return s === undefined ? undefined : { term: s.term, commitIndex: s.commitIndex, appliedIndex: s.appliedIndex, leader: s.leader === s.self }
+      }
+    })
   }
+
+  private readonly scrape = async (): Promise<{ contentType: string, body: string }> => ({ contentType: this.metrics.contentType, body: await this.metrics.text() })
 
   private readonly token = newApiToken()
 
@@ -93,6 +114,8 @@ export class Daemon {
         swarmKey,
         webrtcCertificateFile: join(repo.dir, WEBRTC_CERTIFICATE_FILE),
         // the read role (DESIGN §10): until the consensus service runs, the config `access` alone decides
+        observer: daemon.metrics,
+        metrics: daemon.metrics.libp2p(repo.dir),
         refuseServing: peer => daemon.consensus?.refusal(peer.toString(), 'read', 'chunks') ?? configRefusal(config.access, peer.toString()),
         extraProtocols: [CONSENSUS_PROTOCOL, ...(config.consensus.voter ? [RAFT_PROTOCOL] : [])]
       })
@@ -106,6 +129,7 @@ export class Daemon {
         access: config.access,
         user: localUser(),
         penalize: (peer, reason, disconnect) => { network.penalize(peer, reason, disconnect) },
+        observer: daemon.metrics,
         log: m => { consensusLog(m) }
       })
       await daemon.consensus.start()
@@ -131,6 +155,10 @@ export class Daemon {
       repo.blocks.usageReport()
       // What the repo already pins is announced again at every start.
       for (const root of await repo.pins.ls()) network.provide(root).catch(() => {})
+      if (config.metrics.listen !== null) {
+        daemon.metricsListener = new MetricsListener(daemon.scrape)
+        daemon.metricsUrl = await daemon.metricsListener.listen(config.metrics.listen)
+      }
       daemon.apiUrl = await daemon.api.listen(config.api.port)
       await writeDurable(join(repo.dir, API_FILE), daemon.apiUrl + '\n')
     } catch (err) {
@@ -143,7 +171,7 @@ export class Daemon {
   async info (): Promise<DaemonInfo> {
     const id = await this.ops.id()
     const swarm = this.network?.swarm ?? { ...id.swarm, dropped: [] }
-    return { peerId: id.peerId, api: this.apiUrl, addresses: id.addresses, roles: id.roles, repo: this.repo.dir, swarm }
+    return { peerId: id.peerId, api: this.apiUrl, addresses: id.addresses, roles: id.roles, repo: this.repo.dir, swarm, ...(this.metricsUrl !== undefined ? { metrics: this.metricsUrl } : {}) }
   }
 
   /** Stop serving, remove the api files, release the repo. Idempotent. */
@@ -151,6 +179,7 @@ export class Daemon {
     this.stopping ??= (async () => {
       await this.api.close()
       await this.follower?.stop()
+      await this.metricsListener?.close()
       await this.consensus?.stop()
       await this.network?.stop()
       await unlink(join(this.repo.dir, API_FILE)).catch(() => {})

@@ -216,6 +216,8 @@ export interface NetworkHooks {
 export class RepoOps {
   readonly repo: Repo
   network?: NetworkHooks
+  /** told of every gc run (the daemon's metrics) */
+  onGc?: (result: GcResult) => void
   /** serialises writers of the blockstore against gc inside one process */
   private gcRunning?: Promise<unknown>
 
@@ -444,7 +446,9 @@ export class RepoOps {
       })
     })()
     this.gcRunning = run.catch(() => {})
-    return await run
+    const result = await run
+    this.onGc?.(result)
+    return result
   }
 
   async pinAdd (args: CidArgs, ctx: OpContext = {}): Promise<{ pinned: string }> {

@@ -24,6 +24,7 @@ import { UnavailableError } from '../../src/errors.ts'
 import { ConsensusStorageError, NoQuorumError, ProposalLostError } from './errors.ts'
 import type { RaftDiskStorage } from './storage.ts'
 import type { ConfChange, Entry, Message, ReadState, Refusal, Role, Snapshot, SoftState } from '../../src/raft/index.ts'
+import type { ConsensusObserver } from './observer.ts'
 import type {
   AccessTable, ApplyOutput, ClientCommand, CommandResult, GrantLostEvent, LockGrantedOk, Failure, Query, QueryReply
 } from '../../src/state/index.ts'
@@ -58,6 +59,8 @@ export interface RaftDriverInit {
   catchUpEntries?: number
   /** the leader's clock, ms since the epoch @default Date.now */
   now?(): number
+  /** told of leader changes and of each proposal's time to apply (the daemon's metrics) */
+  observer?: Pick<ConsensusObserver, 'leaderChanged' | 'proposed'>
   log?(message: string): void
 }
 
@@ -246,7 +249,15 @@ export class RaftDriver {
     this.assertRunning()
     const bytes = encodeCommand({ ...cmd, now: this.now() } as ClientCommand)
     const id = this.node.propose(bytes)
-    return await this.track(id, options.waitOutcome === true, options.signal) as CommandResult
+    const started = performance.now()
+    let ok = false
+    try {
+      const result = await this.track(id, options.waitOutcome === true, options.signal) as CommandResult
+      ok = true
+      return result
+    } finally {
+      this.init.observer?.proposed((performance.now() - started) / 1000, ok)
+    }
   }
 
   /** Propose one membership change (leader only) and wait until it is applied; resolves to the new voters. */
@@ -284,6 +295,12 @@ export class RaftDriver {
   /** The access table as this replica has applied it, without waiting (after a `read`, it is current). */
   appliedAccessTable (): AccessTable | null {
     return this.sm.query({ type: 'access.ls' }).table
+  }
+
+  /** Locks granted and requests waiting in this replica, as applied. */
+  lockCounts (): { held: number, waiting: number } {
+    const { locks, waiters } = this.sm.query({ type: 'lock.ls' })
+    return { held: locks.length, waiting: waiters.length }
   }
 
   /** This voter's view of the group; the leader's includes each voter's replication progress. */
@@ -529,6 +546,7 @@ export class RaftDriver {
     }
     if (soft.role !== 'leader') this.expireInflight = undefined
     if (leaderChanged) {
+      this.init.observer?.leaderChanged(soft.leader)
       this.init.log?.(`leader is now ${soft.leader ?? '(none)'} (this node: ${soft.role})`)
       this.retryReadRound()
     }

@@ -20,6 +20,7 @@ import { NoVotersError } from './errors.ts'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { DriverStatus } from './driver.ts'
+import type { ConsensusObserver } from './observer.ts'
 import type { ConsensusCall } from './server.ts'
 import type {
   AccessAuditEntry, AccessRole, AccessTable, AdmittedCommand, CommandResult, RequestBody, LockGrant, LockLsReply, LockMode, Query, QueryReply, RefLogReply, RefRecord
@@ -68,6 +69,8 @@ export interface ConsensusServiceInit {
   user?: string
   /** @default DEFAULT_ACCESS_REFRESH_MS */
   accessRefreshMs?: number
+  /** told of leader changes, proposals, lost leases and ref sets (the daemon's metrics) */
+  observer?: ConsensusObserver
   log?(message: string): void
 }
 
@@ -183,7 +186,11 @@ export class ConsensusService {
         snapshotEntries: this.init.snapshotEntries,
         send: msgs => { transport.send(msgs) },
         reachable: id => transport.reachable(id),
-        onGrantLost: ev => { this.renewer.lost(ev.grant, ev.reason) },
+        onGrantLost: ev => {
+          this.init.observer?.lockLost(ev.type)
+          this.renewer.lost(ev.grant, ev.reason)
+        },
+        observer: this.init.observer,
         log
       })
       this.driver = driver
@@ -252,11 +259,17 @@ export class ConsensusService {
 
   async refSet (args: { name: string, cid: string, expect?: string, expectNone?: boolean, token?: number, requestId?: string }): Promise<{ name: string, cid: string, old: string | null, index: number, token: number | null }> {
     if (args.expect !== undefined && args.expectNone === true) throw new UsageError('--expect and --expect-none exclude each other')
-    const r = await this.command({
-      type: 'ref.set', name: args.name, cid: args.cid, expect: args.expectNone === true ? null : args.expect, token: args.token
-    }, 0, args.requestId)
-    if (r.type !== 'ref.set') throw requestReused(args.requestId, 'ref.set', r.type)
-    return { name: r.ref.name, cid: r.ref.cid, old: r.old, index: r.ref.index, token: r.ref.token }
+    try {
+      const r = await this.command({
+        type: 'ref.set', name: args.name, cid: args.cid, expect: args.expectNone === true ? null : args.expect, token: args.token
+      }, 0, args.requestId)
+      if (r.type !== 'ref.set') throw requestReused(args.requestId, 'ref.set', r.type)
+      this.init.observer?.refSet('ok')
+      return { name: r.ref.name, cid: r.ref.cid, old: r.old, index: r.ref.index, token: r.ref.token }
+    } catch (err) {
+      this.init.observer?.refSet((err as { exitCode?: number }).exitCode === 3 ? 'conflict' : 'error')
+      throw err
+    }
   }
 
   async refRm (args: { name: string, expect: string, token?: number, requestId?: string }): Promise<{ name: string, old: string, index: number }> {
@@ -371,6 +384,16 @@ export class ConsensusService {
   /** The leases this node keeps alive. */
   leases (): LockGrant[] {
     return this.renewer.list()
+  }
+
+  /** This voter's own view of the group, without asking anyone; undefined on a node that is not a voter. */
+  localStatus (): DriverStatus | undefined {
+    return this.driver?.status()
+  }
+
+  /** Locks granted and requests waiting in this voter's replica; undefined on a node that is not a voter. */
+  localLockCounts (): { held: number, waiting: number } | undefined {
+    return this.driver?.lockCounts()
   }
 
   // ---------------------------------------------------------------------------------------------------------

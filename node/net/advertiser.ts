@@ -15,6 +15,7 @@ import type { KadDHT } from '@libp2p/kad-dht'
 import type { TypedEventTarget } from 'main-event'
 import type { CID } from 'multiformats/cid'
 import type { NetworkBlockstore } from './chunk-exchange.ts'
+import type { NetworkObserver } from './observer.ts'
 
 /** Re-announce period; kad-dht provider records live 48 h on the nodes that store them. */
 export const DEFAULT_REANNOUNCE_INTERVAL_MS = 12 * 60 * 60_000
@@ -45,6 +46,8 @@ export interface AdvertiserComponents {
   events: TypedEventTarget<Libp2pEvents>
   blockstore: NetworkBlockstore
   logger: ComponentLogger
+  /** told of every announcement and lookup with its duration (the daemon's metrics) */
+  observer?: Pick<NetworkObserver, 'provided' | 'lookedUp'>
 }
 
 export interface AdvertiserStats {
@@ -117,14 +120,24 @@ export class Advertiser {
     if (this.components.routingTableSize() === 0) return
     const seen = new Set<string>()
     const key = await provideKey(cid)
-    for await (const event of this.components.dht.findProviders(key, options)) {
-      if (event.name !== 'PROVIDER') continue
-      for (const p of event.providers) {
-        if (seen.has(p.id.toString())) continue
-        seen.add(p.id.toString())
-        if (p.multiaddrs.length > 0) await this.components.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
-        yield { id: p.id }
+    const started = performance.now()
+    let failed = false
+    try {
+      for await (const event of this.components.dht.findProviders(key, options)) {
+        if (event.name !== 'PROVIDER') continue
+        for (const p of event.providers) {
+          if (seen.has(p.id.toString())) continue
+          seen.add(p.id.toString())
+          if (p.multiaddrs.length > 0) await this.components.peerStore.merge(p.id, { multiaddrs: p.multiaddrs }).catch(() => {})
+          yield { id: p.id }
+        }
       }
+    } catch (err) {
+      failed = true
+      throw err
+    } finally {
+      // a consumer that stops early (it found enough) ends the lookup without an error: that counts as ok
+      this.components.observer?.lookedUp((performance.now() - started) / 1000, !failed)
     }
   }
 
@@ -148,15 +161,18 @@ export class Advertiser {
       }
       // one per CID announced (every chunk, with announceChunks): not AbortSignal.any, see deadline.ts
       const wait = deadline([this.stopper.signal, options.signal], this.provideTimeoutMs)
+      const started = performance.now()
       try {
         const key = await provideKey(cid)
         for await (const event of this.components.dht.provide(key, { signal: wait.signal })) void event
         this.waiting.delete(cid.toString())
         this.announced++
         this.lastAnnounceAt = Date.now()
+        this.components.observer?.provided((performance.now() - started) / 1000, true)
       } catch (err) {
         this.log('announcing %c failed, will retry: %s', cid, (err as Error).message)
         this.waiting.set(cid.toString(), cid)
+        this.components.observer?.provided((performance.now() - started) / 1000, false)
       } finally {
         wait.clear()
       }

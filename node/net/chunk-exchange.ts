@@ -88,6 +88,8 @@ export interface ChunkExchangeInit {
    * Asked for each stream a peer opens; everyone is served when absent.
    */
   refuse?(peer: PeerId): string | undefined
+  /** told of every block the transport took for a peer (the daemon's metrics) */
+  onServed?(peer: PeerId, bytes: number): void
 }
 
 export interface ChunkExchangeComponents {
@@ -129,6 +131,7 @@ export class ChunkExchange implements Startable {
   private readonly penalties: PeerPenalties
   private readonly limiter?: RateLimiter
   private readonly refuse?: (peer: PeerId) => string | undefined
+  private readonly onServed?: (peer: PeerId, bytes: number) => void
   private readonly log: Logger
   private readonly serving = new Set<Stream>()
   /** serving streams open per peer */
@@ -154,6 +157,7 @@ export class ChunkExchange implements Startable {
     this.readAheadBlocks = init.readAheadBlocks ?? DEFAULT_READ_AHEAD_BLOCKS
     this.limiter = init.maxServeRateBytesPerSec != null ? new RateLimiter(init.maxServeRateBytesPerSec) : undefined
     this.refuse = init.refuse
+    this.onServed = init.onServed
     this.log = components.logger.forComponent('dits:chunks')
   }
 
@@ -329,6 +333,7 @@ export class ChunkExchange implements Startable {
           give(head.reserved)
           this.counters.blocksServed++
           this.counters.bytesServed += result.byteLength
+          this.onServed?.(peer, result.byteLength)
         }
         if (presences.length >= MAX_ENTRIES_PER_MESSAGE) await flush()
         busy = false

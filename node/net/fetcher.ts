@@ -24,6 +24,7 @@ import type { ManifestNode } from '../../src/manifest/format.ts'
 import type { Deferred } from '../deferred.ts'
 import type { ChunkExchange, ChunkSession, NetworkBlockstore } from './chunk-exchange.ts'
 import type { PeerHello } from './hello.ts'
+import type { FetchSource, NetworkObserver } from './observer.ts'
 
 /** A probe (HAVE want for the root) must be answered within this. */
 export const DEFAULT_PROBE_TIMEOUT_MS = 10_000
@@ -148,6 +149,8 @@ export interface DownloadContext {
   isLan(peer: PeerId): boolean
   /** count `points` against the peer (bytes that failed verification: enough to ban it) */
   punish(peer: PeerId, reason: string, points: 'violation' | 'ban'): void
+  /** told of every block verified or refused (the daemon's metrics) */
+  observer?: NetworkObserver
   log: Logger
 }
 
@@ -171,6 +174,8 @@ interface Source {
   bytesAtBlock: number
   probe?: Deferred<boolean>
   state: 'probing' | 'active' | 'closed'
+  /** what kind of source it is, once its hello is known */
+  kind?: FetchSource
 }
 
 export class Download {
@@ -503,6 +508,7 @@ export class Download {
     const signal = AbortSignal.any([this.stop.signal, AbortSignal.timeout(DEFAULT_PROBE_TIMEOUT_MS)])
     const hello = await this.ctx.ready(source.peer, { signal })
     const seed = info.seed === true || hello.roles.includes('seed')
+    source.kind = seed ? 'seed' : this.ctx.isLan(source.peer) ? 'lan' : 'wan'
     if (seed) this.peerProbeDone(counted)
     source.probe = deferred<boolean>()
     source.session = await this.ctx.exchange.openSession(source.peer, {
@@ -578,9 +584,11 @@ export class Download {
       return
     }
     if (!verifyBlock(cid, bytes)) {
+      this.ctx.observer?.verificationFailed(source.peer)
       this.reject(source, `sent bytes for ${cidKey} that fail BLAKE3 verification`, 'ban')
       return
     }
+    this.ctx.observer?.blockVerified(source.peer, bytes.byteLength, cid.code === DAG_CBOR_CODE ? 'manifest' : 'chunk', source.kind ?? 'wan')
     if (!this.scheduler.received(key, cidKey, bytes.byteLength, performance.now())) return
     this.busy++
     try {

@@ -21,7 +21,7 @@ import { hello } from './hello.ts'
 import { chunkExchange } from './chunk-exchange.ts'
 import { MAX_STREAM_WINDOW_BYTES } from './framing.ts'
 import { deferredWindowUpdates, oneWritePerRecord } from './write-coalescing.ts'
-import type { Libp2p, PeerDiscovery, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, Metrics, PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import type { Identify } from '@libp2p/identify'
 import type { Ping } from '@libp2p/ping'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -62,6 +62,8 @@ export interface HostInit {
    * host has no WebRTC transport, which would bypass the protector. `listen` must then hold no WebRTC address.
    */
   psk?: Uint8Array
+  /** libp2p's metrics (node/metrics libp2pMetrics): counted into the daemon's registry; none when absent */
+  metrics?: (components: any) => Metrics
 }
 
 /** Multiaddr protocols of transports that do not run the connection protector (see `privateListen`). */
@@ -88,6 +90,7 @@ export async function createHost (init: HostInit): Promise<DitsLibp2p> {
     start: false,
     privateKey: init.privateKey,
     ...(init.datastore != null ? { datastore: init.datastore } : {}),
+    ...(init.metrics != null ? { metrics: init.metrics } : {}),
     addresses: { listen: init.listen },
     transports: init.psk != null ? [tcp()] : [tcp(), webRTCDirect(init.webrtcCertificate != null ? { certificate: init.webrtcCertificate } : {})],
     ...(init.psk != null ? { connectionProtector: preSharedKey({ psk: init.psk }) } : {}),

@@ -40,8 +40,10 @@ import type { FetchOptions, FetchProgress, FetchReport, ProviderInfo } from './f
 import type { ChunkExchangeInit, NetworkBlockstore, ServeStats } from './chunk-exchange.ts'
 import type { PeerHello } from './hello.ts'
 import type { SwarmKey, SwarmStatus } from './swarm-key.ts'
+import type { HostInit } from './host.ts'
+import type { NetworkObserver, FetchSource } from './observer.ts'
 
-export type { FetchOptions, FetchProgress, FetchReport, NetworkBlockstore, PeerHello, DitsLibp2p, SwarmKey, SwarmStatus }
+export type { FetchOptions, FetchProgress, FetchReport, NetworkBlockstore, PeerHello, DitsLibp2p, SwarmKey, SwarmStatus, NetworkObserver, FetchSource }
 export { IncompatiblePeerError, FetchFailedError, ProtocolViolationError, PeerPenalizedError, RemoteProtocolError, PeerTimeoutError, NotStartedError, PrivateNetworkDialError, SwarmKeyError, SwarmKeyRequiredError } from './errors.ts'
 
 export type Role = 'peer' | 'seed'
@@ -82,6 +84,10 @@ export interface NetworkInit {
    * node's WebRTC-direct address survives restarts; a new certificate each start when absent
    */
   webrtcCertificateFile?: string
+  /** told of what the network fetches, verifies, serves, bans and announces (the daemon's metrics) */
+  observer?: NetworkObserver
+  /** libp2p's own metrics (node/metrics libp2pMetrics); none when absent */
+  metrics?: HostInit['metrics']
 }
 
 /** The network's privacy, and the listen addresses a private node dropped (WebRTC cannot carry the key). */
@@ -139,7 +145,7 @@ export interface DitsNetwork {
 }
 
 export async function createNetwork (init: NetworkInit): Promise<DitsNetwork> {
-  const penalties = new PeerPenalties()
+  const penalties = new PeerPenalties({ onBan: init.observer != null ? peer => { init.observer?.banned(peer) } : undefined })
   const roles: string[] = [init.role, ...(init.voter === true ? ['voter'] : [])]
   const { listen, dropped } = init.swarmKey != null ? privateListen(init.listen) : { listen: init.listen, dropped: [] }
   const webrtcCertificate = init.swarmKey == null && init.webrtcCertificateFile !== undefined ? await loadCertificate(init.webrtcCertificateFile) : undefined
@@ -152,8 +158,9 @@ export async function createNetwork (init: NetworkInit): Promise<DitsNetwork> {
     mdns: init.mdns,
     penalties,
     datastore: init.datastore,
+    metrics: init.metrics,
     hello: { roles, extraProtocols: init.extraProtocols, penalize: (peer, reason) => { penalties.penalize(peer, reason, 1, true) } },
-    chunks: { ...init.serving, blockstore: init.blockstore, penalties, maxServeRateBytesPerSec: init.maxServeRateBytesPerSec, refuse: init.refuseServing }
+    chunks: { ...init.serving, blockstore: init.blockstore, penalties, maxServeRateBytesPerSec: init.maxServeRateBytesPerSec, refuse: init.refuseServing, onServed: init.observer != null ? (peer, bytes) => { init.observer?.served(peer, bytes) } : undefined }
   })
   // an offender's connections are aborted, not closed: a graceful close waits for its streams, which it controls
   penalties.hangUp = async (peer, reason) => {
@@ -188,7 +195,8 @@ class Network implements DitsNetwork {
       peerStore: libp2p.peerStore,
       events: libp2p,
       blockstore: init.blockstore,
-      logger: libp2p.logger
+      logger: libp2p.logger,
+      observer: init.observer
     }, { announceChunks: init.announceChunks, reannounceIntervalMs: init.reannounceIntervalMs })
   }
 
@@ -244,6 +252,7 @@ class Network implements DitsNetwork {
       ready: async (peer, opts) => await this.ready(peer, opts),
       isLan: (peer) => this.libp2p.getConnections(peer).some(c => isLanAddr(c.remoteAddr)),
       punish: (peer, reason, penalty) => { this.penalties.penalize(peer, reason, penalty === 'ban' ? this.penalties.threshold : 1, true) },
+      observer: this.init.observer,
       log: this.log
     }, root, { ...options, signal: options.signal != null ? AbortSignal.any([options.signal, this.stopping.signal]) : this.stopping.signal })
     this.downloads.add(download)
@@ -251,6 +260,7 @@ class Network implements DitsNetwork {
     const writing = this.init.blockstore.beginWrite()
     try {
       const report = await download.run()
+      this.init.observer?.heldAtStart(report.bytes_local)
       // a node that holds content serves it: announce it like Kubo does after a fetch
       this.advertiser.provide(root).catch(err => { this.log.error('announcing %c failed - %e', root, err) })
       return report

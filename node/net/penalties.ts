@@ -23,6 +23,8 @@ export interface PeerPenaltiesInit {
   banMs?: number
   /** closes every connection to a peer, saying why; set once the host exists */
   hangUp?(peer: PeerId, reason: string): Promise<void>
+  /** told of every ban (the daemon's metrics) */
+  onBan?(peer: PeerId, reason: string): void
   now?(): number
 }
 
@@ -32,6 +34,7 @@ export class PeerPenalties {
   private readonly banMs: number
   private readonly now: () => number
   hangUp?: (peer: PeerId, reason: string) => Promise<void>
+  onBan?: (peer: PeerId, reason: string) => void
   private readonly records = new Map<string, { events: Array<{ at: number, points: number, reason: string }>, bannedUntil?: number }>()
 
   constructor (init: PeerPenaltiesInit = {}) {
@@ -40,6 +43,7 @@ export class PeerPenalties {
     this.banMs = init.banMs ?? DEFAULT_BAN_MS
     this.now = init.now ?? Date.now
     this.hangUp = init.hangUp
+    this.onBan = init.onBan
   }
 
   /** Count a violation; returns true when it got the peer banned (and disconnected). `disconnect`: hang up anyway. */
@@ -52,7 +56,10 @@ export class PeerPenalties {
     this.records.set(key, rec)
     const total = rec.events.reduce((n, e) => n + e.points, 0)
     const banned = total >= this.threshold
-    if (banned) rec.bannedUntil = now + this.banMs
+    if (banned) {
+      rec.bannedUntil = now + this.banMs
+      this.onBan?.(peer, reason)
+    }
     if (banned || disconnect) this.hangUp?.(peer, reason).catch(() => {})
     return banned
   }
