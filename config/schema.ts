@@ -59,7 +59,22 @@ export interface Config {
     /** HOST:PORT where GET /metrics answers without the API token; null: only the API serves it */
     listen: string | null
   }
+  /** README "Logs": JSON lines in <repo>/logs, rotated by size */
+  log: {
+    /** fatal, error, warn, info, debug, trace or silent; `start --log-level` overrides it */
+    level: LogLevelName
+    /** a log file is rotated before it would pass this size */
+    maxFileBytes: number
+    /** log files kept, the current one included */
+    maxFiles: number
+  }
 }
+
+export const LOG_LEVEL_NAMES = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevelName = typeof LOG_LEVEL_NAMES[number]
+/** 10 MiB a file, 5 files: at most 50 MiB of logs per repo */
+export const DEFAULT_LOG_MAX_FILE_BYTES = 10 * 1024 * 1024
+export const DEFAULT_LOG_MAX_FILES = 5
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/4101', '/ip4/0.0.0.0/udp/4101/webrtc-direct']
 /** etcd's defaults: heartbeat 100 ms, election 1000 ms */
@@ -88,7 +103,8 @@ export function defaultConfig (): Config {
     seed: { keepVersions: DEFAULT_KEEP_VERSIONS, followIntervalMs: DEFAULT_FOLLOW_INTERVAL_MS },
     swarm: { keyFile: null, required: false },
     access: defaultAccessTable(),
-    metrics: { listen: null }
+    metrics: { listen: null },
+    log: { level: 'info', maxFileBytes: DEFAULT_LOG_MAX_FILE_BYTES, maxFiles: DEFAULT_LOG_MAX_FILES }
   }
 }
 
@@ -159,7 +175,10 @@ export const RULES: Record<string, KeyRule> = {
   'access.lock': accessRule('lock'),
   'access.admin': accessRule('admin'),
   'access.names': accessRule('names'),
-  'metrics.listen': { allowed: 'null (metrics only on the API, with its token) or "HOST:PORT" where GET /metrics answers without the token, e.g. "127.0.0.1:9464" or "[::1]:9464"', check: v => v === null || (typeof v === 'string' && parseHostPort(v) !== undefined) }
+  'metrics.listen': { allowed: 'null (metrics only on the API, with its token) or "HOST:PORT" where GET /metrics answers without the token, e.g. "127.0.0.1:9464" or "[::1]:9464"', check: v => v === null || (typeof v === 'string' && parseHostPort(v) !== undefined) },
+  'log.level': { allowed: LOG_LEVEL_NAMES.map(l => `"${l}"`).join(', '), check: v => (LOG_LEVEL_NAMES as readonly unknown[]).includes(v) },
+  'log.maxFileBytes': { allowed: 'an integer 4096–1073741824 (bytes a log file reaches before it is rotated)', check: isInt(4096, 1024 * 1024 * 1024) },
+  'log.maxFiles': { allowed: 'an integer 1–100 (log files kept, the current one included)', check: isInt(1, 100) }
 }
 
 export function getKey (obj: unknown, key: string): unknown {

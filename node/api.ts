@@ -25,6 +25,7 @@ import type { ExitCode } from '../src/errors.ts'
 import { InvalidArgumentError, BadRequestError, DaemonNotAnsweringError, RemoteError } from './api-errors.ts'
 import type { OpContext, Progress } from './ops.ts'
 import type { Scrape } from './metrics/listener.ts'
+import type { Logger } from './log/index.ts'
 
 /** Request bodies are small JSON argument objects. */
 export const MAX_REQUEST_BYTES = 1024 * 1024
@@ -111,6 +112,13 @@ export function newApiToken (): string {
   return randomBytes(32).toString('hex')
 }
 
+export interface ApiServerInit {
+  /** what `GET /metrics` answers; 404 without it */
+  scrape?: Scrape
+  /** where every error the API answers is logged, with its context (op, request number, request id, arguments) */
+  log?: Logger
+}
+
 export class ApiServer {
   private readonly server: Server
   /** SHA-256 of the token: comparing digests takes the same time whatever the length of what was sent */
@@ -121,11 +129,14 @@ export class ApiServer {
   private readonly handling = new Set<Promise<void>>()
   private hosts = new Set<string>()
   private readonly scrape?: Scrape
+  private readonly log?: Logger
+  /** numbers the requests, for the logs and the `x-request-id` header */
+  private requests = 0
 
-  /** `scrape`: what `GET /metrics` answers; 404 without it */
-  constructor (table: OpTable, token: string, scrape?: Scrape) {
+  constructor (table: OpTable, token: string, init: ApiServerInit = {}) {
     this.table = table
-    this.scrape = scrape
+    this.scrape = init.scrape
+    this.log = init.log
     this.tokenDigest = digest(token)
     this.server = createServer((req, res) => {
       const handled: Promise<void> = this.handle(req, res).catch(() => { res.destroy() }).finally(() => this.handling.delete(handled))
@@ -160,47 +171,109 @@ export class ApiServer {
   }
 
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const context: RequestContext = { req: ++this.requests, method: req.method ?? '', url: (req.url ?? '').slice(0, MAX_LOGGED_CHARS) }
+    res.setHeader('x-request-id', String(context.req))
+    const refuse = (status: number, err: unknown): void => {
+      this.logError(context, err, status)
+      sendError(res, status, err)
+    }
     // Before anything else, and before the token: these are the requests a web page can make a browser send.
     const host = req.headers.host ?? ''
-    if (!this.hosts.has(host.toLowerCase())) return sendError(res, 403, new DitsError(`forbidden: Host "${host}" is not this API's address (${[...this.hosts].join(' or ')})`))
-    if (req.headers.origin !== undefined) return sendError(res, 403, new DitsError('forbidden: the API does not serve browsers (the request has an Origin)'))
-    if (req.method === 'OPTIONS') return sendError(res, 403, new DitsError('forbidden: the API does not answer CORS preflights'))
-    if (!this.authorized(req)) return sendError(res, 401, new DitsError('unauthorized: the request lacks the token from <repo>/api.token'))
+    if (!this.hosts.has(host.toLowerCase())) return refuse(403, new DitsError(`forbidden: Host "${host}" is not this API's address (${[...this.hosts].join(' or ')})`))
+    if (req.headers.origin !== undefined) return refuse(403, new DitsError('forbidden: the API does not serve browsers (the request has an Origin)'))
+    if (req.method === 'OPTIONS') return refuse(403, new DitsError('forbidden: the API does not answer CORS preflights'))
+    if (!this.authorized(req)) return refuse(401, new DitsError('unauthorized: the request lacks the token from <repo>/api.token'))
     if (req.url === '/metrics' && this.scrape !== undefined) {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(res, 405, new DitsError(`use GET /metrics, not ${req.method ?? ''}`))
+      if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(405, new DitsError(`use GET /metrics, not ${req.method ?? ''}`))
       const { contentType, body } = await this.scrape()
       res.writeHead(200, { 'content-type': contentType })
       res.end(req.method === 'HEAD' ? undefined : body)
       return
     }
     const m = /^\/(rpc|stream)\/([a-zA-Z]+)$/.exec(req.url ?? '')
-    if (req.method !== 'POST' || m == null) return sendError(res, 404, new DitsError(`no such endpoint: ${req.method ?? ''} ${req.url ?? ''}`))
+    if (req.method !== 'POST' || m == null) return refuse(404, new DitsError(`no such endpoint: ${req.method ?? ''} ${req.url ?? ''}`))
     const [, kind, name] = m
+    context.op = name
     const op = kind === 'rpc' ? this.table.rpc[name] : this.table.stream[name]
-    if (op === undefined) return sendError(res, 404, new DitsError(`the daemon has no operation "${name}"`))
+    if (op === undefined) return refuse(404, new DitsError(`the daemon has no operation "${name}"`))
     let args: unknown
     try {
       args = parseArgs(name, op.args, parseBody(await readBody(req)))
     } catch (err) {
-      return sendError(res, 400, err)
+      return refuse(400, err)
     }
+    Object.assign(context, describeArgs(args))
     const controller = new AbortController()
     this.inflight.add(controller)
     res.on('close', () => { if (!res.writableFinished) controller.abort(new DitsError('the client went away')) })
+    const onError = (err: unknown, status: number): void => { this.logError(context, err, status, controller.signal.aborted) }
     try {
-      if (kind === 'rpc') await runRpc(op as RpcOp, args, res, controller.signal)
-      else await runStream(op as StreamOp, args, res, controller.signal)
+      if (kind === 'rpc') await runRpc(op as RpcOp, args, res, controller.signal, onError)
+      else await runStream(op as StreamOp, args, res, controller.signal, onError)
     } finally {
       this.inflight.delete(controller)
     }
   }
+
+  /**
+   * An error the API answers, logged with its request's context: `error` for a fault of the daemon (exit 1, HTTP
+   * 500), `warn` for what the caller can act on (usage, conflict, unavailable, refused), `info` once the client
+   * went away or the daemon stops (nobody reads the answer).
+   */
+  private logError (context: RequestContext, err: unknown, status: number, aborted = false): void {
+    if (this.log === undefined) return
+    const e = serializeError(err)
+    const level = aborted ? 'info' : status === 500 || (status === 200 && e.exitCode === 1) || status === 422 ? 'error' : 'warn'
+    const causes = (err as { errors?: unknown[] }).errors
+    this.log[level]({
+      ...context,
+      status,
+      error: e,
+      ...(Array.isArray(causes) && causes.length > 0 ? { causes: causes.slice(0, MAX_LOGGED_CAUSES).map(c => String((c as Error).message ?? c).slice(0, MAX_LOGGED_CHARS)) } : {})
+    }, `${context.op ?? `${context.method} ${context.url}`} failed: ${e.message.slice(0, MAX_LOGGED_CHARS)}`)
+  }
+}
+
+/** What a log line says of the request an error answered. */
+interface RequestContext {
+  /** the request's number in this daemon (its `x-request-id` header) */
+  req: number
+  method: string
+  url: string
+  op?: string
+  /** the caller's `--request-id`, for the commands that take one */
+  requestId?: string
+  /** the peer an operation names (cluster add, access grant, …) */
+  peer?: string
+  /** the other arguments, each cut to MAX_LOGGED_CHARS */
+  args?: Record<string, unknown>
+}
+
+/** A logged argument or message is cut to this many characters, and at most this many causes are listed. */
+const MAX_LOGGED_CHARS = 300
+const MAX_LOGGED_CAUSES = 5
+const MAX_LOGGED_ARGS = 12
+
+function describeArgs (args: unknown): Pick<RequestContext, 'requestId' | 'peer' | 'args'> {
+  if (args == null || typeof args !== 'object') return {}
+  const out: Pick<RequestContext, 'requestId' | 'peer' | 'args'> = {}
+  const rest: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(args).slice(0, MAX_LOGGED_ARGS)) {
+    if (k === 'requestId' && typeof v === 'string') out.requestId = v
+    else if (k === 'peer' && typeof v === 'string') out.peer = v
+    else rest[k] = typeof v === 'string' ? v.slice(0, MAX_LOGGED_CHARS) : typeof v === 'object' && v !== null ? JSON.stringify(v).slice(0, MAX_LOGGED_CHARS) : v
+  }
+  if (Object.keys(rest).length > 0) out.args = rest
+  return out
 }
 
 function digest (token: string): Buffer {
   return createHash('sha256').update(token).digest()
 }
 
-async function runRpc (op: RpcOp, args: unknown, res: ServerResponse, signal: AbortSignal): Promise<void> {
+type OnError = (err: unknown, status: number) => void
+
+async function runRpc (op: RpcOp, args: unknown, res: ServerResponse, signal: AbortSignal, onError: OnError): Promise<void> {
   res.writeHead(200, { 'content-type': 'application/x-ndjson' })
   // The headers now, not with the first line: they tell the client the daemon took the call.
   res.flushHeaders()
@@ -215,17 +288,19 @@ async function runRpc (op: RpcOp, args: unknown, res: ServerResponse, signal: Ab
     const result = await op.run(args, { signal, onProgress })
     res.end(JSON.stringify({ result: result ?? null }) + '\n')
   } catch (err) {
+    onError(err, 200)
     res.end(JSON.stringify({ error: serializeError(err) }) + '\n')
   }
 }
 
-async function runStream (op: StreamOp, args: unknown, res: ServerResponse, signal: AbortSignal): Promise<void> {
+async function runStream (op: StreamOp, args: unknown, res: ServerResponse, signal: AbortSignal, onError: OnError): Promise<void> {
   let first: IteratorResult<Uint8Array>
   let it: AsyncIterator<Uint8Array>
   try {
     it = op.run(args, { signal })[Symbol.asyncIterator]()
     first = await it.next()
   } catch (err) {
+    onError(err, statusOf(err))
     return sendError(res, statusOf(err), err)
   }
   res.writeHead(200, { 'content-type': 'application/octet-stream' })
@@ -234,7 +309,9 @@ async function runStream (op: StreamOp, args: unknown, res: ServerResponse, sign
       if (!res.write(r.value)) await once(res, 'drain')
     }
     res.end()
-  } catch {
+  } catch (err) {
+    // the bytes so far went out: the client sees the stream cut
+    onError(err, 200)
     res.destroy()
   }
 }

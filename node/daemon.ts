@@ -17,6 +17,9 @@ import { loadSwarmKey } from './net/swarm-key.ts'
 import { ConsensusService, consensusOps } from './consensus/index.ts'
 import { RefFollower } from './seed/index.ts'
 import { DaemonMetrics } from './metrics/index.ts'
+import { createDaemonLog, LOGS_DIR } from './log/index.ts'
+import type { DaemonLog, LogLevel } from './log/index.ts'
+import type { NetworkObserver } from './net/index.ts'
 import { MetricsListener } from './metrics/listener.ts'
 import { RAFT_PROTOCOL, CONSENSUS_PROTOCOL } from '../protocol/ids.ts'
 import { accessDenied, hasRole } from '../src/state/index.ts'
@@ -49,6 +52,30 @@ export interface DaemonInfo {
   metrics?: string
 }
 
+export interface DaemonOptions {
+  /** `start --log-level`: overrides config `log.level` */
+  logLevel?: LogLevel
+}
+
+/** The network's events counted (metrics) and, for the few an operator acts on, logged. */
+function networkObserver (metrics: DaemonMetrics, log: DaemonLog['logger']): NetworkObserver {
+  return {
+    blockVerified: (peer, bytes, kind, source) => { metrics.blockVerified(peer, bytes, kind, source) },
+    verificationFailed: (peer) => {
+      metrics.verificationFailed()
+      log.warn({ peer: peer.toString() }, 'a block received from a peer failed BLAKE3 verification: not stored, the peer is banned')
+    },
+    heldAtStart: (bytes) => { metrics.heldAtStart(bytes) },
+    served: (peer, bytes) => { metrics.served(peer, bytes) },
+    banned: (peer, reason) => {
+      metrics.banned()
+      log.warn({ peer: peer.toString(), reason }, 'banned a peer')
+    },
+    provided: (seconds, ok) => { metrics.provided(seconds, ok) },
+    lookedUp: (seconds, ok) => { metrics.lookedUp(seconds, ok) }
+  }
+}
+
 export class Daemon {
   readonly repo: Repo
   readonly ops: RepoOps
@@ -64,12 +91,16 @@ export class Daemon {
   private apiUrl = ''
   private stopping?: Promise<void>
 
-  private constructor (repo: Repo) {
+  /** the daemon's logs (<repo>/logs, README "Logs") */
+  readonly log: DaemonLog
+
+  private constructor (repo: Repo, log: DaemonLog) {
     this.repo = repo
+    this.log = log
     this.ops = new RepoOps(repo)
     const table = opTable(this.ops, () => this.network, () => this.follower?.status())
     Object.assign(table.rpc, consensusOps(() => this.consensus))
-    this.api = new ApiServer(table, this.token, this.scrape)
+    this.api = new ApiServer(table, this.token, { scrape: this.scrape, log: log.logger.child({ component: 'dits:api' }) })
     this.ops.onGc = result => { this.metrics.gcRan(result) }
     this.metrics.attach({
       repo: () => this.repo.blocks.usageReport(),
@@ -87,9 +118,17 @@ export class Daemon {
 
   private readonly token = newApiToken()
 
-  static async start (repoDir: string): Promise<Daemon> {
+  static async start (repoDir: string, options: DaemonOptions = {}): Promise<Daemon> {
     const repo = await Repo.open(repoDir, { write: true, command: 'dits-node start' })
-    const daemon = new Daemon(repo)
+    let log: DaemonLog
+    try {
+      const { level, maxFileBytes, maxFiles } = repo.config.log
+      log = createDaemonLog({ dir: join(repo.dir, LOGS_DIR), level: options.logLevel ?? level, maxFileBytes, maxFiles })
+    } catch (err) {
+      await repo.close()
+      throw err
+    }
+    const daemon = new Daemon(repo, log)
     try {
       // The token before the socket, the URL last: a client that finds the URL finds the token that goes with
       // it (the daemon listened first, and calls in between failed "unauthorized": with a fixed api.port, a
@@ -114,8 +153,9 @@ export class Daemon {
         swarmKey,
         webrtcCertificateFile: join(repo.dir, WEBRTC_CERTIFICATE_FILE),
         // the read role (DESIGN §10): until the consensus service runs, the config `access` alone decides
-        observer: daemon.metrics,
+        observer: networkObserver(daemon.metrics, log.logger),
         metrics: daemon.metrics.libp2p(repo.dir),
+        logger: log.componentLogger,
         refuseServing: peer => daemon.consensus?.refusal(peer.toString(), 'read', 'chunks') ?? configRefusal(config.access, peer.toString()),
         extraProtocols: [CONSENSUS_PROTOCOL, ...(config.consensus.voter ? [RAFT_PROTOCOL] : [])]
       })
@@ -162,9 +202,12 @@ export class Daemon {
       daemon.apiUrl = await daemon.api.listen(config.api.port)
       await writeDurable(join(repo.dir, API_FILE), daemon.apiUrl + '\n')
     } catch (err) {
+      log.logger.error({ error: { name: (err as Error).name, message: (err as Error).message } }, `the daemon did not start: ${(err as Error).message}`)
       await daemon.stop()
       throw err
     }
+    const info = await daemon.info()
+    log.logger.info({ peerId: info.peerId, roles: info.roles, api: info.api, addresses: info.addresses, private: info.swarm.private, ...(info.metrics !== undefined ? { metrics: info.metrics } : {}) }, 'daemon started')
     return daemon
   }
 
@@ -185,6 +228,8 @@ export class Daemon {
       await unlink(join(this.repo.dir, API_FILE)).catch(() => {})
       await unlink(join(this.repo.dir, API_TOKEN_FILE)).catch(() => {})
       await this.repo.close()
+      this.log.logger.info('daemon stopped')
+      this.log.close()
     })()
     await this.stopping
   }

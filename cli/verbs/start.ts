@@ -1,3 +1,4 @@
+import { Option } from 'commander'
 import type { Command } from 'commander'
 import { once } from 'node:events'
 import { setFlagsFromString } from 'node:v8'
@@ -6,6 +7,8 @@ import { CliContext } from '../context.ts'
 import type { GlobalOptions } from '../context.ts'
 import { swarmLine } from './swarm-key.ts'
 import { UsageError } from '../../src/errors.ts'
+import { LOG_LEVEL_NAMES } from '../../config/index.ts'
+import type { LogLevelName } from '../../config/index.ts'
 
 /**
  * Calls after which V8 optimizes a function with TurboFan in the daemon (V8's default: 3,000). A voter runs most
@@ -39,7 +42,8 @@ export function stopTimeoutMs (env: NodeJS.ProcessEnv = process.env): number {
 export function register (program: Command): void {
   program.command('start')
     .description(`run the node: open the repo, serve the local API and the network; Ctrl-C or SIGTERM stops it cleanly (within ${DEFAULT_STOP_TIMEOUT_MS / 1000} s, or DITS_STOP_TIMEOUT_MS). Creates the default repo (~/.dits) on first start; a repo named by --repo or $DITS_REPO must exist (dits-node init)`)
-    .action(async (_opts: unknown, cmd: Command) => {
+    .addOption(new Option('--log-level <level>', 'the daemon\'s log level in <repo>/logs (default: config log.level, "info")').choices(LOG_LEVEL_NAMES))
+    .action(async (opts: { logLevel?: LogLevelName }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
       const stopBoundMs = stopTimeoutMs()
       if (!(await repoExists(ctx.repoDir))) {
@@ -52,7 +56,7 @@ export function register (program: Command): void {
       setFlagsFromString(`--invocation-count-for-turbofan=${DAEMON_TURBOFAN_CALLS}`)
       // Loaded here, not at the top: libp2p takes ~0.7 s to load, which no other verb should pay.
       const { Daemon } = await import('../../node/daemon.ts')
-      const daemon = await Daemon.start(ctx.repoDir)
+      const daemon = await Daemon.start(ctx.repoDir, { logLevel: opts.logLevel })
       const info = await daemon.info()
       ctx.print({ ...info, ready: true }, [
         `dits-node ${info.roles.join('+')} ${info.peerId}`,

@@ -21,7 +21,7 @@ import { hello } from './hello.ts'
 import { chunkExchange } from './chunk-exchange.ts'
 import { MAX_STREAM_WINDOW_BYTES } from './framing.ts'
 import { deferredWindowUpdates, oneWritePerRecord } from './write-coalescing.ts'
-import type { Libp2p, Metrics, PeerDiscovery, PrivateKey } from '@libp2p/interface'
+import type { ComponentLogger, Libp2p, Metrics, PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import type { Identify } from '@libp2p/identify'
 import type { Ping } from '@libp2p/ping'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -64,6 +64,8 @@ export interface HostInit {
   psk?: Uint8Array
   /** libp2p's metrics (node/metrics libp2pMetrics): counted into the daemon's registry; none when absent */
   metrics?: (components: any) => Metrics
+  /** where libp2p's and the dits components' debug loggers write (node/log); libp2p's `debug` loggers when absent */
+  logger?: ComponentLogger
 }
 
 /** Multiaddr protocols of transports that do not run the connection protector (see `privateListen`). */
@@ -91,6 +93,7 @@ export async function createHost (init: HostInit): Promise<DitsLibp2p> {
     privateKey: init.privateKey,
     ...(init.datastore != null ? { datastore: init.datastore } : {}),
     ...(init.metrics != null ? { metrics: init.metrics } : {}),
+    ...(init.logger != null ? { logger: init.logger } : {}),
     addresses: { listen: init.listen },
     transports: init.psk != null ? [tcp()] : [tcp(), webRTCDirect(init.webrtcCertificate != null ? { certificate: init.webrtcCertificate } : {})],
     ...(init.psk != null ? { connectionProtector: preSharedKey({ psk: init.psk }) } : {}),

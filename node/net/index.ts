@@ -88,6 +88,8 @@ export interface NetworkInit {
   observer?: NetworkObserver
   /** libp2p's own metrics (node/metrics libp2pMetrics); none when absent */
   metrics?: HostInit['metrics']
+  /** where the debug loggers of libp2p and of the network's services write (node/log) */
+  logger?: HostInit['logger']
 }
 
 /** The network's privacy, and the listen addresses a private node dropped (WebRTC cannot carry the key). */
@@ -145,7 +147,7 @@ export interface DitsNetwork {
 }
 
 export async function createNetwork (init: NetworkInit): Promise<DitsNetwork> {
-  const penalties = new PeerPenalties({ onBan: init.observer != null ? peer => { init.observer?.banned(peer) } : undefined })
+  const penalties = new PeerPenalties({ onBan: init.observer != null ? (peer, reason) => { init.observer?.banned(peer, reason) } : undefined })
   const roles: string[] = [init.role, ...(init.voter === true ? ['voter'] : [])]
   const { listen, dropped } = init.swarmKey != null ? privateListen(init.listen) : { listen: init.listen, dropped: [] }
   const webrtcCertificate = init.swarmKey == null && init.webrtcCertificateFile !== undefined ? await loadCertificate(init.webrtcCertificateFile) : undefined
@@ -159,6 +161,7 @@ export async function createNetwork (init: NetworkInit): Promise<DitsNetwork> {
     penalties,
     datastore: init.datastore,
     metrics: init.metrics,
+    logger: init.logger,
     hello: { roles, extraProtocols: init.extraProtocols, penalize: (peer, reason) => { penalties.penalize(peer, reason, 1, true) } },
     chunks: { ...init.serving, blockstore: init.blockstore, penalties, maxServeRateBytesPerSec: init.maxServeRateBytesPerSec, refuse: init.refuseServing, onServed: init.observer != null ? (peer, bytes) => { init.observer?.served(peer, bytes) } : undefined }
   })

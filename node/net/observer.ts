@@ -16,8 +16,8 @@ export interface NetworkObserver {
   heldAtStart(bytes: number): void
   /** the transport took a block this node served to `peer` */
   served(peer: PeerId, bytes: number): void
-  /** `peer` reached the penalty threshold and is banned */
-  banned(peer: PeerId): void
+  /** `peer` reached the penalty threshold and is banned; `reason`: the violation that did it */
+  banned(peer: PeerId, reason: string): void
   /** one DHT announcement (provide) finished */
   provided(seconds: number, ok: boolean): void
   /** one DHT provider lookup finished (ok: it ran to the end or was stopped by its consumer) */

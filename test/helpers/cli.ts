@@ -54,12 +54,12 @@ export interface RunningDaemon {
 
 /**
  * Start `dits-node start --json` and wait for its ready line. With `defaultRepo`, neither --repo nor $DITS_REPO
- * names the repo: `repo` must then be the default (~/.dits of `env.HOME`).
+ * names the repo: `repo` must then be the default (~/.dits of `env.HOME`). `startArgs`: options of `start`.
  */
-export async function startDaemon (repo: string, env: NodeJS.ProcessEnv = {}, options: { defaultRepo?: boolean } = {}): Promise<RunningDaemon> {
+export async function startDaemon (repo: string, env: NodeJS.ProcessEnv = {}, options: { defaultRepo?: boolean, startArgs?: string[] } = {}): Promise<RunningDaemon> {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, DITS_CONFIG_DISCOVERY__MDNS: 'false', ...env }
   if (options.defaultRepo === true) delete childEnv.DITS_REPO
-  const child = spawn(process.execPath, [BIN, ...(options.defaultRepo === true ? [] : ['--repo', repo]), '--json', 'start'], {
+  const child = spawn(process.execPath, [BIN, ...(options.defaultRepo === true ? [] : ['--repo', repo]), '--json', 'start', ...(options.startArgs ?? [])], {
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe']
   })
