@@ -8,6 +8,9 @@ import { defaultAccessTable, parseAccessTable } from '../src/state/index.ts'
 import type { AccessTable } from '../src/state/index.ts'
 import { DEFAULT_FOLLOW_INTERVAL_MS, DEFAULT_KEEP_VERSIONS, MAX_KEEP_VERSIONS } from '../src/seed/index.ts'
 
+/** A seed's gc schedule: every 6 hours (gc runs beside everything, so the schedule costs no pause). */
+export const DEFAULT_SEED_GC_INTERVAL_MS = 6 * 3600_000
+
 export class ConfigError extends UsageError {
   static override name = 'ConfigError'
   override name = 'ConfigError'
@@ -40,6 +43,8 @@ export interface Config {
     keepVersions: number
     /** how often the seed reads the committed refs */
     followIntervalMs: number
+    /** how often the seed runs gc by itself (0: never; peers run it when asked) */
+    gcIntervalMs: number
   }
   /** the private network (README, "Private network") */
   swarm: {
@@ -100,7 +105,7 @@ export function defaultConfig (): Config {
       requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
       snapshotEntries: DEFAULT_SNAPSHOT_ENTRIES
     },
-    seed: { keepVersions: DEFAULT_KEEP_VERSIONS, followIntervalMs: DEFAULT_FOLLOW_INTERVAL_MS },
+    seed: { keepVersions: DEFAULT_KEEP_VERSIONS, followIntervalMs: DEFAULT_FOLLOW_INTERVAL_MS, gcIntervalMs: DEFAULT_SEED_GC_INTERVAL_MS },
     swarm: { keyFile: null, required: false },
     access: defaultAccessTable(),
     metrics: { listen: null },
@@ -168,6 +173,7 @@ export const RULES: Record<string, KeyRule> = {
   'consensus.snapshotEntries': { allowed: 'an integer 10–10000000 (log entries between snapshots)', check: isInt(10, 10_000_000) },
   'seed.keepVersions': { allowed: `an integer 1–${MAX_KEEP_VERSIONS} (versions of each ref a seed keeps; a ref's log holds its newest ${MAX_KEEP_VERSIONS} changes)`, check: isInt(1, MAX_KEEP_VERSIONS) },
   'seed.followIntervalMs': { allowed: 'an integer 50–60000 (milliseconds between two reads of the refs by a seed)', check: isInt(50, 60_000) },
+  'seed.gcIntervalMs': { allowed: 'an integer 0–604800000 (milliseconds between two gcs a seed runs by itself; 0: never)', check: isInt(0, 604_800_000) },
   'swarm.keyFile': { allowed: 'null (an open network) or the path of a swarm key file, relative to the repo or absolute, e.g. "swarm.key"', check: v => v === null || (typeof v === 'string' && v.trim() !== '' && !v.includes('\0')) },
   'swarm.required': { allowed: 'true or false', check: isBool },
   'access.read': accessRule('read'),

@@ -15,7 +15,7 @@ import { createNetwork } from './net/index.ts'
 import type { DitsNetwork, NetworkSwarm } from './net/index.ts'
 import { loadSwarmKey } from './net/swarm-key.ts'
 import { ConsensusService, consensusOps } from './consensus/index.ts'
-import { RefFollower } from './seed/index.ts'
+import { RefFollower, GcSchedule } from './seed/index.ts'
 import { DaemonMetrics } from './metrics/index.ts'
 import { createDaemonLog, LOGS_DIR } from './log/index.ts'
 import type { DaemonLog, LogLevel } from './log/index.ts'
@@ -83,6 +83,7 @@ export class Daemon {
   consensus?: ConsensusService
   /** on a seed with a consensus group: keeps the refs' targets */
   follower?: RefFollower
+  gcSchedule?: GcSchedule
   /** this daemon's metrics registry (README "Metrics"); the dashboard reads `metrics.snapshot()` */
   readonly metrics = new DaemonMetrics()
   private readonly api: ApiServer
@@ -191,6 +192,11 @@ export class Daemon {
         }, config.seed)
         daemon.follower.start()
       }
+      if (config.role === 'seed') {
+        const gcLog = network.libp2p.logger.forComponent('dits:gc')
+        daemon.gcSchedule = new GcSchedule({ run: async signal => await daemon.ops.gc({}, { signal }), intervalMs: config.seed.gcIntervalMs, log: m => { gcLog(m) } })
+        daemon.gcSchedule.start()
+      }
       // Unknown counts of blocks and bytes (the last writer was killed) are recounted now, so that `status` has them soon.
       repo.blocks.usageReport()
       // What the repo already pins is announced again at every start.
@@ -221,6 +227,7 @@ export class Daemon {
   async stop (): Promise<void> {
     this.stopping ??= (async () => {
       await this.api.close()
+      await this.gcSchedule?.stop()
       await this.follower?.stop()
       await this.metricsListener?.close()
       await this.consensus?.stop()

@@ -16,5 +16,7 @@
  * await follower.stop()
  * ```
  */
+export { GcSchedule } from './gc-schedule.ts'
+export type { GcScheduleInit } from './gc-schedule.ts'
 export { RefFollower, DEFAULT_MAX_FETCHES, DEFAULT_MAX_RETRY_FETCHES, DEFAULT_RETRY_MIN_MS, DEFAULT_RETRY_MAX_MS, DEFAULT_PIN_RESCAN_MS, MAX_LISTED_PENDING } from './ref-follower.ts'
 export type { RefFollowerComponents, RefFollowerInit, SeedStatus, PendingFetch } from './ref-follower.ts'
