@@ -51,7 +51,7 @@ export interface RefFollowerComponents {
   }
   /** the network's verified fetch: fills the repo with every block of `root` it lacks */
   fetch(root: CID, options: FetchOptions): Promise<FetchReport>
-  blocks: Pick<DitsBlockstore, 'get' | 'syncData' | 'syncDirs'>
+  blocks: Pick<DitsBlockstore, 'get' | 'syncData' | 'syncDirs' | 'beginWrite'>
   pins: Pick<Pins, 'add' | 'rm' | 'ls' | 'reasons'>
   log?(message: string): void
 }
@@ -308,8 +308,20 @@ export class RefFollower {
     })
   }
 
-  /** Fetch (verified) every block of `root` the repo lacks, fsync all of them, then pin it for `ref`. */
+  /**
+   * Fetch (verified) every block of `root` the repo lacks, fsync all of them, then pin it for `ref`. Until the pin
+   * names them, the blocks are work in flight that a gc beside it keeps (DitsBlockstore.beginWrite).
+   */
   private async keepTarget (target: string, job: Job): Promise<void> {
+    const writing = this.c.blocks.beginWrite()
+    try {
+      await this.fetchAndPin(target, job)
+    } finally {
+      writing.end()
+    }
+  }
+
+  private async fetchAndPin (target: string, job: Job): Promise<void> {
     const root = parseCid(target)
     const { signal } = job.controller
     const sync = new BlockSync(this.c.blocks)

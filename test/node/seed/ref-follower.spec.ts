@@ -53,6 +53,9 @@ describe('seed: the ref follower (node/seed)', function () {
   let unserved: Set<string>
   /** fetches of unserved roots under way, and the most at once */
   let failing = { now: 0, peak: 0 }
+  /** writers in flight (DitsBlockstore.beginWrite), and how many there were at each pin for ref */
+  let writers = 0
+  let writersAtPin: number[]
   const followers: RefFollower[] = []
 
   const follower = (init: ConstructorParameters<typeof RefFollower>[1] = {}): RefFollower => {
@@ -72,7 +75,11 @@ describe('seed: the ref follower (node/seed)', function () {
       blocks: {
         get: async () => { throw new Error('no manifest is read for a raw target') },
         syncData: async () => new Set<string>(),
-        syncDirs: async () => {}
+        syncDirs: async () => {},
+        beginWrite: () => {
+          writers++
+          return { end: () => { writers-- } }
+        }
       },
       pins
     }, { followIntervalMs: 20, retryMinMs: 50, retryMaxMs: 200, ...init })
@@ -85,6 +92,13 @@ describe('seed: the ref follower (node/seed)', function () {
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'dits-follower-'))
     pins = new Pins(dir)
+    writers = 0
+    writersAtPin = []
+    const add = pins.add.bind(pins)
+    pins.add = async (cid, reason) => {
+      if (reason === 'ref') writersAtPin.push(writers)
+      await add(cid, reason)
+    }
     group = new Group()
     fetched = []
     unserved = new Set()
@@ -106,6 +120,15 @@ describe('seed: the ref follower (node/seed)', function () {
     await waitFor(async () => (await reasons(target(1))).length === 0, 5000, 'target 1 released')
     assert.deepEqual(await reasons(target(2)), ['ref'])
     assert.deepEqual(await reasons(target(3)), ['ref'])
+  })
+
+  it('keeps what it fetched safe from a gc until the pin names it (a write in flight from the fetch to the pin)', async () => {
+    const f = follower()
+    group.set('a', target(1))
+    group.set('b', target(2))
+    await waitFor(() => f.status().targets_kept === 2, 5000, 'both targets kept')
+    assert.deepEqual(writersAtPin.map(n => n >= 1), [true, true])
+    await waitFor(() => writers === 0, 5000, 'the writes to end')
   })
 
   it('after a restart, fetches nothing it keeps already, and releases what no ref keeps any more', async () => {
