@@ -2,6 +2,7 @@
  * Progress lines on stderr, only on a TTY and never with --json (DESIGN §8: quiet in pipes).
  */
 import type { Progress } from '../node/ops.ts'
+import type { PushStatus } from '../node/net/seed.ts'
 
 const REDRAW_MS = 150
 
@@ -23,7 +24,9 @@ export function progressReporter (label: string, enabled: boolean): ProgressRepo
       drawn = true
       const secs = (now - started) / 1000
       let line: string
-      if ('gc' in p) {
+      if ('bytes_already' in p) {
+        line = pushLine(p, secs)
+      } else if ('gc' in p) {
         line = p.gc === 'mark'
           ? `${label}: marking what the pins reach, ${p.marked.toLocaleString('en')} blocks so far`
           : `${label}: sweeping, ${p.shards} of ${p.shardsTotal} shards, ${p.removed.toLocaleString('en')} blocks removed`
@@ -63,4 +66,20 @@ function formatSeconds (s: number): string {
   if (!Number.isFinite(s)) return '?'
   if (s < 60) return `${Math.ceil(s)}s`
   return `${Math.floor(s / 60)}m${Math.ceil(s % 60)}s`
+}
+
+/**
+ * A push as the seed reports it: what it fetches of what it lacked, the rate, the ETA, and the share it held already.
+ * `secs`: since the push started here.
+ */
+export function pushLine (p: PushStatus, secs: number): string {
+  const to = `pushing to ${p.seed.slice(-8)}`
+  if (p.stage === 'manifests') return `${to}: the seed fetches the manifests (${formatBytes(p.manifest_bytes_fetched)})`
+  const already = p.bytes_total > 0 ? ` (${(100 * p.bytes_already / p.bytes_total).toFixed(0)}% already there)` : ''
+  if (p.stage === 'sync' || p.stage === 'done') return `${to}: ${formatBytes(p.bytes_total)}${already}, the seed makes it durable (fsync)`
+  const lacking = Math.max(0, p.bytes_total - p.bytes_already)
+  const rate = p.bytes_fetched / Math.max(secs, 1e-3)
+  const eta = lacking > 0 && rate > 0 ? ` ETA ${formatSeconds((lacking - p.bytes_fetched) / rate)}` : ''
+  const of = p.totals_known ? ` of ${formatBytes(lacking)}` : ''
+  return `${to}: ${formatBytes(p.bytes_fetched)}${of} sent${already}  ${formatBytes(rate)}/s${eta}`
 }

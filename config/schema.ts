@@ -22,6 +22,8 @@ export interface Config {
   role: Role
   addresses: { listen: string[] }
   bootstrap: string[]
+  /** the seeds (multiaddrs ending in /p2p/<peer id>): where `push` sends by default, and fetches' fallback of last resort */
+  seeds: string[]
   discovery: { mdns: boolean }
   api: { port: number }
   dht: { announceChunks: boolean }
@@ -94,6 +96,7 @@ export function defaultConfig (): Config {
     role: 'peer',
     addresses: { listen: [...DEFAULT_LISTEN] },
     bootstrap: [],
+    seeds: [],
     discovery: { mdns: true },
     api: { port: 0 },
     dht: { announceChunks: false },
@@ -162,6 +165,7 @@ export const RULES: Record<string, KeyRule> = {
   role: { allowed: '"peer" or "seed"', check: v => v === 'peer' || v === 'seed' },
   'addresses.listen': { allowed: 'a list of multiaddrs, e.g. ["/ip4/127.0.0.1/tcp/4101"]', check: isList(isMultiaddr) },
   bootstrap: { allowed: 'a list of multiaddrs ending in /p2p/<peer id>', check: isList(isVoterAddr) },
+  seeds: { allowed: 'a list of multiaddrs ending in /p2p/<peer id>', check: isList(isVoterAddr) },
   'discovery.mdns': { allowed: 'true or false', check: isBool },
   'api.port': { allowed: 'an integer port 0–65535 (0 picks a free port)', check: isInt(0, 65535) },
   'dht.announceChunks': { allowed: 'true or false', check: isBool },

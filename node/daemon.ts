@@ -21,7 +21,11 @@ import { createDaemonLog, LOGS_DIR } from './log/index.ts'
 import type { DaemonLog, LogLevel } from './log/index.ts'
 import type { NetworkObserver } from './net/index.ts'
 import { MetricsListener } from './metrics/listener.ts'
-import { RAFT_PROTOCOL, CONSENSUS_PROTOCOL } from '../protocol/ids.ts'
+import { SeedService } from './net/seed.ts'
+import { SeedKeeper } from './seed/keeper.ts'
+import { seedOps } from './seed/ops.ts'
+import { RAFT_PROTOCOL, CONSENSUS_PROTOCOL, SEED_PROTOCOL } from '../protocol/ids.ts'
+import { UnavailableError } from '../src/errors.ts'
 import { accessDenied, hasRole } from '../src/state/index.ts'
 import type { AccessTable } from '../src/state/index.ts'
 
@@ -35,9 +39,9 @@ function localUser (): string | undefined {
   }
 }
 
-/** The read refusal the config `access` alone gives (admin aside, no voter list is needed for it). */
-function configRefusal (access: AccessTable, peer: string): string | undefined {
-  return hasRole(access, peer, 'read', []) ? undefined : accessDenied(access, peer, 'read', 'chunks').error.message
+/** The refusal the config `access` alone gives for a read or write role (admin aside, no voter list is needed for them). */
+function configRefusal (access: AccessTable, peer: string, role: 'read' | 'write', what: string): string | undefined {
+  return hasRole(access, peer, role, []) ? undefined : accessDenied(access, peer, role, what).error.message
 }
 
 export interface DaemonInfo {
@@ -86,6 +90,8 @@ export class Daemon {
   gcSchedule?: GcSchedule
   /** this daemon's metrics registry (README "Metrics"); the dashboard reads `metrics.snapshot()` */
   readonly metrics = new DaemonMetrics()
+  /** `/dits/seed` (a node whose role is seed) */
+  seed?: SeedService
   private readonly api: ApiServer
   private metricsListener?: MetricsListener
   private metricsUrl?: string
@@ -101,6 +107,14 @@ export class Daemon {
     this.ops = new RepoOps(repo)
     const table = opTable(this.ops, () => this.network, () => this.follower?.status())
     Object.assign(table.rpc, consensusOps(() => this.consensus))
+    Object.assign(table.rpc, seedOps({
+      ops: this.ops,
+      network: () => this.network,
+      refCid: async (name) => {
+        if (this.consensus === undefined) throw new UnavailableError('the consensus service is not running: start the daemon with `dits-node start`')
+        return (await this.consensus.refGet({ name })).cid
+      }
+    }))
     this.api = new ApiServer(table, this.token, { scrape: this.scrape, log: log.logger.child({ component: 'dits:api' }) })
     this.ops.onGc = result => { this.metrics.gcRan(result) }
     this.metrics.attach({
@@ -140,6 +154,9 @@ export class Daemon {
       const { config } = repo
       const { privateKey, peerId } = await repo.identity()
       const swarmKey = await loadSwarmKey(repo.dir, config.swarm)
+      // the roles a peer needs (DESIGN §10): until the consensus service runs, the config `access` alone decides
+      const refusal = (peer: string, role: 'read' | 'write', what: string): string | undefined => daemon.consensus?.refusal(peer, role, what) ?? configRefusal(config.access, peer, role, what)
+      const seed = config.role === 'seed'
       const network = await createNetwork({
         privateKey,
         blockstore: repo.blocks,
@@ -147,18 +164,17 @@ export class Daemon {
         voter: config.consensus.voter,
         listen: config.addresses.listen,
         bootstrap: config.bootstrap,
-        // bootstrap peers that say (in hello) they are seeds become the fallback of last resort
-        seeds: config.bootstrap,
+        // the configured seeds, and bootstrap peers that say (in hello) they are seeds: the fallback of last resort
+        seeds: [...config.seeds, ...config.bootstrap],
         mdns: config.discovery.mdns,
         announceChunks: config.dht.announceChunks,
         swarmKey,
         webrtcCertificateFile: join(repo.dir, WEBRTC_CERTIFICATE_FILE),
-        // the read role (DESIGN §10): until the consensus service runs, the config `access` alone decides
         observer: networkObserver(daemon.metrics, log.logger),
         metrics: daemon.metrics.libp2p(repo.dir),
         logger: log.componentLogger,
-        refuseServing: peer => daemon.consensus?.refusal(peer.toString(), 'read', 'chunks') ?? configRefusal(config.access, peer.toString()),
-        extraProtocols: [CONSENSUS_PROTOCOL, ...(config.consensus.voter ? [RAFT_PROTOCOL] : [])]
+        refuseServing: peer => refusal(peer.toString(), 'read', 'chunks'),
+        extraProtocols: [CONSENSUS_PROTOCOL, ...(config.consensus.voter ? [RAFT_PROTOCOL] : []), ...(seed ? [SEED_PROTOCOL] : [])]
       })
       daemon.network = network
       await network.start()
@@ -174,6 +190,14 @@ export class Daemon {
         log: m => { consensusLog(m) }
       })
       await daemon.consensus.start()
+      if (seed) {
+        // a push needs the write role, a root status the read role, of the peer on the other end of the connection
+        daemon.seed = new SeedService(network.libp2p, {
+          handler: new SeedKeeper({ blocks: repo.blocks, pins: repo.pins, fetch: async (root, options) => await network.fetch(root, options) }),
+          refuse: (peer, role, what) => refusal(peer.toString(), role, what)
+        })
+        await daemon.seed.start()
+      }
       daemon.ops.network = {
         fetch: async (root, options) => await network.fetch(root, options),
         provide: async (root) => { await network.provide(root) },
@@ -230,6 +254,7 @@ export class Daemon {
       await this.gcSchedule?.stop()
       await this.follower?.stop()
       await this.metricsListener?.close()
+      await this.seed?.stop()
       await this.consensus?.stop()
       await this.network?.stop()
       await unlink(join(this.repo.dir, API_FILE)).catch(() => {})

@@ -16,6 +16,7 @@ import { macrotask } from './deferred.ts'
 import type { ExportProgress, LsEntry, StatResult } from './exporter.ts'
 import type { FetchFn, LayoutProgress } from './output.ts'
 import type { FetchProgress } from './net/fetcher.ts'
+import type { PushStatus } from './net/seed.ts'
 import { verifyBlocks, gc } from './maintenance.ts'
 import type { VerifyResult, GcResult, GcProgress } from './maintenance.ts'
 import type { UsageReport } from './block-usage.ts'
@@ -195,7 +196,7 @@ export type TreeListing = LsEntry
 /** A listing stream sends its lines in batches of about this many bytes. */
 const LISTING_BATCH_BYTES = 64 * 1024
 
-export type Progress = AddProgress | ExportProgress | CarProgress | FetchProgress | LayoutProgress | GcProgress | { checked: number }
+export type Progress = AddProgress | ExportProgress | CarProgress | FetchProgress | LayoutProgress | GcProgress | PushStatus | { checked: number }
 
 export interface OpContext {
   signal?: AbortSignal

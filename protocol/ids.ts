@@ -28,3 +28,8 @@ export function parseProtocolId (id: string): ProtocolVersion | undefined {
 export const RAFT_PROTOCOL = '/dits/raft/1.0.0'
 /** Client requests (ref and lock commands, linearizable reads, status, membership) from any node to a voter. */
 export const CONSENSUS_PROTOCOL = '/dits/consensus/1.0.0'
+/**
+ * Asking a seed to keep a root (PUSH: it fetches what it lacks from the pusher, fsyncs, pins with reason `push`) and
+ * what it holds of one (ROOT_STATUS). Only seeds serve it (PROTOCOL.md, "/dits/seed/1.0.0").
+ */
+export const SEED_PROTOCOL = '/dits/seed/1.0.0'

@@ -75,3 +75,9 @@ export const MAX_CONSENSUS_MESSAGE_BYTES = MAX_CONSENSUS_PAYLOAD_BYTES + 64 * 10
 export const MAX_CONSENSUS_INFLIGHT_REQUESTS = 256
 /** Multiaddrs in one ADD_VOTER request or Redirect. */
 export const MAX_CONSENSUS_ADDRS = 32
+/** The largest /dits/seed request body: a kind and one CID. */
+export const MAX_SEED_REQUEST_BYTES = 1024
+/** The largest /dits/seed response body: counters, a few pin reasons, or a failure of MAX_STRING_CHARS characters. */
+export const MAX_SEED_RESPONSE_BYTES = 8 * 1024
+/** Pin reasons one ROOT_STATUS answer may list (there are three today). */
+export const MAX_SEED_PIN_REASONS = 16

@@ -2,6 +2,7 @@
  * Named errors of the network node. Tests assert on `.name`; the CLI maps `exitCode` (DESIGN §8).
  */
 import { DitsError, UnavailableError, UsageError } from '../../src/errors.ts'
+import type { ExitCode } from '../../src/errors.ts'
 
 /** A peer broke a rule of a dits protocol (oversized, malformed or unexpected message, too many wants). */
 export class ProtocolViolationError extends DitsError {
@@ -83,4 +84,28 @@ export class SwarmKeyRequiredError extends UsageError {
 export class PrivateNetworkDialError extends UnavailableError {
   static override name = 'PrivateNetworkDialError'
   override name = 'PrivateNetworkDialError'
+}
+
+/** The peer asked to keep a root is not a seed: it does not speak /dits/seed (only nodes with role `seed` do). */
+export class NotASeedError extends UnavailableError {
+  static override name = 'NotASeedError'
+  override name = 'NotASeedError'
+}
+
+/**
+ * A seed answered a /dits/seed request with a failure, or stopped answering. The message says how far a push got
+ * ("seed 12D3… has 812 of 840 chunks of <root>: <reason>"); `exitCode` is the one the seed gave (4 unless it said).
+ */
+export class SeedRequestError extends DitsError {
+  static override name = 'SeedRequestError'
+  override name = 'SeedRequestError'
+  override readonly exitCode: ExitCode
+  /** the error class the seed named, e.g. "FetchFailedError" */
+  readonly remoteName: string
+
+  constructor (message: string, exitCode: ExitCode = 4, remoteName = 'SeedRequestError') {
+    super(message)
+    this.exitCode = exitCode
+    this.remoteName = remoteName
+  }
 }

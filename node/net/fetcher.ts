@@ -83,6 +83,12 @@ export interface FetchOptions extends AbortOptions {
    */
   onChunk?(cid: CID, bytes?: Uint8Array | Uint8ArrayList): Promise<void> | void
   onProgress?(progress: FetchProgress): void
+  /**
+   * Peers asked first, in every discovery round, whether or not they announced the root or are connected yet: a
+   * pusher, which a seed fetches from (node/net/seed.ts). They are probed like any source and, not being seeds,
+   * get the first wants.
+   */
+  prefer?: PeerId[]
 }
 
 export interface FetchProgress {
@@ -447,6 +453,7 @@ export class Download {
     this.discoveryRounds++
     const signal = AbortSignal.any([this.stop.signal, AbortSignal.timeout(DEFAULT_DISCOVERY_TIMEOUT_MS)])
     const round = async (): Promise<void> => {
+      for (const peer of this.options.prefer ?? []) this.addSource({ id: peer })
       for (const { peer, hello } of this.ctx.connected()) this.addSource({ id: peer, seed: hello.roles.includes('seed') })
       await Promise.allSettled([
         (async () => { for await (const p of this.ctx.seeds({ signal })) this.addSource({ ...p, seed: true }) })(),

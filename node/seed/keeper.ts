@@ -1,0 +1,270 @@
+/**
+ * What a seed does for `/dits/seed` requests (DESIGN §10, "the seed as memory"): a push fetches every block of the
+ * root it lacks through the verified fetcher (the pusher first), makes every block under the root durable, and only
+ * then pins it with reason `push`; a root status walks its own blocks under a budget. One push per root at a time: a
+ * second push of the same root joins the first, and a push is cancelled once every pusher waiting on it has gone.
+ *
+ * @example
+ * ```ts
+ * const keeper = new SeedKeeper({ blocks: repo.blocks, pins: repo.pins, fetch: (root, o) => network.fetch(root, o) })
+ * const seed = new SeedService(network.libp2p, { handler: keeper, refuse: … })
+ * await seed.start()
+ * ```
+ */
+import { CidSet, DAG_CBOR_CODE } from '../../src/cid.ts'
+import { decodeNode, walkChunkLinks } from '../../src/manifest/index.ts'
+import { UnavailableError } from '../../src/errors.ts'
+import { childLinks } from '../net/fetcher.ts'
+import { BlockSync } from '../block-sync.ts'
+import { macrotask } from '../deferred.ts'
+import type { CID } from 'multiformats/cid'
+import type { PeerId } from '@libp2p/interface'
+import type { FetchOptions, FetchReport } from '../net/fetcher.ts'
+import type { DagCompleteness, PushStatus, RootStatusReport, SeedHandler } from '../net/seed.ts'
+import type { DitsBlockstore } from '../blockstore.ts'
+import type { Pins } from '../repo.ts'
+
+/** Blocks (manifests and chunks) a root status walk visits at most; beyond it the DAG's state is `unknown`. */
+export const DEFAULT_ROOT_STATUS_MAX_BLOCKS = 200_000
+/** Pushes of different roots one seed runs at once; more are refused (exit 4) until one ends. */
+export const DEFAULT_MAX_PUSHES = 16
+/** Local `has` checks at once in a walk. */
+const HAS_CONCURRENCY = 64
+
+type Status = Omit<PushStatus, 'seed'>
+
+export interface SeedKeeperInit {
+  blocks: Pick<DitsBlockstore, 'has' | 'get' | 'syncData' | 'syncDirs' | 'beginWrite'>
+  pins: Pick<Pins, 'add' | 'reasons'>
+  /** the node's verified fetcher (DitsNetwork.fetch) */
+  fetch(root: CID, options: FetchOptions): Promise<FetchReport>
+  /** @default DEFAULT_ROOT_STATUS_MAX_BLOCKS */
+  rootStatusMaxBlocks?: number
+  /** @default DEFAULT_MAX_PUSHES */
+  maxPushes?: number
+}
+
+interface RunningPush {
+  done: Promise<Status>
+  listeners: Set<(p: Status) => void>
+  /** pushers waiting on it */
+  waiting: number
+  controller: AbortController
+}
+
+export class SeedKeeper implements SeedHandler {
+  private readonly init: SeedKeeperInit
+  private readonly maxBlocks: number
+  private readonly maxPushes: number
+  private readonly running = new Map<string, RunningPush>()
+
+  constructor (init: SeedKeeperInit) {
+    this.init = init
+    this.maxBlocks = init.rootStatusMaxBlocks ?? DEFAULT_ROOT_STATUS_MAX_BLOCKS
+    this.maxPushes = init.maxPushes ?? DEFAULT_MAX_PUSHES
+  }
+
+  /** Roots being pushed now. */
+  get pushing (): number {
+    return this.running.size
+  }
+
+  async push (root: CID, pusher: PeerId, options: { signal: AbortSignal, onProgress(p: Status): void }): Promise<Status> {
+    options.signal.throwIfAborted()
+    const key = root.toString()
+    let run = this.running.get(key)
+    if (run === undefined) {
+      if (this.running.size >= this.maxPushes) throw new UnavailableError(`this seed runs ${this.running.size} pushes already (the most it runs at once): push again in a moment`)
+      const controller = new AbortController()
+      const listeners = new Set<(p: Status) => void>()
+      const started: RunningPush = {
+        controller,
+        listeners,
+        waiting: 0,
+        done: this.guarded(root, pusher, controller.signal, p => { for (const l of listeners) l(p) })
+      }
+      run = started
+      this.running.set(key, started)
+      started.done.finally(() => { if (this.running.get(key) === started) this.running.delete(key) }).catch(() => {})
+    }
+    const joined = run
+    joined.waiting++
+    joined.listeners.add(options.onProgress)
+    const leave = (): void => {
+      joined.listeners.delete(options.onProgress)
+      if (--joined.waiting === 0) joined.controller.abort(options.signal.reason)
+    }
+    options.signal.addEventListener('abort', leave, { once: true })
+    try {
+      return await new Promise<Status>((resolve, reject) => {
+        joined.done.then(resolve, reject)
+        options.signal.addEventListener('abort', () => { reject(options.signal.reason) }, { once: true })
+        if (options.signal.aborted) reject(options.signal.reason)
+      })
+    } finally {
+      options.signal.removeEventListener('abort', leave)
+      if (!options.signal.aborted) {
+        joined.listeners.delete(options.onProgress)
+        joined.waiting--
+      }
+    }
+  }
+
+  /**
+   * The push as work in flight for gc (DitsBlockstore.beginWrite): what it fetches or finds is kept until the pin
+   * names it, across the gaps between its fetches and the sync.
+   */
+  private async guarded (root: CID, pusher: PeerId, signal: AbortSignal, report: (p: Status) => void): Promise<Status> {
+    const writing = this.init.blocks.beginWrite()
+    try {
+      return await this.run(root, pusher, signal, report)
+    } finally {
+      writing.end()
+    }
+  }
+
+  /**
+   * The push itself: the manifests first (so that the totals are known), a count of the distinct chunks and of those
+   * held already, then the chunks the seed lacks, then the flush of every block, and the pin.
+   */
+  private async run (root: CID, pusher: PeerId, signal: AbortSignal, report: (p: Status) => void): Promise<Status> {
+    const started = performance.now()
+    const status: Status = {
+      root: root.toString(),
+      stage: 'manifests',
+      totals_known: false,
+      chunks_total: 0,
+      bytes_total: 0,
+      chunks_already: 0,
+      bytes_already: 0,
+      chunks_fetched: 0,
+      bytes_fetched: 0,
+      manifest_bytes_fetched: 0,
+      elapsed_ms: 0
+    }
+    const emit = (): void => {
+      status.elapsed_ms = Math.round(performance.now() - started)
+      report({ ...status })
+    }
+    const prefer = [pusher]
+    // every block under the root passes through the sync: the manifests as the count reads them, the chunks as the
+    // fetch stores or finds them
+    const sync = new BlockSync(this.init.blocks)
+    const getBlock = async (cid: CID): Promise<Uint8Array> => {
+      const bytes = await this.init.blocks.get(cid, { signal })
+      await sync.add(cid, bytes.byteLength)
+      return bytes
+    }
+    emit()
+    const manifests = await this.init.fetch(root, { signal, prefer, scope: 'manifests', onProgress: p => { status.manifest_bytes_fetched = p.manifest_bytes_fetched; emit() } })
+    status.manifest_bytes_fetched = manifests.manifest_bytes_fetched
+    // what the seed held before: every distinct chunk, looked up a batch at a time
+    if (root.code === DAG_CBOR_CODE) {
+      let batch: Array<{ cid: CID, length: number }> = []
+      const count = async (): Promise<void> => {
+        const held = await Promise.all(batch.map(async c => await this.init.blocks.has(c.cid, { signal })))
+        for (let i = 0; i < batch.length; i++) {
+          status.chunks_total++
+          status.bytes_total += batch[i].length
+          if (held[i]) {
+            status.chunks_already++
+            status.bytes_already += batch[i].length
+          }
+        }
+        batch = []
+      }
+      const seen = new CidSet()
+      for await (const c of walkChunkLinks(getBlock, root, { unique: true, signal, pause: macrotask })) {
+        if (!seen.add(c.cid)) continue
+        batch.push(c)
+        if (batch.length >= HAS_CONCURRENCY) await count()
+      }
+      await count()
+      status.totals_known = true
+    }
+    status.stage = 'chunks'
+    emit()
+    const fetched = await this.init.fetch(root, {
+      signal,
+      prefer,
+      onChunk: async (cid, bytes) => { await sync.add(cid, bytes?.byteLength ?? 0) },
+      onProgress: p => {
+        status.chunks_fetched = p.blocks_fetched
+        status.bytes_fetched = p.bytes_fetched
+        emit()
+      }
+    })
+    status.chunks_fetched = fetched.blocks_fetched
+    status.bytes_fetched = fetched.bytes_fetched
+    if (root.code !== DAG_CBOR_CODE) {
+      // a root that is itself a chunk: the fetch alone knows its size
+      status.chunks_total = 1
+      status.bytes_total = fetched.bytes_total
+      status.chunks_already = fetched.blocks_local
+      status.bytes_already = fetched.bytes_local
+      status.totals_known = true
+      await sync.add(root)
+    }
+    status.stage = 'sync'
+    emit()
+    await sync.flush()
+    signal.throwIfAborted()
+    // Durability order: every block, then the pin that makes them reachable.
+    await this.init.pins.add(root, 'push')
+    status.stage = 'done'
+    emit()
+    return { ...status }
+  }
+
+  /**
+   * Walk the seed's own blocks under `root`: each block once (a visited set), iterative, at most `maxBlocks` visits;
+   * a manifest node it lacks hides its subtree (the DAG is then incomplete, and the counts are of what was seen).
+   */
+  async rootStatus (root: CID, options: { signal: AbortSignal }): Promise<Omit<RootStatusReport, 'seed'>> {
+    const { signal } = options
+    const reasons = Object.keys(await this.init.pins.reasons(root))
+    const counts = { chunks_held: 0, bytes_held: 0, chunks_missing: 0, bytes_missing: 0, manifests_missing: 0, blocks_walked: 0 }
+    const seen = new CidSet()
+    const stack: Array<{ cid: CID, bytes?: number }> = [{ cid: root }]
+    let truncated = false
+    while (stack.length > 0) {
+      // every link on the stack is a visit to come: more than the budget cannot all be walked
+      if (counts.blocks_walked >= this.maxBlocks || stack.length > this.maxBlocks) {
+        truncated = true
+        break
+      }
+      signal.throwIfAborted()
+      const batch: Array<{ cid: CID, bytes?: number }> = []
+      while (stack.length > 0 && batch.length < HAS_CONCURRENCY && counts.blocks_walked + batch.length < this.maxBlocks) {
+        const link = stack.pop() as { cid: CID, bytes?: number }
+        if (seen.add(link.cid)) batch.push(link)
+      }
+      const held = await Promise.all(batch.map(async l => await this.init.blocks.has(l.cid, { signal })))
+      for (let i = 0; i < batch.length; i++) {
+        const { cid, bytes } = batch[i]
+        counts.blocks_walked++
+        if (cid.code !== DAG_CBOR_CODE) {
+          // a chunk's length is what its manifest says (a raw root's, what the seed holds)
+          const length = bytes ?? (held[i] ? (await this.init.blocks.get(cid, { signal })).byteLength : 0)
+          if (held[i]) {
+            counts.chunks_held++
+            counts.bytes_held += length
+          } else {
+            counts.chunks_missing++
+            counts.bytes_missing += length
+          }
+          continue
+        }
+        if (!held[i]) {
+          counts.manifests_missing++
+          continue
+        }
+        const links = childLinks(decodeNode(cid, await this.init.blocks.get(cid, { signal })))
+        for (let j = links.length - 1; j >= 0; j--) stack.push({ cid: links[j].cid, bytes: links[j].bytes })
+      }
+      if (batch.length === 0) await macrotask()
+    }
+    const dag: DagCompleteness = truncated ? 'unknown' : counts.chunks_missing + counts.manifests_missing > 0 ? 'incomplete' : 'complete'
+    return { root: root.toString(), reasons, dag, ...counts }
+  }
+}
