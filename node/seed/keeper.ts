@@ -224,21 +224,15 @@ export class SeedKeeper implements SeedHandler {
     const { signal } = options
     const reasons = Object.keys(await this.init.pins.reasons(root))
     const counts = { chunks_held: 0, bytes_held: 0, chunks_missing: 0, bytes_missing: 0, manifests_missing: 0, blocks_walked: 0 }
+    // a block enters `seen` as it is stacked, so the stack holds distinct blocks, each a visit to come: more than the
+    // budget has room for are never stacked (the walk is then `unknown`), which bounds the stack and the set alike
     const seen = new CidSet()
+    seen.add(root)
     const stack: Array<{ cid: CID, bytes?: number }> = [{ cid: root }]
     let truncated = false
     while (stack.length > 0) {
-      // every link on the stack is a visit to come: more than the budget cannot all be walked
-      if (counts.blocks_walked >= this.maxBlocks || stack.length > this.maxBlocks) {
-        truncated = true
-        break
-      }
       signal.throwIfAborted()
-      const batch: Array<{ cid: CID, bytes?: number }> = []
-      while (stack.length > 0 && batch.length < HAS_CONCURRENCY && counts.blocks_walked + batch.length < this.maxBlocks) {
-        const link = stack.pop() as { cid: CID, bytes?: number }
-        if (seen.add(link.cid)) batch.push(link)
-      }
+      const batch = stack.splice(Math.max(0, stack.length - HAS_CONCURRENCY)).reverse()
       const held = await Promise.all(batch.map(async l => await this.init.blocks.has(l.cid, { signal })))
       for (let i = 0; i < batch.length; i++) {
         const { cid, bytes } = batch[i]
@@ -260,9 +254,17 @@ export class SeedKeeper implements SeedHandler {
           continue
         }
         const links = childLinks(decodeNode(cid, await this.init.blocks.get(cid, { signal })))
-        for (let j = links.length - 1; j >= 0; j--) stack.push({ cid: links[j].cid, bytes: links[j].bytes })
+        for (let j = links.length - 1; j >= 0; j--) {
+          if (seen.has(links[j].cid)) continue
+          if (counts.blocks_walked + (batch.length - i - 1) + stack.length >= this.maxBlocks) {
+            truncated = true
+            break
+          }
+          seen.add(links[j].cid)
+          stack.push({ cid: links[j].cid, bytes: links[j].bytes })
+        }
       }
-      if (batch.length === 0) await macrotask()
+      await macrotask()
     }
     const dag: DagCompleteness = truncated ? 'unknown' : counts.chunks_missing + counts.manifests_missing > 0 ? 'incomplete' : 'complete'
     return { root: root.toString(), reasons, dag, ...counts }

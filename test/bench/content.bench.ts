@@ -164,7 +164,7 @@ async function fixedBlockHashes (path: string): Promise<string[]> {
   return out
 }
 
-async function spliceInsert (src: string, dst: string, at: number, insert: Uint8Array): Promise<void> {
+export async function spliceInsert (src: string, dst: string, at: number, insert: Uint8Array): Promise<void> {
   const out = await open(dst, 'w')
   let pos = 0
   for await (const piece of createReadStream(src, { highWaterMark: 4 * MiB }) as AsyncIterable<Buffer>) {
