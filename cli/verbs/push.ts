@@ -11,7 +11,7 @@ export function register (program: Command): void {
   program.command('push')
     .description('have the seed keep a root: it fetches only the chunks it lacks, verifies and fsyncs them, and pins the root (reason push)')
     .argument('<cid-or-ref>', 'a root CID, CID/sub/path, or a ref name (its current target)')
-    .option('--to <peer...>', 'the seed(s) to push to: a peer id or a multiaddr ending in /p2p/<peer id> (default: config seeds, and connected peers whose role is seed)')
+    .option('--to <peer>', 'the seed to push to: a peer id or a multiaddr ending in /p2p/<peer id>; again for several (default: config seeds, and connected peers whose role is seed)', (v: string, all: string[] = []) => [...all, v])
     .addHelpText('after', `
 The seed answers once every block under the root is durable (fsync) there and the root is pinned. Interrupted
 (Ctrl-C, a killed daemon, a lost link), what the seed stored stays: the next push sends only the rest.

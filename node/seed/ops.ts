@@ -152,8 +152,10 @@ async function resolveTarget (deps: SeedOpsDeps, target: string, ctx: OpContext)
     try {
       cid = await deps.refCid(target, ctx)
     } catch (refErr) {
-      if (refErr instanceof DitsError && refErr.name === 'NotFoundError') throw new UsageError(`"${target}" is neither a CID (${err.message}) nor a ref (${refErr.message})`)
-      throw refErr
+      if (!(refErr instanceof DitsError)) throw refErr
+      const why = `"${target}" is not a CID (${err.message}), and as a ref it could not be read: ${refErr.message}`
+      // a ref the group does not have is a usage error; a group that cannot answer is unavailable
+      throw refErr.exitCode === 4 ? new UnavailableError(why) : new UsageError(why)
     }
     return { root: parseCid(cid), ref: target }
   }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { dits, ok, startDaemon } from '../helpers/cli.ts'
+import { freePorts } from '../node/consensus/cluster.ts'
 import type { RunningDaemon } from '../helpers/cli.ts'
 import { makeFile, startNode, stopAll, LyingBlockstore, MiB } from '../node/net/helpers.ts'
 import type { TestNode } from '../node/net/helpers.ts'
@@ -36,14 +37,17 @@ describe('push: the seed keeps what a workstation pushes (real daemons)', functi
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'dits-push-'))
+    // the seed is also the consensus group's one voter, for `push REF` (so at a port known before it starts)
+    const [port] = await freePorts(1)
     for (const name of ['seed', 'ws', 'third'] as const) {
       repos[name] = join(work, name)
-      await ok(['--repo', repos[name], 'init', ...(name === 'seed' ? ['--role', 'seed'] : [])])
-      await ok(['--repo', repos[name], 'config', 'set', 'addresses.listen', '["/ip4/127.0.0.1/tcp/0"]'])
+      await ok(['--repo', repos[name], 'init', ...(name === 'seed' ? ['--role', 'seed', '--voter'] : [])])
+      await ok(['--repo', repos[name], 'config', 'set', 'addresses.listen', JSON.stringify([`/ip4/127.0.0.1/tcp/${name === 'seed' ? port : 0}`])])
     }
     // the third node may read but not write: the seed refuses its pushes
     const wsId = (JSON.parse(await ok(['--repo', repos.ws, '--json', 'id'])) as { peerId: string }).peerId
     const seedId = (JSON.parse(await ok(['--repo', repos.seed, '--json', 'id'])) as { peerId: string }).peerId
+    for (const name of ['seed', 'ws', 'third'] as const) await ok(['--repo', repos[name], 'config', 'set', 'consensus.voters', JSON.stringify([`/ip4/127.0.0.1/tcp/${port}/p2p/${seedId}`])])
     for (const name of ['slow', 'fast', 'liar'] as const) keys[name] = await generateKeyPair('Ed25519')
     const inProcess = Object.values(keys).map(k => peerIdFromPrivateKey(k).toString())
     await ok(['--repo', repos.seed, 'config', 'set', 'access.write', JSON.stringify([wsId, seedId, ...inProcess])])
@@ -126,6 +130,22 @@ describe('push: the seed keeps what a workstation pushes (real daemons)', functi
     assert.equal(r.bytes_total, 200_000)
     assert.match(r.message, /is the seed/)
     assert.match(await ok(['--repo', repos.seed, 'push', root]), /is the seed: .* nothing to push/)
+  })
+
+  it('push REF pushes the ref\'s target, read through the consensus group; a name that is neither a CID nor a ref is a usage error', async () => {
+    ws ??= await startDaemon(repos.ws)
+    const file = join(work, 'cut.mov')
+    const data = randomBytes(700_000)
+    await writeFile(file, data)
+    const root = (await ok(['--repo', repos.ws, 'add', file])).trim().split('\n').at(-1) as string
+    await ok(['--repo', repos.ws, 'ref', 'set', 'projects/reel3/cut', root, '--expect-none'])
+    const r = JSON.parse(await ok(['--repo', repos.ws, '--json', 'push', 'projects/reel3/cut'])) as { root: string, ref: string, bytes_total: number }
+    assert.deepEqual([r.root, r.ref, r.bytes_total], [root, 'projects/reel3/cut', data.byteLength])
+    const pins = JSON.parse(await ok(['--repo', repos.seed, '--json', 'pin', 'ls'])) as Array<{ cid: string, reasons: Record<string, string> }>
+    assert.ok(pins.find(p => p.cid === root)?.reasons.push !== undefined, 'pinned for the push')
+    const neither = await dits(['--repo', repos.ws, 'push', 'projects/reel3/nothing'])
+    assert.equal(neither.code, 2, neither.stderr)
+    assert.match(neither.stderr, /"projects\/reel3\/nothing" is not a CID .*as a ref it could not be read: ref projects\/reel3\/nothing does not exist/)
   })
 
   it('interrupted half way, a second push sends only the rest', async () => {
