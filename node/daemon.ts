@@ -20,6 +20,7 @@ import { DaemonMetrics } from './metrics/index.ts'
 import { createDaemonLog, LOGS_DIR } from './log/index.ts'
 import type { DaemonLog, LogLevel } from './log/index.ts'
 import type { NetworkObserver } from './net/index.ts'
+import type { ConsensusObserver } from './consensus/observer.ts'
 import { MetricsListener } from './metrics/listener.ts'
 import { SeedService } from './net/seed.ts'
 import { SeedKeeper } from './seed/keeper.ts'
@@ -77,6 +78,22 @@ function networkObserver (metrics: DaemonMetrics, log: DaemonLog['logger']): Net
     },
     provided: (seconds, ok) => { metrics.provided(seconds, ok) },
     lookedUp: (seconds, ok) => { metrics.lookedUp(seconds, ok) }
+  }
+}
+
+/** The consensus service's events counted (metrics) and, the rare ones an operator follows, logged at info. */
+function consensusObserver (metrics: DaemonMetrics, log: DaemonLog['logger']): ConsensusObserver {
+  return {
+    leaderChanged: (leader) => {
+      metrics.leaderChanged()
+      log.info({ leader: leader ?? null }, leader === undefined ? 'the consensus group has no leader (an election runs)' : 'the consensus group has a new leader')
+    },
+    proposed: (seconds, ok) => { metrics.proposed(seconds, ok) },
+    lockLost: (how) => {
+      metrics.lockLost(how)
+      log.info({ how }, how === 'expired' ? 'a lock lease expired' : 'a lock was broken')
+    },
+    refSet: (result) => { metrics.refSet(result) }
   }
 }
 
@@ -186,7 +203,7 @@ export class Daemon {
         access: config.access,
         user: localUser(),
         penalize: (peer, reason, disconnect) => { network.penalize(peer, reason, disconnect) },
-        observer: daemon.metrics,
+        observer: consensusObserver(daemon.metrics, log.logger),
         log: m => { consensusLog(m) }
       })
       await daemon.consensus.start()

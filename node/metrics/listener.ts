@@ -5,7 +5,6 @@
  */
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
-import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { UsageError } from '../../src/errors.ts'
 import { parseHostPort } from '../../config/index.ts'
@@ -28,11 +27,19 @@ export class MetricsListener {
     const parsed = parseHostPort(address)
     if (parsed === undefined) throw new UsageError(`metrics.listen "${address}" is not HOST:PORT (e.g. "127.0.0.1:9464" or "[::1]:9464")`)
     const { host, port } = parsed
-    this.server.listen(port, host)
-    await Promise.race([
-      once(this.server, 'listening'),
-      once(this.server, 'error').then(([err]) => { throw new UsageError(`metrics.listen: cannot listen on ${address}: ${(err as Error).message}`) })
-    ])
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        this.server.off('listening', onListening)
+        reject(new UsageError(`metrics.listen: cannot listen on ${address}: ${err.message}`))
+      }
+      const onListening = (): void => {
+        this.server.off('error', onError)
+        resolve()
+      }
+      this.server.once('error', onError)
+      this.server.once('listening', onListening)
+      this.server.listen(port, host)
+    })
     const bound = this.server.address() as AddressInfo
     return `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}/metrics`
   }

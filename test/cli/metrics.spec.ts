@@ -157,6 +157,11 @@ describe('metrics: /metrics of real daemons (CLI)', function () {
     assert.ok(value(peer, 'libp2p_connection_manager_connections', { libp2p_connection_manager_connections: 'outbound' }) >= 1)
     assert.ok(value(voter, 'libp2p_connection_manager_connections', { libp2p_connection_manager_connections: 'inbound' }) >= 1)
 
+    // the rare consensus events are in the voter's log at info as well
+    const logged = (await readFile(join(group.repos[VOTER], 'logs', 'dits.log'), 'utf8')).trim().split('\n').map(l => JSON.parse(l) as { level: number, msg: string, leader?: string, how?: string })
+    assert.ok(logged.some(l => l.level === 30 && l.msg === 'the consensus group has a new leader' && l.leader === voterId))
+    assert.ok(logged.some(l => l.level === 30 && l.msg === 'a lock was broken' && l.how === 'broken'))
+
     // every metric README documents is served with its type, and has a value in one of the scrapes
     const docs = await documented()
     assert.ok(docs.length >= 25, `README documents ${docs.length} dits metrics`)

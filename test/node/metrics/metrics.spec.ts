@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { DaemonMetrics, OTHER_PEERS_LABEL } from '../../../node/metrics/index.ts'
+import { MetricsListener } from '../../../node/metrics/listener.ts'
 import { createNetwork } from '../../../node/net/index.ts'
 import { makeFile, startNode, stopAll, waitFor, KiB, MiB, LyingBlockstore, MemoryBlockstore } from '../net/helpers.ts'
 import type { TestNode } from '../net/helpers.ts'
@@ -95,6 +96,24 @@ describe('node/metrics: DaemonMetrics', function () {
     assert.deepEqual(snap.servedBytesByPeer, { [peers[0].toString()]: 101, [peers[1].toString()]: 200, [OTHER_PEERS_LABEL]: 700 })
     assert.deepEqual(Object.keys(snap.fetchedBytesByPeer).sort(), [peers[0].toString(), peers[1].toString(), OTHER_PEERS_LABEL].sort())
     assert.equal(snap.fetchedBytes.wan, 40)
+  })
+
+  it('metrics.listen: an address in use is a usage error naming it; HEAD and GET answer, other methods 405', async () => {
+    const metrics = new DaemonMetrics()
+    const first = new MetricsListener(async () => ({ contentType: metrics.contentType, body: await metrics.text() }))
+    const second = new MetricsListener(async () => ({ contentType: metrics.contentType, body: '' }))
+    try {
+      const url = await first.listen('127.0.0.1:0')
+      const port = new URL(url).port
+      await assert.rejects(second.listen(`127.0.0.1:${port}`), (err: Error) => err.name === 'UsageError' && err.message.includes(`127.0.0.1:${port}`) && /EADDRINUSE/.test(err.message))
+      await assert.rejects(second.listen('localhost'), /not HOST:PORT/)
+      assert.equal((await fetch(url, { method: 'HEAD' })).status, 200)
+      assert.match(await (await fetch(url)).text(), /^# HELP dits_/m)
+      assert.equal((await fetch(url, { method: 'DELETE' })).status, 405)
+    } finally {
+      await first.close()
+      await second.close()
+    }
   })
 
   it('counts gc runs that removed something, not dry runs', async () => {
