@@ -1,6 +1,5 @@
 import { Option } from 'commander'
 import type { Command } from 'commander'
-import { once } from 'node:events'
 import { setFlagsFromString } from 'node:v8'
 import { initRepo, repoExists, NoRepoError } from '../../node/repo.ts'
 import { CliContext } from '../context.ts'
@@ -57,6 +56,24 @@ export function register (program: Command): void {
       // Loaded here, not at the top: libp2p takes ~0.7 s to load, which no other verb should pay.
       const { Daemon } = await import('../../node/daemon.ts')
       const daemon = await Daemon.start(ctx.repoDir, { logLevel: opts.logLevel })
+      // Listening for the stop signals before saying ready, and never letting go: a signal with no listener kills the
+      // process at once, and a service manager or a script may send one as soon as it reads the ready line. A terminal's
+      // Ctrl-C reaches both the installed command's launcher and this process, and the launcher passes it on: a stop
+      // signal repeated at once is the same request, not a second Ctrl-C to stop at once.
+      let stopping: number | undefined
+      const stopRequested = new Promise<string>(resolve => {
+        for (const s of ['SIGINT', 'SIGTERM'] as const) {
+          process.on(s, () => {
+            if (stopping === undefined) {
+              stopping = performance.now()
+              resolve(s)
+            } else if (performance.now() - stopping >= REPEATED_STOP_SIGNAL_MS) {
+              process.stderr.write(`stopped at once (${s} again): the repo is safe, the next start recovers\n`)
+              process.exit(1)
+            }
+          })
+        }
+      })
       const info = await daemon.info()
       ctx.print({ ...info, ready: true }, [
         `dits-node ${info.roles.join('+')} ${info.peerId}`,
@@ -67,17 +84,7 @@ export function register (program: Command): void {
         ...info.addresses.map(a => `listening on ${a}`),
         'ready (Ctrl-C to stop)'
       ])
-      const signal = await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]).then(() => 'signal')
-      // A terminal's Ctrl-C reaches both the installed command's launcher and this process, and the launcher
-      // passes it on: a stop signal repeated at once is the same request, not a second Ctrl-C to stop at once.
-      const stopping = performance.now()
-      for (const s of ['SIGINT', 'SIGTERM'] as const) {
-        process.on(s, () => {
-          if (performance.now() - stopping < REPEATED_STOP_SIGNAL_MS) return
-          process.stderr.write(`stopped at once (${s} again): the repo is safe, the next start recovers\n`)
-          process.exit(1)
-        })
-      }
+      const signal = await stopRequested
       if (!ctx.json) process.stderr.write(`stopping (${signal})…\n`)
       // Whatever hangs, the process ends within the bound: a service manager then sees it exit rather than kill it.
       const force = setTimeout(() => {

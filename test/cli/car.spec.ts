@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
-import { createReadStream } from 'node:fs'
+import { createReadStream, existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile, mkdir, readFile, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
-import { dits, ok, startDaemon } from '../helpers/cli.ts'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { dits, ok, startDaemon, BIN } from '../helpers/cli.ts'
 import type { RunningDaemon } from '../helpers/cli.ts'
 import { pseudoRandomBytes } from '../src/fastcdc/testdata.ts'
 
@@ -21,6 +23,13 @@ async function treeDigest (dir: string, prefix = ''): Promise<string[]> {
     }
   }
   return out
+}
+
+/** the blocks a repo's blockstore holds, temp files not counted */
+async function countBlocks (repo: string): Promise<number> {
+  let n = 0
+  for (const shard of await readdir(join(repo, 'blocks'))) n += (await readdir(join(repo, 'blocks', shard))).filter(f => f.endsWith('.data') && !f.startsWith('.')).length
+  return n
 }
 
 describe('dits-node export / import (CAR files, real processes)', function () {
@@ -86,6 +95,32 @@ describe('dits-node export / import (CAR files, real processes)', function () {
     assert.equal(j.code, 1)
     assert.equal(JSON.parse(j.stderr).error.name, 'CarBlockMismatchError')
     assert.equal((await ok(['--repo', fresh, 'pin', 'ls'])).trim(), 'no pins')
+  })
+
+  it('Ctrl-C stops an import, without a daemon and in the daemon (the closed request cancels it there): exit 1, nothing pinned', async () => {
+    await writeFile(join(work, 'long.bin'), pseudoRandomBytes(256 * 1024 * 1024, 9))
+    const long = (await ok(['--repo', a, 'add', join(work, 'long.bin')])).trim().split('\n').at(-1) as string
+    const car = join(work, 'long.car')
+    const { blocks } = JSON.parse(await ok(['--repo', a, '--json', 'export', long, '-o', car])) as { blocks: number }
+    // the file's third chunk: once it is stored, the import is under way (and its handler of Ctrl-C in place)
+    const third = (JSON.parse(await ok(['--repo', a, '--json', 'stat', long])) as { chunks: Array<{ cid: string }> }).chunks[2].cid
+    const fresh = join(work, 'd')
+    await ok(['--repo', fresh, 'init'])
+    for (const repo of [fresh, b]) {
+      const child = spawn(process.execPath, [BIN, '--repo', repo, 'import', car], { env: { ...process.env, DITS_CONFIG_DISCOVERY__MDNS: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] })
+      let stderr = ''
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+      const before = await countBlocks(repo)
+      while (!existsSync(join(repo, 'blocks', third.slice(-3, -1), `${third}.data`))) await new Promise(resolve => setTimeout(resolve, 10))
+      child.kill('SIGINT')
+      const [code] = await once(child, 'exit') as [number | null]
+      assert.equal(code, 1, stderr)
+      assert.match(stderr, /import interrupted \(SIGINT\): nothing was pinned/)
+      // the import stopped where it ran: no more blocks come (a daemon that went on would store the rest and pin)
+      for (let last = -1, now = await countBlocks(repo); now !== last; last = now, now = await countBlocks(repo)) await new Promise(resolve => setTimeout(resolve, 1000))
+      assert.ok(await countBlocks(repo) - before < blocks, `${await countBlocks(repo) - before} of the file's ${blocks} blocks were stored`)
+      assert.ok(!(await ok(['--repo', repo, 'pin', 'ls'])).includes(long), 'not pinned')
+    }
   })
 
   it('usage: an existing output without --force is exit 2, a missing file is exit 2, --help says what an IPFS node needs', async () => {

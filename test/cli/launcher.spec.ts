@@ -64,7 +64,7 @@ describe('the installed dits-node command (launcher)', function () {
     })
     assert.equal(r.signal, null)
     assert.equal(r.code, 0, r.stderr)
-    assert.match(r.stderr, /stopping \(signal\)…\nstopped\n$/)
+    assert.match(r.stderr, /stopping \(SIGTERM\)…\nstopped\n$/)
   })
 
   it('says in one line which Node it needs when it finds no Node 22, exit 1', async function () {

@@ -86,11 +86,11 @@ describe('dits-node as a service: the systemd unit, and a clean stop on SIGTERM 
     await mkdir(join(work, 'kept'))
     await writeFile(join(work, 'kept', 'a.bin'), pseudoRandomBytes(5 * MiB, 1))
     await writeFile(join(work, 'kept', 'b.txt'), 'kept\n')
-    await writeFile(join(work, 'big.bin'), pseudoRandomBytes(384 * MiB, 2))
+    await writeFile(join(work, 'big.bin'), pseudoRandomBytes(192 * MiB, 2))
     let daemon = await startDaemon(repo, env)
     const kept = (await ok(['--repo', repo, 'add', join(work, 'kept')])).trim().split('\n').at(-1) as string
 
-    // an add of 384 MiB and a get, both through the daemon, and SIGTERM while they run
+    // an add of 192 MiB and a get, both through the daemon, and SIGTERM while they run
     const add = dits(['--repo', repo, '--json', 'add', join(work, 'big.bin')], { env })
     const get = dits(['--repo', repo, '--json', 'get', kept, '-o', join(work, 'got')], { env })
     await new Promise(resolve => setTimeout(resolve, 1500))
