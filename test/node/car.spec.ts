@@ -17,6 +17,7 @@ import { parseCid, chunkCid, RAW_CODE } from '../../src/cid.ts'
 import { PROFILES } from '../../src/fastcdc/index.ts'
 import { walkBlocks } from '../../src/manifest/index.ts'
 import { MAX_BLOCK_BYTES } from '../../protocol/limits.ts'
+import { GC_CLOCK_SLACK_MS } from '../../node/blockstore.ts'
 import { pseudoRandomBytes } from '../src/fastcdc/testdata.ts'
 
 const MiB = 1024 * 1024
@@ -52,14 +53,11 @@ describe('node/car (export and import of CARv1 files)', function () {
   let opsB: RepoOps
   let root: string
 
-  beforeEach(async () => {
+  before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'dits-car-'))
     await initRepo(join(dir, 'a'))
-    await initRepo(join(dir, 'b'))
     a = await Repo.open(join(dir, 'a'), { write: true })
-    b = await Repo.open(join(dir, 'b'), { write: true })
     opsA = new RepoOps(a)
-    opsB = new RepoOps(b)
     await mkdir(join(dir, 'src', 'tree', 'deep'), { recursive: true })
     await writeFile(join(dir, 'src', 'a.bin'), pseudoRandomBytes(3 * MiB, 41))
     await writeFile(join(dir, 'src', 'tree', 'b.bin'), pseudoRandomBytes(MiB + 17, 42))
@@ -67,10 +65,22 @@ describe('node/car (export and import of CARv1 files)', function () {
     await writeFile(join(dir, 'src', 'tree', 'empty'), '')
     root = (await opsA.add({ paths: [join(dir, 'src')], profile: PROFILES.small, pin: true })).root
   })
-  afterEach(async () => {
+  after(async () => {
     await a.close()
-    await b.close()
     await rm(dir, { recursive: true, force: true })
+  })
+  // a fresh repo to import into, for each case
+  let fresh = 0
+  beforeEach(async () => {
+    const repo = join(dir, `b${fresh++}`)
+    await initRepo(repo)
+    b = await Repo.open(repo, { write: true })
+    opsB = new RepoOps(b)
+  })
+  afterEach(async () => {
+    await b.close()
+    await rm(b.dir, { recursive: true, force: true })
+    for (const name of await readdir(dir)) if (name.endsWith('.car') || name === 'out' || name === 'deep') await rm(join(dir, name), { recursive: true, force: true })
   })
 
   const blocksOf = async (repo: Repo, cid: string): Promise<string[]> => {
@@ -177,7 +187,8 @@ describe('node/car (export and import of CARv1 files)', function () {
       return true
     })
     assert.deepEqual(await b.pins.ls(), [])
-    // what it stored is unpinned: gc removes it
+    // what it stored is unpinned: gc removes it (once it is older than gc's clock slack)
+    await new Promise(resolve => setTimeout(resolve, GC_CLOCK_SLACK_MS + 100))
     assert.equal((await opsB.gc({})).removedCount, all.length - 1)
 
     // a manifest missing: what lies below it cannot be counted
@@ -185,7 +196,8 @@ describe('node/car (export and import of CARv1 files)', function () {
     await writeCar(car, parseCid(root), all.filter(x => !x.cid.equals(manifest.cid)))
     await assert.rejects(opsB.importCar({ file: car }), (err: Error) => err.name === 'CarIncompleteError' && /lacks at least 1 block/.test(err.message) && err.message.includes(manifest.cid.toString()))
     assert.deepEqual(await b.pins.ls(), [])
-    await opsB.gc({})
+    await new Promise(resolve => setTimeout(resolve, GC_CLOCK_SLACK_MS + 100))
+    assert.equal((await opsB.gc({})).removedCount, all.length - 1)
 
     // the repo holding the missing chunk already makes the DAG whole: pinned
     await b.blocks.put(chunk.cid, await a.blocks.get(chunk.cid))
@@ -261,11 +273,13 @@ describe('node/car (export and import of CARv1 files)', function () {
   })
 
   it('without a daemon, exporting a root whose blocks are not all here is unavailable (exit 4), and leaves no file', async () => {
-    const all = await dagBlocks(a, root)
-    const chunk = all.find(x => x.cid.code === RAW_CODE) as { cid: CID }
-    await a.pins.rm(parseCid(root))
-    await a.blocks.delete(chunk.cid)
-    await assert.rejects(opsA.exportCar({ cid: root, out: join(dir, 'x.car') }), (err: Error & { exitCode?: number }) => err.name === 'UnavailableError' && err.exitCode === 4 && err.message.includes(chunk.cid.toString()))
+    const car = join(dir, 'whole.car')
+    await opsA.exportCar({ cid: root, out: car })
+    await opsB.importCar({ file: car })
+    const chunk = (await dagBlocks(b, root)).find(x => x.cid.code === RAW_CODE) as { cid: CID }
+    await b.pins.rm(parseCid(root))
+    await b.blocks.delete(chunk.cid)
+    await assert.rejects(opsB.exportCar({ cid: root, out: join(dir, 'x.car') }), (err: Error & { exitCode?: number }) => err.name === 'UnavailableError' && err.exitCode === 4 && err.message.includes(chunk.cid.toString()))
     assert.deepEqual((await readdir(dir)).filter(n => n.includes('x.car')), [])
   })
 })
