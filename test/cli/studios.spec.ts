@@ -6,12 +6,13 @@
 import assert from 'node:assert/strict'
 import { spawn, execFile } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { BIN, ok } from '../helpers/cli.ts'
 import { NamespaceNetwork, checkNamespaceSupport } from '../../sims/live/netns.ts'
+import { LOGS_DIR, LOG_FILE } from '../../node/log/index.ts'
 import type { ChildProcess } from 'node:child_process'
 
 const run = promisify(execFile)
@@ -20,7 +21,7 @@ const STUDIO = { a1: 'a', a2: 'a', b1: 'b', b2: 'b' } as const
 /** How long mDNS and the dials it starts may take (the query repeats every 10 s) */
 const SETTLE_TIMEOUT_MS = 60_000
 
-interface NsDaemon { child: ChildProcess, peerId: string, stderr: () => string }
+interface NsDaemon { child: ChildProcess, peerId: string }
 
 describe('two studios on one LAN, mDNS on, different swarm keys (network namespaces, real daemons)', function () {
   this.timeout(180_000)
@@ -59,8 +60,9 @@ describe('two studios on one LAN, mDNS on, different swarm keys (network namespa
   }
 
   async function startIn (node: string): Promise<NsDaemon> {
-    const child = spawn('ip', [...(net as NamespaceNetwork).execPrefix(node), process.execPath, BIN, '--repo', join(work, node), '--json', 'start'], {
-      env: { ...process.env, DITS_CONFIG_DISCOVERY__MDNS: 'true', DEBUG: 'dits:net' },
+    // at debug, the daemon's log (<repo>/logs) has dits:net's lines: the dials of discovered peers among them
+    const child = spawn('ip', [...(net as NamespaceNetwork).execPrefix(node), process.execPath, BIN, '--repo', join(work, node), '--json', 'start', '--log-level', 'debug'], {
+      env: { ...process.env, DITS_CONFIG_DISCOVERY__MDNS: 'true' },
       stdio: ['ignore', 'pipe', 'pipe']
     })
     let stdout = ''
@@ -77,7 +79,7 @@ describe('two studios on one LAN, mDNS on, different swarm keys (network namespa
       })
       child.on('exit', code => { clearTimeout(timer); reject(new Error(`${node} exited ${code}: ${stderr}`)) })
     })
-    return { child, peerId, stderr: () => stderr }
+    return { child, peerId }
   }
 
   it('each node connects to its own studio only, though mDNS finds the other studio too', async () => {
@@ -99,14 +101,14 @@ describe('two studios on one LAN, mDNS on, different swarm keys (network namespa
     // Settled: every node is connected to its partner (found by mDNS alone: nobody was told an address), and has
     // found each node of the other studio by mDNS and failed to connect to it (its log says so).
     const until = Date.now() + SETTLE_TIMEOUT_MS
-    const pending = (): string[] => NODES.flatMap(node => {
-      const log = (daemons.get(node) as NsDaemon).stderr()
+    const pending = async (): Promise<string[]> => (await Promise.all(NODES.map(async node => {
+      const log = await readFile(join(work, node, LOGS_DIR, LOG_FILE), 'utf8').catch(() => '')
       return others[node].filter(o => !new RegExp(`dialing discovered peer ${id(o)} failed`).test(log)).map(o => `${node} has not tried ${o}`)
-    })
+    }))).flat()
     const peersOf = async (node: string): Promise<string[]> => (JSON.parse(await inNs(node, ['--json', 'peers'])) as Array<{ id: string }>).map(p => p.id).sort()
     for (;;) {
       const peers = await Promise.all(NODES.map(peersOf))
-      const notYet = [...pending(), ...NODES.filter((node, i) => !peers[i].includes(id(partner[node]))).map(node => `${node} not connected to ${partner[node]}`)]
+      const notYet = [...await pending(), ...NODES.filter((node, i) => !peers[i].includes(id(partner[node]))).map(node => `${node} not connected to ${partner[node]}`)]
       if (notYet.length === 0) break
       if (Date.now() > until) assert.fail(`not settled after ${SETTLE_TIMEOUT_MS} ms: ${notYet.join('; ')}`)
       await new Promise(resolve => setTimeout(resolve, 1000))
