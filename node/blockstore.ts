@@ -23,6 +23,8 @@ import { Limit, forEachLimit } from './limit.ts'
 import type { Usage, UsageReport } from './block-usage.ts'
 
 const EXTENSION = '.data'
+/** a put's temporary file, `.<name>.data.<pid>.<n>.tmp`: the pid of the process writing it */
+const TEMP_FILE_PID = /^\..+\.data\.(\d+)\.\d+\.tmp$/
 /** lstats in flight at once when counting a shard's bytes */
 const SHARD_STAT_CONCURRENCY = 16
 /** fsyncs in flight at once when making a batch of blocks durable */
@@ -390,7 +392,9 @@ export class DitsBlockstore {
     let removed = 0
     for (const shard of await readdir(this.dir).catch(() => [])) {
       for (const f of await readdir(join(this.dir, shard)).catch(() => [])) {
-        if (f.startsWith('.') && f.endsWith('.tmp')) {
+        // this process's own are puts in flight (gc runs beside them); another's were left by a writer that died,
+        // since one process at a time holds the repo
+        if (f.startsWith('.') && f.endsWith('.tmp') && TEMP_FILE_PID.exec(f)?.[1] !== String(process.pid)) {
           await unlink(join(this.dir, shard, f)).catch(() => {})
           removed++
         }

@@ -128,6 +128,19 @@ describe('node/ops', () => {
     assert.deepEqual([after.removedCount, after.keptInFlight], [35, 0])
   })
 
+  it('gc removes the temporary files a dead writer left, never those of puts in flight in its own process', async () => {
+    const shard = join(dir, 'repo', 'blocks', 'aa')
+    await mkdir(shard, { recursive: true })
+    const mine = join(shard, `.bafkr4iexample.data.${process.pid}.7.tmp`)
+    const dead = join(shard, `.bafkr4iexample.data.${process.pid + 1}.7.tmp`)
+    await writeFile(mine, 'in flight')
+    await writeFile(dead, 'left by a killed add')
+    const r = await ops.gc({})
+    assert.equal(r.tempFilesRemoved, 1)
+    assert.equal(existsSync(mine), true)
+    assert.equal(existsSync(dead), false)
+  })
+
   it('a gc stopped half way leaves a checkpoint, and the next one sweeps on from it', async () => {
     const orphans = Array.from({ length: 3000 }, (_, i) => pseudoRandomBytes(64, 7000 + i))
     for (const b of orphans) await repo.blocks.put(chunkCid(b), b)
