@@ -184,4 +184,13 @@ describe('metrics: /metrics of real daemons (CLI)', function () {
     const { url } = await api(VOTER)
     assert.equal((await fetch(`${url}/metrics`)).status, 401)
   })
+
+  it('counts a lease that expired: its holder was killed and stopped renewing', async () => {
+    await ok(PEER, ['lock', 'acquire', 'projects/reel3/short.mov', '--ttl', '1s'])
+    await group.kill(PEER)
+    await waitFor(async () => value(await scrape(VOTER), 'dits_locks_lost_total', { how: 'expired' }) >= 1, 20_000, 'the lease to expire')
+    const voter = await scrape(VOTER)
+    // the peer's other lease (projects/reel3/a.mov, 30 s) may not have run out yet
+    assert.ok(value(voter, 'dits_locks_held') <= 1)
+  })
 })
