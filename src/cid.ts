@@ -105,6 +105,16 @@ export function toHex (bytes: Uint8Array): string {
 }
 
 /**
+ * A CID as a map key: its bytes as a flat string. `cid.toString()` encodes base32 a character at a time (and caches
+ * the result per CID object): most of a have-check's CPU went to it when keys were made that way.
+ */
+export function cidKey (cid: CID): string {
+  const b = cid.bytes
+  // latin1 maps each byte to one character, natively: ~3x faster than String.fromCharCode(...bytes)
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1')
+}
+
+/**
  * A set of CIDs for the walks that meet every block of a repo (gc, verify): an entry is the CID's bytes as a flat
  * string, ~100 bytes. A set of `cid.toString()` cost ~1.5 KB an entry, 180 MiB for 115k blocks: multiformats builds
  * base32 a character at a time, and V8 keeps such a string as a chain of ~60 pieces.
@@ -114,14 +124,14 @@ export class CidSet {
 
   /** Adds `cid`; false if it was there already. */
   add (cid: CID): boolean {
-    const key = String.fromCharCode(...cid.bytes)
+    const key = cidKey(cid)
     if (this.keys.has(key)) return false
     this.keys.add(key)
     return true
   }
 
   has (cid: CID): boolean {
-    return this.keys.has(String.fromCharCode(...cid.bytes))
+    return this.keys.has(cidKey(cid))
   }
 
   get size (): number {

@@ -14,6 +14,7 @@ import { ChunksMessage, Want, Presence } from '../../protocol/chunks.ts'
 import { CHUNKS_PROTOCOL, MAX_MESSAGE_BYTES, MAX_REQUEST_MESSAGE_BYTES, MAX_BLOCK_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_STRING_CHARS, DEFAULT_MAX_OUTSTANDING_WANTS, DEFAULT_SERVE_PEER_BUDGET_BYTES, DEFAULT_SERVE_TOTAL_BUDGET_BYTES, DEFAULT_MAX_SERVE_STREAMS_PER_PEER } from '../../protocol/index.ts'
 import { FrameReader, writeFrame, varint } from './framing.ts'
 import { ServeBudget } from '../../src/exchange/serve-budget.ts'
+import { cidKey } from '../../src/cid.ts'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { decodeBlockFrame, decodeChunksMessage, encodeBlockFrame, wireCid } from './wire.ts'
 import { AccessRefusedError, ProtocolViolationError, RemoteProtocolError, PeerTimeoutError } from './errors.ts'
@@ -41,6 +42,12 @@ export const DEFAULT_MAX_STREAMS = 32
 export const DEFAULT_READ_AHEAD_BLOCKS = 4
 /** Received blocks a requesting stream verifies and stores at once. */
 export const DEFAULT_BLOCK_CONCURRENCY = 4
+/**
+ * Presences a serving stream gathers before it sends them, while more wants are queued (an empty queue sends what
+ * there is). A quarter of the outstanding wants: a requester checking many CIDs gets answers while the rest are
+ * looked up, and sends its next wants before this end runs dry, instead of one round trip per 1024.
+ */
+const PRESENCE_FLUSH_ENTRIES = 256
 /** Decoded wants a responder buffers before it pauses the stream. */
 const SERVE_HIGH_WATER_BYTES = MAX_REQUEST_MESSAGE_BYTES
 
@@ -335,7 +342,7 @@ export class ChunkExchange implements Startable {
           this.counters.bytesServed += result.byteLength
           this.onServed?.(peer, result.byteLength)
         }
-        if (presences.length >= MAX_ENTRIES_PER_MESSAGE) await flush()
+        if (presences.length >= PRESENCE_FLUSH_ENTRIES) await flush()
         busy = false
       }
     }
@@ -370,12 +377,12 @@ export class ChunkExchange implements Startable {
         if (msg.blocks.length > 0 || msg.presences.length > 0) throw new ProtocolViolationError('a requester may send only wants and cancels')
         if (msg.error !== '') throw new RemoteProtocolError(`peer closed the stream: ${msg.error}`)
         for (const c of msg.cancels) {
-          const key = wireCid(c, 'cancel').toString()
+          const key = cidKey(wireCid(c, 'cancel'))
           if (!queue.delete(key) && ahead.some(a => a.key === key)) cancelled.add(key)
         }
         for (const w of msg.wants) {
           const cid = wireCid(w.cid, 'want')
-          queue.set(cid.toString(), { cid, type: w.type })
+          queue.set(cidKey(cid), { cid, type: w.type })
           if (queue.size + ahead.length > this.maxOutstandingWants) throw new ProtocolViolationError(`more than ${this.maxOutstandingWants} outstanding wants`)
         }
         wake?.resolve()

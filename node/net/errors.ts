@@ -32,6 +32,16 @@ export class AccessRefusedError extends DitsError {
   override readonly exitCode = 3
 }
 
+/**
+ * A peer refused to answer a have-check: it does not serve this node (it lacks the read role there, DESIGN §10).
+ * The message names the peer and carries its reason.
+ */
+export class HaveCheckRefusedError extends DitsError {
+  static override name = 'HaveCheckRefusedError'
+  override name = 'HaveCheckRefusedError'
+  override readonly exitCode = 3
+}
+
 /** Hello negotiation failed: no common protocol version, unusable limits, or the peer refused us. */
 export class IncompatiblePeerError extends UnavailableError {
   static override name = 'IncompatiblePeerError'

@@ -27,6 +27,7 @@ import { swarmStatus } from './swarm-key.ts'
 import { PeerPenalties } from './penalties.ts'
 import { Advertiser } from './advertiser.ts'
 import { Download } from './fetcher.ts'
+import { openHaveCheck } from './have-check.ts'
 import { NotStartedError, PrivateNetworkDialError, PeerPenalizedError } from './errors.ts'
 import { parseMultiaddr } from '../../src/multiaddr.ts'
 import { UnavailableError, InvalidMultiaddrError } from '../../src/errors.ts'
@@ -42,9 +43,10 @@ import type { PeerHello } from './hello.ts'
 import type { SwarmKey, SwarmStatus } from './swarm-key.ts'
 import type { HostInit } from './host.ts'
 import type { NetworkObserver, FetchSource } from './observer.ts'
+import type { HaveCheck } from './have-check.ts'
 
-export type { FetchOptions, FetchProgress, FetchReport, NetworkBlockstore, PeerHello, DitsLibp2p, SwarmKey, SwarmStatus, NetworkObserver, FetchSource }
-export { IncompatiblePeerError, FetchFailedError, ProtocolViolationError, PeerPenalizedError, RemoteProtocolError, PeerTimeoutError, NotStartedError, PrivateNetworkDialError, SwarmKeyError, SwarmKeyRequiredError } from './errors.ts'
+export type { FetchOptions, FetchProgress, FetchReport, NetworkBlockstore, PeerHello, DitsLibp2p, SwarmKey, SwarmStatus, NetworkObserver, FetchSource, HaveCheck }
+export { HaveCheckRefusedError, IncompatiblePeerError, FetchFailedError, ProtocolViolationError, PeerPenalizedError, RemoteProtocolError, PeerTimeoutError, NotStartedError, PrivateNetworkDialError, SwarmKeyError, SwarmKeyRequiredError } from './errors.ts'
 
 export type Role = 'peer' | 'seed'
 
@@ -113,6 +115,15 @@ export interface PeerInfo {
   agent?: string
 }
 
+/** A node that may hold content: a configured seed or a connected peer (`DitsNetwork.holders`). */
+export interface HolderInfo {
+  peer: string
+  /** from hello; 'unknown' for a configured seed that could not be reached */
+  role: 'seed' | 'peer' | 'unknown'
+  /** why a configured seed could not be reached */
+  error?: string
+}
+
 export interface NetworkStatus {
   peerId: string
   roles: string[]
@@ -139,6 +150,13 @@ export interface DitsNetwork {
   /** dial `ma` and complete hello; IncompatiblePeerError (with the reason) when it fails */
   connect(ma: string, options?: AbortOptions): Promise<PeerInfo>
   status(): NetworkStatus
+  /**
+   * The configured seeds (dialled if not connected; those that cannot be reached are listed with the error) and
+   * every other peer connected through hello, each once
+   */
+  holders(options?: AbortOptions): Promise<HolderInfo[]>
+  /** a have-check stream to `peer` (dialled and through hello if need be), within its negotiated outstanding wants */
+  openHaveCheck(peer: string, options?: AbortOptions): Promise<HaveCheck>
   /**
    * count one violation of another layer (e.g. consensus) against `peer`; see PeerPenalties. `disconnect`: a
    * protocol violation (a malformed or oversized frame, a forged field) also closes every connection to it at once
@@ -271,6 +289,37 @@ class Network implements DitsNetwork {
       writing.end()
       this.downloads.delete(download)
     }
+  }
+
+  async holders (options: AbortOptions = {}): Promise<HolderInfo[]> {
+    this.assertRunning()
+    const found = new Map<string, HolderInfo>()
+    const dialed = await Promise.allSettled((this.init.seeds ?? []).map(async (seed): Promise<PeerHello & { peer: string }> => {
+      const target: PeerId | Multiaddr = seed.startsWith('/') ? multiaddr(seed) : peerIdFromString(seed)
+      const connection = await this.libp2p.dial(target, options)
+      return { ...await this.libp2p.services.hello.waitFor(connection.remotePeer, options), peer: connection.remotePeer.toString() }
+    }))
+    for (const [i, r] of dialed.entries()) {
+      if (r.status === 'fulfilled') {
+        found.set(r.value.peer, { peer: r.value.peer, role: r.value.roles.includes('seed') ? 'seed' : 'peer' })
+        continue
+      }
+      const seed = (this.init.seeds ?? [])[i]
+      const peer = seed.startsWith('/') ? multiaddr(seed).getComponents().find(c => c.code === P2P_CODE)?.value ?? seed : seed
+      found.set(peer, { peer, role: 'unknown', error: (r.reason as Error).message })
+    }
+    for (const { peer, hello } of this.libp2p.services.hello.peers()) {
+      if (!found.has(peer) || found.get(peer)?.role === 'unknown') found.set(peer, { peer, role: hello.roles.includes('seed') ? 'seed' : 'peer' })
+    }
+    found.delete(this.peerId)
+    return [...found.values()]
+  }
+
+  async openHaveCheck (peer: string, options: AbortOptions = {}): Promise<HaveCheck> {
+    this.assertRunning()
+    const id = peerIdFromString(peer)
+    const hello = await this.ready(id, options)
+    return await openHaveCheck(this.libp2p.services.chunks, id, { maxOutstandingWants: hello.limits.maxOutstandingWants }, options)
   }
 
   peers (): PeerInfo[] {
