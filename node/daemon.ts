@@ -122,7 +122,10 @@ export class Daemon {
     this.repo = repo
     this.log = log
     this.ops = new RepoOps(repo)
-    const table = opTable(this.ops, () => this.network, () => this.follower?.status())
+    const table = opTable(this.ops, () => this.network, () => this.follower?.status(), async name => {
+      if (this.consensus === undefined) throw new UnavailableError('the consensus service is not running: start the daemon with `dits-node start`')
+      return (await this.consensus.refGet({ name })).cid
+    })
     Object.assign(table.rpc, consensusOps(() => this.consensus))
     Object.assign(table.rpc, seedOps({
       ops: this.ops,

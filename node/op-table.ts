@@ -12,6 +12,11 @@ import { AddArgs, GetArgs, CatArgs, CidArgs, PinRmArgs, VerifyArgs, GcArgs, Expo
 import type { RepoOps } from './ops.ts'
 import type { DitsNetwork } from './net/index.ts'
 import type { SeedStatus } from './seed/index.ts'
+import { availability, AvailabilityArgs } from './availability.ts'
+
+async function noRefs (name: string): Promise<string> {
+  throw new UnavailableError(`cannot resolve the ref ${name}: the consensus service runs in the daemon (\`dits-node start\`)`)
+}
 
 /** Longest multiaddr `connect` takes, in characters. */
 const MAX_MULTIADDR_CHARS = 1024
@@ -19,9 +24,10 @@ const MAX_MULTIADDR_CHARS = 1024
 /**
  * The operations the API exposes: one entry per CLI verb. `network` is absent when the repo is opened
  * directly by the CLI; the network verbs then fail with exit 4. `seed` is the ref follower's status on a seed
- * (`status --json`'s `seed`).
+ * (`status --json`'s `seed`). `resolveRef` gives a ref's target through the consensus group (the daemon's
+ * ConsensusService), for the verbs that take a REF where a CID goes.
  */
-export function opTable (ops: RepoOps, network: () => DitsNetwork | undefined = () => undefined, seed: () => SeedStatus | undefined = () => undefined): OpTable {
+export function opTable (ops: RepoOps, network: () => DitsNetwork | undefined = () => undefined, seed: () => SeedStatus | undefined = () => undefined, resolveRef: (name: string) => Promise<string> = noRefs): OpTable {
   const net = (): DitsNetwork => {
     const n = network()
     if (n == null) throw new UnavailableError(`no daemon running for repo ${ops.repo.dir} — run \`dits-node start\``)
@@ -42,6 +48,14 @@ export function opTable (ops: RepoOps, network: () => DitsNetwork | undefined = 
       pinRm: rpc(PinRmArgs, async (a) => await ops.pinRm(a)),
       pinLs: rpc(NoArgs, async () => await ops.pinLs()),
       peers: rpc(NoArgs, async () => net().peers()),
+      availability: rpc(AvailabilityArgs, async (a, c) => await availability({
+        getBlock: async cid => await ops.repo.blocks.get(cid),
+        has: async (cid, o) => await ops.repo.blocks.has(cid, o),
+        pinReasons: async cid => await ops.repo.pins.reasons(cid),
+        role: ops.repo.config.role,
+        network: net,
+        resolveRef: async name => await resolveRef(name)
+      }, a, c)),
       connect: rpc(z.strictObject({ multiaddr: z.string().min(1).max(MAX_MULTIADDR_CHARS) }), async (a, c) => await net().connect(a.multiaddr, { signal: c.signal })),
       status: rpc(NoArgs, async () => {
         const n = network()

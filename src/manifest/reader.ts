@@ -57,6 +57,8 @@ export interface ChunkRef {
   /** offset of the chunk in the file */
   offset: number
   length: number
+  /** the file's path below the walked root (WalkOptions.path): '' for the root itself */
+  path: string
 }
 
 export interface WalkOptions {
@@ -157,7 +159,7 @@ export async function * walkChunks (getBlock: GetBlock, file: FileNode | PartNod
     f.at += bytes
     if (at + bytes <= range.offset || at >= end) continue
     if (f.node.chunks != null) {
-      yield { cid, offset: at, length: bytes }
+      yield { cid, offset: at, length: bytes, path: options.path ?? '' }
       continue
     }
     await pacer.step()
