@@ -14,7 +14,7 @@ import type { ShardingStrategy } from 'blockstore-fs/sharding'
 import type { FileHandle } from 'node:fs/promises'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { AbortOptions } from '@libp2p/interface'
-import { verifyBlock } from '../src/cid.ts'
+import { base32Cid, verifyBlock } from '../src/cid.ts'
 import { VerificationError, NotFoundError, DitsError } from '../src/errors.ts'
 import { MAX_BLOCK_BYTES } from '../protocol/limits.ts'
 import { writeFully, writeFullySync, alignedBuffer, contiguous, copyInto, fsyncPath, O_DIRECT, DIRECT_ALIGN_BYTES, PRIVATE_FILE_MODE, PRIVATE_DIR_MODE } from './files.ts'
@@ -53,7 +53,7 @@ export class WholeCidSharding implements ShardingStrategy {
   extension = EXTENSION
 
   encode (cid: CID): { dir: string, file: string } {
-    const s = cid.toString(base32)
+    const s = base32Cid(cid)
     return { dir: s.slice(-3, -1), file: s + EXTENSION }
   }
 

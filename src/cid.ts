@@ -104,6 +104,34 @@ export function toHex (bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 }
 
+/** multibase base32's characters (RFC 4648, lower case) as bytes */
+const BASE32_CODES = Buffer.from('abcdefghijklmnopqrstuvwxyz234567', 'latin1')
+
+/**
+ * `cid.toString(base32)` ('b' and RFC 4648 base32, lower case, no padding), made in one buffer: the blockstore names
+ * every file so, and multiformats' encoder (a string grown a character at a time, plus a per-CID cache) cost ~3x
+ * more — ~20 µs of each HAVE a node answered, at 10,000 HAVEs a have-check.
+ */
+export function base32Cid (cid: CID): string {
+  const bytes = cid.bytes
+  const out = Buffer.allocUnsafe(1 + Math.ceil(bytes.byteLength * 8 / 5))
+  out[0] = 0x62
+  let o = 1
+  let bits = 0
+  let value = 0
+  for (let i = 0; i < bytes.byteLength; i++) {
+    // fewer than 5 bits are left over from the last byte, so 13 bits hold the window
+    value = ((value << 8) | bytes[i]) & 0x1fff
+    bits += 8
+    while (bits >= 5) {
+      bits -= 5
+      out[o++] = BASE32_CODES[(value >>> bits) & 31]
+    }
+  }
+  if (bits > 0) out[o++] = BASE32_CODES[(value << (5 - bits)) & 31]
+  return out.toString('latin1', 0, o)
+}
+
 /**
  * A CID as a map key: its bytes as a flat string. `cid.toString()` encodes base32 a character at a time (and caches
  * the result per CID object): most of a have-check's CPU went to it when keys were made that way.

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
-import { CidSet, blockCid, chunkCid, DAG_CBOR_CODE } from '../../src/cid.ts'
+import { base32 } from 'multiformats/bases/base32'
+import { CID } from 'multiformats/cid'
+import { create as digest } from 'multiformats/hashes/digest'
+import { CidSet, base32Cid, blockCid, chunkCid, DAG_CBOR_CODE } from '../../src/cid.ts'
 import { pseudoRandomBytes } from './fastcdc/testdata.ts'
 
 describe('src/cid', () => {
@@ -17,5 +20,18 @@ describe('src/cid', () => {
     assert.equal(set.size, 1002)
     assert.equal(set.has(chunkCid(pseudoRandomBytes(64, 100 + 999))), true)
     assert.equal(set.has(chunkCid(pseudoRandomBytes(64, 100 + 1000))), false)
+  })
+
+  it('base32Cid is cid.toString(base32) for every digest length (0-64 bytes) and both codecs', () => {
+    for (let len = 0; len <= 64; len++) {
+      for (const code of [0x55, DAG_CBOR_CODE]) {
+        const cid = CID.createV1(code, digest(0x1e, pseudoRandomBytes(len, 1000 + len)))
+        assert.equal(base32Cid(cid), cid.toString(base32), `${len} bytes, codec ${code}`)
+      }
+    }
+    for (let i = 0; i < 500; i++) {
+      const cid = chunkCid(pseudoRandomBytes(32, i))
+      assert.equal(base32Cid(cid), cid.toString(base32))
+    }
   })
 })
