@@ -86,6 +86,8 @@ export interface AvailabilityReport {
   missing: MissingChunk[]
   missing_chunks: number
   missing_bytes: number
+  /** of duration_ms, the time the root's manifests took to be made local (fetched where this node lacked them) */
+  manifests_ms: number
   duration_ms: number
 }
 
@@ -116,6 +118,7 @@ export async function availability (deps: AvailabilityDeps, args: AvailabilityAr
   if (root.code !== DAG_CBOR_CODE) throw new UsageError(`${root} is a chunk, not a file or directory manifest: availability walks a manifest's chunks`)
   // the manifests are what the walk reads: fetched from whoever has them, as `ls` and `get` do
   await network.fetch(root, { signal: ctx.signal, scope: 'manifests' })
+  const manifestsMs = Math.round(performance.now() - started)
   const entry = await resolvePath(deps.getBlock, root, path, { signal: ctx.signal })
 
   const tallies = await reachHolders(deps, network, entry.cid, ctx.signal)
@@ -196,6 +199,7 @@ export async function availability (deps: AvailabilityDeps, args: AvailabilityAr
     missing,
     missing_chunks: missingChunks,
     missing_bytes: missingBytes,
+    manifests_ms: manifestsMs,
     duration_ms: Math.round(performance.now() - started)
   }
 }
