@@ -1,28 +1,29 @@
 /**
  * The scene of the availability spec and bench (issue 17): a 10,000-chunk tree built chunk by chunk (so every
- * holder's share is known without the code under test), five real libp2p nodes on loopback with blockstores on
- * disk holding different parts of it, and a real daemon process (a consensus group of one, for refs) that has them
- * all as bootstrap peers.
+ * holder's share is known without the code under test), five real libp2p nodes on loopback, each a process of its
+ * own (availability-peer.ts) with a blockstore on disk holding a different part of it, and a real daemon process (a
+ * consensus group of one, for refs) that has them all as bootstrap peers.
  *
  * Holders: this node (audio.wav's chunks, no manifest), `full` (everything), `seed` (role seed: every manifest and
  * clips' chunks except the first 20 of clips/f3 and the last 100 of clips/f8), `half` (every other chunk), `none`,
  * and `refused` (everything, but it refuses to serve the daemon: no read role).
  */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { chunkCid } from '../../src/cid.ts'
 import { blake3 } from '../../src/hash/blake3.ts'
 import { FileManifestBuilder, buildDirectory } from '../../src/manifest/builder.ts'
 import { DitsBlockstore } from '../../node/blockstore.ts'
-import { createNetwork } from '../../node/net/index.ts'
 import { dits } from './cli.ts'
 import type { RunResult } from './cli.ts'
 import { VoterCluster } from '../node/consensus/cluster.ts'
 import type { CID } from 'multiformats/cid'
 import type { DirEntry, EncodedBlock } from '../../src/manifest/format.ts'
-import type { DitsNetwork, NetworkInit } from '../../node/net/index.ts'
 
 export const CHUNK_BYTES = 512
 export const CHUNKS_PER_FILE = 1000
@@ -96,10 +97,40 @@ async function putAll (store: DitsBlockstore, blocks: Array<{ cid: CID, bytes: U
   await store.close()
 }
 
-async function startDiskNode (store: DitsBlockstore, init: Partial<NetworkInit> = {}): Promise<{ net: DitsNetwork, addr: string }> {
-  const net = await createNetwork({ privateKey: await generateKeyPair('Ed25519'), role: 'peer', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [], mdns: false, ...init, blockstore: store })
-  await net.start()
-  return { net, addr: net.addresses().find(a => a.includes('/tcp/')) as string }
+/** A peer in a process of its own (availability-peer.ts), serving the store at `dir`. */
+export interface ScenePeer {
+  peerId: string
+  addr: string
+  child: ChildProcess
+}
+
+const PEER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'availability-peer.js')
+/** A peer process must say where it listens within this. */
+const PEER_START_TIMEOUT_MS = 30_000
+
+async function startPeer (dir: string, role: 'peer' | 'seed', refused = '-'): Promise<ScenePeer> {
+  const child = spawn(process.execPath, [PEER_SCRIPT, dir, role, refused], { stdio: ['pipe', 'pipe', 'inherit'] })
+  let out = ''
+  const first = await new Promise<{ peerId: string, addr: string }>((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`peer of ${dir} did not start within ${PEER_START_TIMEOUT_MS} ms`)) }, PEER_START_TIMEOUT_MS)
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      if (!out.includes('\n')) return
+      clearTimeout(timer)
+      resolve(JSON.parse(out.split('\n')[0]))
+    })
+    child.on('exit', code => { clearTimeout(timer); reject(new Error(`peer of ${dir} exited ${code}`)) })
+  })
+  return { ...first, child }
+}
+
+async function stopPeerProcess (peer: ScenePeer): Promise<void> {
+  if (peer.child.exitCode !== null || peer.child.signalCode !== null) return
+  const exited = once(peer.child, 'exit')
+  peer.child.kill('SIGTERM')
+  const timer = setTimeout(() => peer.child.kill('SIGKILL'), 10_000)
+  await exited
+  clearTimeout(timer)
 }
 
 export type PeerName = 'full' | 'seed' | 'half' | 'none' | 'refused'
@@ -107,7 +138,7 @@ export type PeerName = 'full' | 'seed' | 'half' | 'none' | 'refused'
 export class AvailabilityScene {
   readonly tree: Tree
   readonly group: VoterCluster
-  readonly peers: Partial<Record<PeerName, { net: DitsNetwork, addr: string }>> = {}
+  readonly peers: Partial<Record<PeerName, ScenePeer>> = {}
 
   private constructor (tree: Tree, group: VoterCluster) {
     this.tree = tree
@@ -153,13 +184,14 @@ export class AvailabilityScene {
 
   /** Stop one of the peers (its connections close). */
   async stopPeer (name: PeerName): Promise<void> {
-    await this.peers[name]?.net.stop()
+    const peer = this.peers[name]
     this.peers[name] = undefined
+    if (peer !== undefined) await stopPeerProcess(peer)
   }
 
   async stop (): Promise<void> {
     await this.group.stopAll()
-    await Promise.all(Object.values(this.peers).map(async p => { await p?.net.stop() }))
+    await Promise.all(Object.values(this.peers).map(async p => { if (p !== undefined) await stopPeerProcess(p) }))
   }
 
   private async setUp (work: string): Promise<void> {
@@ -173,16 +205,20 @@ export class AvailabilityScene {
     await putAll(seedStore, [...tree.manifests, ...tree.chunks.filter((_, i) => this.seedHas(i))])
     const halfStore = await diskStore(join(work, 'half'))
     await putAll(halfStore, tree.chunks.filter((_, i) => this.halfHas(i)))
-    this.peers.full = await startDiskNode(everything)
-    this.peers.refused = await startDiskNode(await diskStore(join(work, 'full'), true), { refuseServing: peer => peer.toString() === daemonId ? `peer ${daemonId} lacks the read role (chunks)` : undefined })
-    this.peers.seed = await startDiskNode(seedStore, { role: 'seed' })
-    this.peers.half = await startDiskNode(halfStore)
-    this.peers.none = await startDiskNode(await diskStore(join(work, 'none')))
+    await diskStore(join(work, 'none'))
+    const [full, refused, seed, half, none] = await Promise.all([
+      startPeer(join(work, 'full'), 'peer'),
+      startPeer(join(work, 'full'), 'peer', daemonId),
+      startPeer(join(work, 'seed'), 'seed'),
+      startPeer(join(work, 'half'), 'peer'),
+      startPeer(join(work, 'none'), 'peer')
+    ])
+    Object.assign(this.peers, { full, refused, seed, half, none })
     // this node holds audio.wav's chunks, not one manifest: it fetches those
     await putAll(await diskStore(this.repo, true), tree.chunks.filter((_, i) => this.selfHas(i)))
     const configPath = join(this.repo, 'config.json')
     const config = JSON.parse(await readFile(configPath, 'utf8'))
-    config.bootstrap = Object.values(this.peers).map(p => `${p?.addr ?? ''}/p2p/${p?.net.peerId ?? ''}`)
+    config.bootstrap = Object.values(this.peers).map(p => `${p?.addr ?? ''}/p2p/${p?.peerId ?? ''}`)
     await writeFile(configPath, JSON.stringify(config, null, 2))
     await this.group.start(0)
     await this.group.leader(0)

@@ -30,7 +30,7 @@ describe('node/availability: who holds what of a root (a daemon and five peers, 
     const chunks = scene.tree.chunks.filter((_, i) => has(i)).length
     return { chunks, bytes: chunks * CHUNK_BYTES }
   }
-  const id = (name: PeerName): string => scene.peers[name]?.net.peerId ?? ''
+  const id = (name: PeerName): string => scene.peers[name]?.peerId ?? ''
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'dits-availability-'))
