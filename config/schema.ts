@@ -75,6 +75,11 @@ export interface Config {
     /** log files kept, the current one included */
     maxFiles: number
   }
+  /** the web page the daemon serves on its API's address (README, "Dashboard") */
+  dashboard: {
+    /** serve `/dashboard/` and answer `dits-node dashboard` */
+    enabled: boolean
+  }
 }
 
 export const LOG_LEVEL_NAMES = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -112,7 +117,8 @@ export function defaultConfig (): Config {
     swarm: { keyFile: null, required: false },
     access: defaultAccessTable(),
     metrics: { listen: null },
-    log: { level: 'info', maxFileBytes: DEFAULT_LOG_MAX_FILE_BYTES, maxFiles: DEFAULT_LOG_MAX_FILES }
+    log: { level: 'info', maxFileBytes: DEFAULT_LOG_MAX_FILE_BYTES, maxFiles: DEFAULT_LOG_MAX_FILES },
+    dashboard: { enabled: true }
   }
 }
 
@@ -188,7 +194,8 @@ export const RULES: Record<string, KeyRule> = {
   'metrics.listen': { allowed: 'null (metrics only on the API, with its token) or "HOST:PORT" where GET /metrics answers without the token, e.g. "127.0.0.1:9464" or "[::1]:9464"', check: v => v === null || (typeof v === 'string' && parseHostPort(v) !== undefined) },
   'log.level': { allowed: LOG_LEVEL_NAMES.map(l => `"${l}"`).join(', '), check: v => (LOG_LEVEL_NAMES as readonly unknown[]).includes(v) },
   'log.maxFileBytes': { allowed: 'an integer 4096–1073741824 (bytes a log file reaches before it is rotated)', check: isInt(4096, 1024 * 1024 * 1024) },
-  'log.maxFiles': { allowed: 'an integer 1–100 (log files kept, the current one included)', check: isInt(1, 100) }
+  'log.maxFiles': { allowed: 'an integer 1–100 (log files kept, the current one included)', check: isInt(1, 100) },
+  'dashboard.enabled': { allowed: 'true or false', check: isBool }
 }
 
 export function getKey (obj: unknown, key: string): unknown {

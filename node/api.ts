@@ -12,6 +12,10 @@
  * does not come from such a local process: a `Host` other than the address it listens on (a web page that
  * rebinds a DNS name to 127.0.0.1), any request a browser sends with an `Origin`, CORS preflights; and every
  * body is checked against its operation's schema before the operation sees it (a 400 that names the field).
+ *
+ * The one exception is `/dashboard/…` (node/dashboard/server.ts), the page a browser shows: after the same `Host`
+ * check it goes to the dashboard, which checks the `Origin` is its own and takes a session cookie instead of the
+ * token — and serves nothing but read-only GETs. The cookie opens nothing here: `/rpc` and `/stream` take the token.
  */
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse, Server } from 'node:http'
@@ -26,6 +30,7 @@ import { InvalidArgumentError, BadRequestError, DaemonNotAnsweringError, RemoteE
 import type { OpContext, Progress } from './ops.ts'
 import type { Scrape } from './metrics/listener.ts'
 import type { Logger } from './log/index.ts'
+import type { DashboardServer } from './dashboard/server.ts'
 
 /** Request bodies are small JSON argument objects. */
 export const MAX_REQUEST_BYTES = 1024 * 1024
@@ -117,6 +122,8 @@ export interface ApiServerInit {
   scrape?: Scrape
   /** where every error the API answers is logged, with its context (op, request number, request id, arguments) */
   log?: Logger
+  /** the dashboard's pages under `/dashboard/`; absent (config dashboard.enabled false): they answer 404 */
+  dashboard?: DashboardServer
 }
 
 export class ApiServer {
@@ -130,6 +137,7 @@ export class ApiServer {
   private hosts = new Set<string>()
   private readonly scrape?: Scrape
   private readonly log?: Logger
+  private readonly dashboard?: DashboardServer
   /** numbers the requests, for the logs and the `x-request-id` header */
   private requests = 0
 
@@ -137,6 +145,7 @@ export class ApiServer {
     this.table = table
     this.scrape = init.scrape
     this.log = init.log
+    this.dashboard = init.dashboard
     this.tokenDigest = digest(token)
     this.server = createServer((req, res) => {
       const handled: Promise<void> = this.handle(req, res).catch(() => { res.destroy() }).finally(() => this.handling.delete(handled))
@@ -180,6 +189,10 @@ export class ApiServer {
     // Before anything else, and before the token: these are the requests a web page can make a browser send.
     const host = req.headers.host ?? ''
     if (!this.hosts.has(host.toLowerCase())) return refuse(403, new DitsError(`forbidden: Host "${host}" is not this API's address (${[...this.hosts].join(' or ')})`))
+    if (/^\/dashboard(?:[/?]|$)/.test(req.url ?? '')) {
+      if (this.dashboard === undefined) return refuse(404, new DitsError('the dashboard is off (config dashboard.enabled is false)'))
+      return await this.dashboard.handle(req, res, host.toLowerCase())
+    }
     if (req.headers.origin !== undefined) return refuse(403, new DitsError('forbidden: the API does not serve browsers (the request has an Origin)'))
     if (req.method === 'OPTIONS') return refuse(403, new DitsError('forbidden: the API does not answer CORS preflights'))
     if (!this.authorized(req)) return refuse(401, new DitsError('unauthorized: the request lacks the token from <repo>/api.token'))

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { Repo, API_FILE, API_TOKEN_FILE, WEBRTC_CERTIFICATE_FILE } from './repo.ts'
 import { writeDurable } from './files.ts'
 import { RepoOps } from './ops.ts'
-import { ApiServer, newApiToken } from './api.ts'
+import { ApiServer, newApiToken, rpc, NoArgs } from './api.ts'
 import { opTable } from './op-table.ts'
 import { createNetwork } from './net/index.ts'
 import type { DitsNetwork, NetworkSwarm } from './net/index.ts'
@@ -29,6 +29,20 @@ import { RAFT_PROTOCOL, CONSENSUS_PROTOCOL, SEED_PROTOCOL } from '../protocol/id
 import { UnavailableError } from '../src/errors.ts'
 import { accessDenied, hasRole } from '../src/state/index.ts'
 import type { AccessTable } from '../src/state/index.ts'
+import { Dashboard } from './dashboard/index.ts'
+import type { DashboardLogin, DashboardSources } from './dashboard/index.ts'
+import { heldShare } from '../src/manifest/index.ts'
+import { parseCid } from '../src/cid.ts'
+import { macrotask } from './deferred.ts'
+
+/** Manifest nodes plus chunk look-ups one measure of a ref's local share may make (the dashboard's refs panel). */
+export const DEFAULT_SHARE_BUDGET = 200_000
+
+/** `dits-node dashboard` on a daemon whose config turns the dashboard off. */
+export class DashboardDisabledError extends UnavailableError {
+  static override name = 'DashboardDisabledError'
+  override name = 'DashboardDisabledError'
+}
 
 /** The user this daemon runs as: the unverified label its commands carry (`ref log`, `lock ls`). */
 function localUser (): string | undefined {
@@ -112,6 +126,7 @@ export class Daemon {
   private readonly api: ApiServer
   private metricsListener?: MetricsListener
   private metricsUrl?: string
+  private readonly dashboard?: Dashboard
   private apiUrl = ''
   private stopping?: Promise<void>
 
@@ -135,7 +150,12 @@ export class Daemon {
         return (await this.consensus.refGet({ name })).cid
       }
     }))
-    this.api = new ApiServer(table, this.token, { scrape: this.scrape, log: log.logger.child({ component: 'dits:api' }) })
+    if (repo.config.dashboard.enabled) this.dashboard = new Dashboard(this.dashboardSources())
+    table.rpc.dashboardLogin = rpc(NoArgs, async (): Promise<DashboardLogin> => {
+      if (this.dashboard === undefined) throw new DashboardDisabledError(`the dashboard is off for repo ${repo.dir}: turn it on with \`dits-node config set dashboard.enabled true\` and restart the daemon`)
+      return this.dashboard.login(this.apiUrl)
+    })
+    this.api = new ApiServer(table, this.token, { scrape: this.scrape, log: log.logger.child({ component: 'dits:api' }), dashboard: this.dashboard?.server })
     this.ops.onGc = result => { this.metrics.gcRan(result) }
     this.metrics.attach({
       repo: () => this.repo.blocks.usageReport(),
@@ -147,6 +167,37 @@ export class Daemon {
         return s === undefined ? undefined : { term: s.term, commitIndex: s.commitIndex, appliedIndex: s.appliedIndex, leader: s.leader === s.self }
       }
     })
+  }
+
+  /** What the dashboard shows, read from the network, the consensus service and the repo. */
+  private dashboardSources (): DashboardSources {
+    const net = (): DitsNetwork => {
+      if (this.network === undefined) throw new UnavailableError('the network is not started')
+      return this.network
+    }
+    const consensus = (): ConsensusService => {
+      if (this.consensus === undefined) throw new UnavailableError('the consensus service is not started')
+      return this.consensus
+    }
+    const blocks = this.repo.blocks
+    return {
+      node: async () => ({ status: net().status(), repo: { ...await this.ops.repoStats(), dir: this.repo.dir } }),
+      metrics: async () => await this.metrics.snapshot(),
+      peers: () => net().peers(),
+      transfers: () => net().transfers(),
+      penalties: () => net().recentPenalties(),
+      names: () => this.repo.config.access.names,
+      refs: async () => await consensus().refLs({}),
+      locks: async () => await consensus().lockLs({}),
+      lockAudit: async () => await consensus().lockAudit(),
+      cluster: async () => await consensus().clusterStatus(),
+      localShare: async (root) => await heldShare(
+        async cid => await blocks.has(cid) ? await blocks.get(cid).catch(() => undefined) : undefined,
+        async cid => await blocks.has(cid),
+        parseCid(root),
+        { budget: DEFAULT_SHARE_BUDGET, pause: macrotask }
+      )
+    }
   }
 
   private readonly scrape = async (): Promise<{ contentType: string, body: string }> => ({ contentType: this.metrics.contentType, body: await this.metrics.text() })
@@ -270,6 +321,7 @@ export class Daemon {
   /** Stop serving, remove the api files, release the repo. Idempotent. */
   async stop (): Promise<void> {
     this.stopping ??= (async () => {
+      await this.dashboard?.stop()
       await this.api.close()
       await this.gcSchedule?.stop()
       await this.follower?.stop()

@@ -23,7 +23,7 @@ import type { DriverStatus } from './driver.ts'
 import type { ConsensusObserver } from './observer.ts'
 import type { ConsensusCall } from './server.ts'
 import type {
-  AccessAuditEntry, AccessRole, AccessTable, AdmittedCommand, CommandResult, RequestBody, LockGrant, LockLsReply, LockMode, Query, QueryReply, RefLogReply, RefRecord
+  AccessAuditEntry, AccessRole, AccessTable, AdmittedCommand, CommandResult, RequestBody, LockAuditReply, LockGrant, LockLsReply, LockMode, Query, QueryReply, RefLogReply, RefRecord
 } from '../../src/state/index.ts'
 
 /** What `--request-id` accepts: it becomes part of a client id (src/state MAX_ID_CHARS bounds those). */
@@ -314,6 +314,11 @@ export class ConsensusService {
 
   async lockLs (args: { prefix?: string }): Promise<LockLsReply> {
     return await this.read({ type: 'lock.ls', prefix: args.prefix ?? '' })
+  }
+
+  /** The lock audit log: grants removed by `lock break` or by lease expiry, oldest first (the dashboard's events). */
+  async lockAudit (): Promise<LockAuditReply> {
+    return await this.read({ type: 'lock.audit' })
   }
 
   async lockBreak (args: { path: string, reason: string, requestId?: string }): Promise<{ broken: LockInfo[] }> {

@@ -160,6 +160,21 @@ export interface DownloadContext {
   log: Logger
 }
 
+/** A download in flight as `transfers()` lists it: counts only; rates are the caller's to derive from two of them. */
+export interface TransferSnapshot {
+  root: string
+  /** ms since the epoch when the download began */
+  started: number
+  bytes_total: number
+  bytes_fetched: number
+  bytes_local: number
+  manifests_fetched: number
+  /** chunk bytes received from each peer */
+  sources: Record<string, number>
+  peers: number
+  in_flight: number
+}
+
 /** A manifest node to walk, with where it sits: its order among its siblings, and its depth and path for the limits. */
 interface TreeLink {
   cid: CID
@@ -202,6 +217,7 @@ export class Download {
   private readonly stop = new AbortController()
   private readonly rateSamples: Array<{ at: number, bytes: number }> = []
   private readonly started = performance.now()
+  private readonly startedAt = Date.now()
   private bytesTotal = 0
   private bytesFetched = 0
   private bytesLocal = 0
@@ -265,6 +281,21 @@ export class Download {
       this.stop.abort()
       clearTimeout(this.timer)
       for (const source of this.sources.values()) source.session?.close()
+    }
+  }
+
+  /** Where the download is now (the dashboard's transfers panel). */
+  snapshot (): TransferSnapshot {
+    return {
+      root: this.root.toString(),
+      started: this.startedAt,
+      bytes_total: this.bytesTotal,
+      bytes_fetched: this.bytesFetched,
+      bytes_local: this.bytesLocal,
+      manifests_fetched: this.manifestsFetched,
+      sources: { ...this.perSource },
+      peers: this.scheduler.usablePeers().length,
+      in_flight: this.scheduler.inFlight
     }
   }
 

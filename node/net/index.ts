@@ -37,7 +37,8 @@ import type { Datastore } from 'interface-datastore'
 import type { CID } from 'multiformats/cid'
 import type { DitsLibp2p } from './host.ts'
 import type { AdvertiserStats } from './advertiser.ts'
-import type { FetchOptions, FetchProgress, FetchReport, ProviderInfo } from './fetcher.ts'
+import type { FetchOptions, FetchProgress, FetchReport, ProviderInfo, TransferSnapshot } from './fetcher.ts'
+import type { PenaltyEvent } from './penalties.ts'
 import type { ChunkExchangeInit, NetworkBlockstore, ServeStats } from './chunk-exchange.ts'
 import type { PeerHello } from './hello.ts'
 import type { SwarmKey, SwarmStatus } from './swarm-key.ts'
@@ -45,8 +46,11 @@ import type { HostInit } from './host.ts'
 import type { NetworkObserver, FetchSource } from './observer.ts'
 import type { HaveCheck } from './have-check.ts'
 
-export type { FetchOptions, FetchProgress, FetchReport, NetworkBlockstore, PeerHello, DitsLibp2p, SwarmKey, SwarmStatus, NetworkObserver, FetchSource, HaveCheck }
+export type { FetchOptions, FetchProgress, FetchReport, NetworkBlockstore, PeerHello, DitsLibp2p, SwarmKey, SwarmStatus, NetworkObserver, FetchSource, HaveCheck, TransferSnapshot, PenaltyEvent }
 export { HaveCheckRefusedError, IncompatiblePeerError, FetchFailedError, ProtocolViolationError, PeerPenalizedError, RemoteProtocolError, PeerTimeoutError, NotStartedError, PrivateNetworkDialError, SwarmKeyError, SwarmKeyRequiredError } from './errors.ts'
+
+/** Violations kept for `recentPenalties()`, newest last. */
+export const MAX_RECENT_PENALTIES = 64
 
 export type Role = 'peer' | 'seed'
 
@@ -162,6 +166,10 @@ export interface DitsNetwork {
    * protocol violation (a malformed or oversized frame, a forged field) also closes every connection to it at once
    */
   penalize(peer: string, reason: string, disconnect?: boolean): void
+  /** the downloads in flight */
+  transfers(): TransferSnapshot[]
+  /** the last MAX_RECENT_PENALTIES violations counted (verification failures, bans), oldest first, each with a sequence number */
+  recentPenalties(): Array<PenaltyEvent & { seq: number }>
 }
 
 export async function createNetwork (init: NetworkInit): Promise<DitsNetwork> {
@@ -198,6 +206,8 @@ class Network implements DitsNetwork {
   private readonly roles: string[]
   private readonly advertiser: Advertiser
   private readonly downloads = new Set<Download>()
+  private readonly penaltyLog: Array<PenaltyEvent & { seq: number }> = []
+  private penaltySeq = 0
   private readonly log: Logger
   /** aborts in-flight downloads when the node stops */
   private stopping = new AbortController()
@@ -208,6 +218,10 @@ class Network implements DitsNetwork {
     this.swarm = swarm
     this.init = init
     this.penalties = penalties
+    penalties.onPenalty = event => {
+      this.penaltyLog.push({ ...event, seq: ++this.penaltySeq })
+      if (this.penaltyLog.length > MAX_RECENT_PENALTIES) this.penaltyLog.shift()
+    }
     this.roles = roles
     this.log = libp2p.logger.forComponent('dits:net')
     this.advertiser = new Advertiser({
@@ -320,6 +334,14 @@ class Network implements DitsNetwork {
     const id = peerIdFromString(peer)
     const hello = await this.ready(id, options)
     return await openHaveCheck(this.libp2p.services.chunks, id, { maxOutstandingWants: hello.limits.maxOutstandingWants }, options)
+  }
+
+  transfers (): TransferSnapshot[] {
+    return [...this.downloads].map(d => d.snapshot())
+  }
+
+  recentPenalties (): Array<PenaltyEvent & { seq: number }> {
+    return this.penaltyLog.map(e => ({ ...e }))
   }
 
   peers (): PeerInfo[] {

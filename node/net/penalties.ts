@@ -28,6 +28,17 @@ export interface PeerPenaltiesInit {
   now?(): number
 }
 
+/** One violation counted, as the dashboard's recent events show it. */
+export interface PenaltyEvent {
+  peer: string
+  reason: string
+  points: number
+  /** this violation got the peer banned */
+  banned: boolean
+  /** ms since the epoch */
+  at: number
+}
+
 export class PeerPenalties {
   readonly threshold: number
   private readonly windowMs: number
@@ -35,6 +46,8 @@ export class PeerPenalties {
   private readonly now: () => number
   hangUp?: (peer: PeerId, reason: string) => Promise<void>
   onBan?: (peer: PeerId, reason: string) => void
+  /** told of every violation counted (the network's log of recent events) */
+  onPenalty?: (event: PenaltyEvent) => void
   private readonly records = new Map<string, { events: Array<{ at: number, points: number, reason: string }>, bannedUntil?: number }>()
 
   constructor (init: PeerPenaltiesInit = {}) {
@@ -61,6 +74,7 @@ export class PeerPenalties {
       this.onBan?.(peer, reason)
     }
     if (banned || disconnect) this.hangUp?.(peer, reason).catch(() => {})
+    this.onPenalty?.({ peer: key, reason, points, banned, at: now })
     return banned
   }
 
