@@ -252,8 +252,9 @@ export class DashboardSampler {
     for (const p of this.sources.penalties()) {
       if (p.seq <= since) continue
       last = p.seq
-      if (p.banned) event('ban', 'error', `peer ${who(p.peer)} banned: ${p.reason}`, p.at)
-      else event(/verif|match/i.test(p.reason) ? 'verification' : 'peer', 'warn', `peer ${who(p.peer)} penalized: ${p.reason}`, p.at)
+      // bytes that fail verification cost a ban at once (fetcher.ts): the event says both
+      const verification = /verification/i.test(p.reason)
+      event(verification ? 'verification' : p.banned ? 'ban' : 'peer', p.banned || verification ? 'error' : 'warn', `peer ${who(p.peer)} ${p.banned ? 'banned' : 'penalized'}: ${p.reason}`, p.at)
     }
     return last
   }
