@@ -35,6 +35,7 @@ describe('dashboard: the page in headless Chromium against three voter daemons',
   let page: Page
   /** the node whose dashboard the page shows */
   const VIEWED = 1
+  const SEED = 0
 
   const run = async (node: number, args: string[]): Promise<RunResult> => await dits(['--repo', group.repos[node], ...args])
   const ok = async (node: number, args: string[]): Promise<string> => {
@@ -53,6 +54,9 @@ describe('dashboard: the page in headless Chromium against three voter daemons',
     work = await mkdtemp(join(tmpdir(), 'dits-dashboard-'))
     group = new VoterCluster(work, 3)
     await group.create(0)
+    // node 0 is the studio's seed (and a voter), as on a studio network
+    const seedConfig = join(group.repos[SEED], 'config.json')
+    await writeFile(seedConfig, JSON.stringify({ ...JSON.parse(await readFile(seedConfig, 'utf8')), role: 'seed' }, null, 2))
     const [b] = await Promise.all([
       chromium.launch({ executablePath: CHROMIUM, headless: true }),
       (async () => {
@@ -115,6 +119,7 @@ describe('dashboard: the page in headless Chromium against three voter daemons',
       assert.match(await row.innerText(), /tcp/)
       assert.match(await row.innerText(), /LAN/)
       assert.match(await row.innerText(), /voter/)
+      assert.match(await row.innerText(), i === SEED ? /seed/ : /peer/)
     }
     const leader = group.peerIds[await group.leader(VIEWED)]
     await page.locator('[data-field="leader"]').filter({ hasText: short(leader) }).waitFor({ timeout: 15_000 })
@@ -142,8 +147,8 @@ describe('dashboard: the page in headless Chromium against three voter daemons',
   it('moves a transfer bar during a get of a few hundred MB, then shows the ref as held here in full', async () => {
     const src = join(work, 'reel.mov')
     await writeRandom(src, FILE_BYTES)
-    const root = (await ok(0, ['add', src])).trim().split('\n').at(-1) as string
-    await ok(0, ['ref', 'set', 'projects/reel3/cut', root])
+    const root = (await ok(SEED, ['add', src])).trim().split('\n').at(-1) as string
+    await ok(SEED, ['ref', 'set', 'projects/reel3/cut', root])
     const getting = run(VIEWED, ['get', root, '-o', join(work, 'out.mov'), '--max-rate', GET_RATE])
     const bar = page.locator(`tr[data-root="${root}"] progress`)
     await bar.waitFor({ timeout: 30_000 })
@@ -155,7 +160,7 @@ describe('dashboard: the page in headless Chromium against three voter daemons',
     }, 60_000, 'the transfer bar to move')
     const row = page.locator(`tr[data-root="${root}"]`)
     assert.match(await row.innerText(), /MB\/s/)
-    assert.match(await row.innerText(), new RegExp(short(group.peerIds[0])))
+    assert.match(await row.innerText(), new RegExp(short(group.peerIds[SEED])))
     await shot('transfer')
     const r = await getting
     assert.equal(r.code, 0, r.stderr)
