@@ -42,6 +42,18 @@ describe('cli progress', () => {
     assert.equal(lines[1], '\r\x1b[Kgetting: laying out the tree, 2,000 of 200,401 entries (1.0 MB of 9.0 MB)')
   })
 
+  it('a push shows the manifests phase, then bytes sent of those the seed lacked, the rate, the ETA and the share already there, then the sync', async () => {
+    const base = { root: 'bafyr4i', seed: '12D3KooWAbCdEfGh', totals_known: true, chunks_total: 100, bytes_total: 100_000_000, chunks_already: 25, bytes_already: 25_000_000, chunks_fetched: 0, bytes_fetched: 0, manifest_bytes_fetched: 4000, elapsed_ms: 0 }
+    const lines = await drawn([
+      { ...base, stage: 'manifests', totals_known: false, chunks_total: 0, bytes_total: 0, chunks_already: 0, bytes_already: 0 },
+      { ...base, stage: 'chunks', chunks_fetched: 30, bytes_fetched: 30_000_000 },
+      { ...base, stage: 'sync', chunks_fetched: 75, bytes_fetched: 75_000_000 }
+    ])
+    assert.equal(lines[0], '\r\x1b[Kpushing to AbCdEfGh: the seed fetches the manifests (4.0 KB)')
+    assert.match(lines[1], /^\r\x1b\[Kpushing to AbCdEfGh: 30\.0 MB of 75\.0 MB sent \(25% already there\) {2}.*\/s ETA \d+s$/)
+    assert.equal(lines[2], '\r\x1b[Kpushing to AbCdEfGh: 100.0 MB (25% already there), the seed makes it durable (fsync)')
+  })
+
   it('draws nothing when turned off (--json)', async () => {
     assert.deepEqual(await drawn([{ bytes: 1, total: 2 }], false), [])
   })
