@@ -118,6 +118,12 @@ describe('push: the seed keeps what a workstation pushes (real daemons)', functi
     assert.match(r.stderr, new RegExp(`peer ${third.info.peerId}.* lacks the write role \\(push`))
     const pins = JSON.parse(await ok(['--repo', repos.seed, '--json', 'pin', 'ls'])) as Array<{ cid: string }>
     assert.ok(!pins.some(p => p.cid === root))
+    // a seed that does not answer: exit 4, said
+    const [closed] = await freePorts(1)
+    const nobody = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    const gone = await dits(['--repo', repos.third, 'push', root, '--to', `/ip4/127.0.0.1/tcp/${closed}/p2p/${nobody}`])
+    assert.equal(gone.code, 4, gone.stderr)
+    assert.match(gone.stderr, new RegExp(`seed /ip4/127\\.0\\.0\\.1/tcp/${closed}/p2p/${nobody} is unreachable`))
   })
 
   it('a push through the seed itself is a no-op that says so', async () => {
