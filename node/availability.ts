@@ -23,7 +23,7 @@ import type { CID } from 'multiformats/cid'
 import type { ChunkRef, GetBlock } from '../src/manifest/index.ts'
 import type { DitsNetwork, HaveCheck } from './net/index.ts'
 import type { OpContext } from './ops.ts'
-import type { PinReason, PinReasons } from './repo.ts'
+import type { PinReasons } from './repo.ts'
 
 /** Distinct chunks walked, then have-checked against every holder at once. */
 export const DEFAULT_AVAILABILITY_BATCH_CHUNKS = 4096
@@ -33,6 +33,8 @@ export const DEFAULT_AVAILABILITY_LISTED = 1000
 export const MAX_AVAILABILITY_LISTED = 100_000
 /** Reaching the holders (dialling a configured seed, hello, opening the stream) must be done within this. */
 export const DEFAULT_HOLDER_CONNECT_TIMEOUT_MS = 5_000
+/** A seed must tell its pin of the root (ROOT_STATUS: it walks the root on its side) within this. */
+export const DEFAULT_PIN_STATE_TIMEOUT_MS = 10_000
 /** Local lookups between two turns of the event loop (holdsHere). */
 const LOCAL_SLICE_CHUNKS = 256
 /** Longest ref name or `CID/sub/path` taken, in characters (Linux's PATH_MAX, as every CID argument). */
@@ -60,8 +62,13 @@ export interface AvailabilityHolder {
   /** of the root's distinct chunks, and of their bytes, one decimal */
   percent: number
   bytes_percent: number
-  /** this node's pin of the root (a seed's comes from the seed itself) */
-  pin?: { pinned: boolean, reasons: PinReason[] }
+  /**
+   * Whether it pins the root and for which reasons (`user`, `ref`: a seed keeping a ref's target, `push`): this
+   * node's from its repo, a seed's from the seed itself (ROOT_STATUS); not pinned, what it holds is kept until gc
+   */
+  pin?: { pinned: boolean, reasons: string[] }
+  /** why a seed's pin state is not known (it did not answer in time, refused, …) */
+  pin_error?: string
 }
 
 export interface MissingChunk {
@@ -124,6 +131,8 @@ export async function availability (deps: AvailabilityDeps, args: AvailabilityAr
   const entry = await resolvePath(deps.getBlock, root, path, { signal: ctx.signal })
 
   const tallies = await reachHolders(deps, network, entry.cid, ctx.signal)
+  // the seeds' pin states are asked while the chunks are checked
+  const pins = seedPins(network, tallies, entry.cid, ctx.signal)
   const maxListed = args.maxListed ?? DEFAULT_AVAILABILITY_LISTED
   const missing: MissingChunk[] = []
   let missingChunks = 0
@@ -183,6 +192,7 @@ export async function availability (deps: AvailabilityDeps, args: AvailabilityAr
     if (batch.length > 0) await checkBatch(batch)
   } finally {
     for (const t of tallies) t.check?.close()
+    await pins
   }
 
   const holders = tallies.map(t => ({
@@ -247,7 +257,7 @@ async function resolveTarget (deps: AvailabilityDeps, target: string, ctx: OpCon
 async function reachHolders (deps: AvailabilityDeps, network: DitsNetwork, cid: CID, signal?: AbortSignal): Promise<Tally[]> {
   const reasons = await deps.pinReasons(cid)
   const self: Tally = {
-    holder: { peer: network.peerId, role: deps.role, self: true, state: 'ok', chunks: 0, bytes: 0, percent: 0, bytes_percent: 0, pin: { pinned: Object.keys(reasons).length > 0, reasons: Object.keys(reasons) as PinReason[] } }
+    holder: { peer: network.peerId, role: deps.role, self: true, state: 'ok', chunks: 0, bytes: 0, percent: 0, bytes_percent: 0, pin: { pinned: Object.keys(reasons).length > 0, reasons: Object.keys(reasons).sort() } }
   }
   const wait = deadline(signal, DEFAULT_HOLDER_CONNECT_TIMEOUT_MS)
   try {
@@ -268,6 +278,24 @@ async function reachHolders (deps: AvailabilityDeps, network: DitsNetwork, cid: 
   } finally {
     wait.clear()
   }
+}
+
+/**
+ * Each reachable seed's pin of `root`, set on its holder (`pin`, or `pin_error` when the seed could not say within
+ * DEFAULT_PIN_STATE_TIMEOUT_MS). Never fails: the pin state is a part of the report, not a condition of it.
+ */
+async function seedPins (network: DitsNetwork, tallies: Tally[], root: CID, signal?: AbortSignal): Promise<void> {
+  await Promise.all(tallies.filter(t => t.holder.role === 'seed' && t.check != null).map(async t => {
+    const wait = deadline(signal, DEFAULT_PIN_STATE_TIMEOUT_MS)
+    try {
+      const status = await network.rootStatus(t.holder.peer, root, { signal: wait.signal })
+      t.holder.pin = { pinned: status.reasons.length > 0, reasons: [...status.reasons].sort() }
+    } catch (err) {
+      t.holder.pin_error = wait.signal.aborted && signal?.aborted !== true ? `no answer within ${DEFAULT_PIN_STATE_TIMEOUT_MS / 1000} s` : (err as Error).message
+    } finally {
+      wait.clear()
+    }
+  }))
 }
 
 function share (part: number, whole: number): number {

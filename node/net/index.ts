@@ -28,6 +28,7 @@ import { PeerPenalties } from './penalties.ts'
 import { Advertiser } from './advertiser.ts'
 import { Download } from './fetcher.ts'
 import { openHaveCheck } from './have-check.ts'
+import { requestRootStatus } from './seed.ts'
 import { NotStartedError, PrivateNetworkDialError, PeerPenalizedError } from './errors.ts'
 import { parseMultiaddr } from '../../src/multiaddr.ts'
 import { UnavailableError, InvalidMultiaddrError } from '../../src/errors.ts'
@@ -45,8 +46,9 @@ import type { SwarmKey, SwarmStatus } from './swarm-key.ts'
 import type { HostInit } from './host.ts'
 import type { NetworkObserver, FetchSource } from './observer.ts'
 import type { HaveCheck } from './have-check.ts'
+import type { RootStatusReport } from './seed.ts'
 
-export type { FetchOptions, FetchProgress, FetchReport, NetworkBlockstore, PeerHello, DitsLibp2p, SwarmKey, SwarmStatus, NetworkObserver, FetchSource, HaveCheck, TransferSnapshot, PenaltyEvent }
+export type { FetchOptions, FetchProgress, FetchReport, NetworkBlockstore, PeerHello, DitsLibp2p, SwarmKey, SwarmStatus, NetworkObserver, FetchSource, HaveCheck, TransferSnapshot, PenaltyEvent, RootStatusReport }
 export { HaveCheckRefusedError, IncompatiblePeerError, FetchFailedError, ProtocolViolationError, PeerPenalizedError, RemoteProtocolError, PeerTimeoutError, NotStartedError, PrivateNetworkDialError, SwarmKeyError, SwarmKeyRequiredError } from './errors.ts'
 
 /** Violations kept for `recentPenalties()`, newest last. */
@@ -161,6 +163,8 @@ export interface DitsNetwork {
   holders(options?: AbortOptions): Promise<HolderInfo[]>
   /** a have-check stream to `peer` (dialled and through hello if need be), within its negotiated outstanding wants */
   openHaveCheck(peer: string, options?: AbortOptions): Promise<HaveCheck>
+  /** what the seed `peer` holds of `root` and why it keeps it (`/dits/seed/1.0.0` ROOT_STATUS, node/net/seed.ts) */
+  rootStatus(peer: string, root: CID, options?: AbortOptions): Promise<RootStatusReport>
   /**
    * count one violation of another layer (e.g. consensus) against `peer`; see PeerPenalties. `disconnect`: a
    * protocol violation (a malformed or oversized frame, a forged field) also closes every connection to it at once
@@ -342,6 +346,11 @@ class Network implements DitsNetwork {
 
   recentPenalties (): Array<PenaltyEvent & { seq: number }> {
     return this.penaltyLog.map(e => ({ ...e }))
+  }
+
+  async rootStatus (peer: string, root: CID, options: AbortOptions = {}): Promise<RootStatusReport> {
+    this.assertRunning()
+    return await requestRootStatus(this.libp2p, peer, root, options)
   }
 
   peers (): PeerInfo[] {

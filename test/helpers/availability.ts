@@ -5,20 +5,22 @@
  * consensus group of one, for refs) that has them all as bootstrap peers.
  *
  * Holders: this node (audio.wav's chunks, no manifest), `full` (everything), `seed` (role seed: every manifest and
- * clips' chunks except the first 20 of clips/f3 and the last 100 of clips/f8), `half` (every other chunk), `none`,
+ * clips' chunks except the first 20 of clips/f3 and the last 100 of clips/f8; it pins the root for `push` and `ref`,
+ * and answers ROOT_STATUS), `half` (every other chunk), `none`,
  * and `refused` (everything, but it refuses to serve the daemon: no read role).
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { randomBytes } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chunkCid } from '../../src/cid.ts'
 import { blake3 } from '../../src/hash/blake3.ts'
 import { FileManifestBuilder, buildDirectory } from '../../src/manifest/builder.ts'
 import { DitsBlockstore } from '../../node/blockstore.ts'
+import { Pins } from '../../node/repo.ts'
 import { dits } from './cli.ts'
 import type { RunResult } from './cli.ts'
 import { VoterCluster } from '../node/consensus/cluster.ts'
@@ -203,6 +205,11 @@ export class AvailabilityScene {
     await putAll(everything, [...tree.manifests, ...tree.chunks])
     const seedStore = await diskStore(join(work, 'seed'))
     await putAll(seedStore, [...tree.manifests, ...tree.chunks.filter((_, i) => this.seedHas(i))])
+    // the seed keeps the root for a push and a ref (as if pushed, then followed)
+    await mkdir(join(work, 'seed', 'pins'), { recursive: true })
+    const seedPins = new Pins(join(work, 'seed', 'pins'))
+    await seedPins.add(tree.root, 'push')
+    await seedPins.add(tree.root, 'ref')
     const halfStore = await diskStore(join(work, 'half'))
     await putAll(halfStore, tree.chunks.filter((_, i) => this.halfHas(i)))
     await diskStore(join(work, 'none'))

@@ -68,8 +68,10 @@ describe('node/availability: who holds what of a root (a daemon and five peers, 
     expect('seed', 'seed', i => scene.seedHas(i))
     expect('half', 'peer', i => scene.halfHas(i))
     expect('none', 'peer', () => false)
-    // seeds first
+    // seeds first, with the seed's own pin of the root (ROOT_STATUS)
     assert.equal(report.holders[1].peer, id('seed'))
+    assert.deepEqual(report.holders[1].pin, { pinned: true, reasons: ['push', 'ref'] })
+    assert.equal(report.holders[1].pin_error, undefined)
     const refused = by.get(id('refused'))
     assert.equal(refused?.state, 'refused')
     assert.equal(refused?.chunks, 0)
@@ -101,7 +103,7 @@ describe('node/availability: who holds what of a root (a daemon and five peers, 
     const human = await scene.dits(['availability', scene.tree.root.toString()])
     assert.equal(human.code, 0, human.stderr)
     assert.match(human.stdout, /^holder +role +chunks +% +bytes$/m)
-    assert.match(human.stdout, new RegExp(`^${id('seed')} +seed +8,880 +88\\.8%`, 'm'))
+    assert.match(human.stdout, new RegExp(`^${id('seed')} +seed +8,880 +88\\.8% +[0-9.]+ [KM]B +pinned \\(push, ref\\)$`, 'm'))
     assert.match(human.stdout, /^missing: 60 chunks \(30\.7 KB\) held by no reachable node$/m)
     assert.match(human.stdout, new RegExp(`^  ${expected[0].cid}  clips/f3 @ 0 `, 'm'))
     const sub = (await availability(`${scene.tree.root.toString()}/clips/f8`)).report
