@@ -38,6 +38,8 @@ export interface Config {
     requestTimeoutMs: number
     /** entries applied between two Raft snapshots (log compaction) */
     snapshotEntries: number
+    /** `ref set` pushes its target to the seed(s) and commits only once they hold all of it; null: when `seeds` names one */
+    requireSeed: boolean | null
   }
   /** what a seed keeps (role `seed`; README, "The seed follows refs") */
   seed: {
@@ -111,7 +113,8 @@ export function defaultConfig (): Config {
       heartbeatMs: DEFAULT_HEARTBEAT_MS,
       electionMs: DEFAULT_ELECTION_MS,
       requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
-      snapshotEntries: DEFAULT_SNAPSHOT_ENTRIES
+      snapshotEntries: DEFAULT_SNAPSHOT_ENTRIES,
+      requireSeed: null
     },
     seed: { keepVersions: DEFAULT_KEEP_VERSIONS, followIntervalMs: DEFAULT_FOLLOW_INTERVAL_MS, gcIntervalMs: DEFAULT_SEED_GC_INTERVAL_MS },
     swarm: { keyFile: null, required: false },
@@ -184,6 +187,7 @@ export const RULES: Record<string, KeyRule> = {
   'seed.keepVersions': { allowed: `an integer 1–${MAX_KEEP_VERSIONS} (versions of each ref a seed keeps; a ref's log holds its newest ${MAX_KEEP_VERSIONS} changes)`, check: isInt(1, MAX_KEEP_VERSIONS) },
   'seed.followIntervalMs': { allowed: 'an integer 50–60000 (milliseconds between two reads of the refs by a seed)', check: isInt(50, 60_000) },
   'seed.gcIntervalMs': { allowed: 'an integer 0–604800000 (milliseconds between two gcs a seed runs by itself; 0: never)', check: isInt(0, 604_800_000) },
+  'consensus.requireSeed': { allowed: 'true, false, or null (true when config seeds names a seed)', check: v => v === null || isBool(v) },
   'swarm.keyFile': { allowed: 'null (an open network) or the path of a swarm key file, relative to the repo or absolute, e.g. "swarm.key"', check: v => v === null || (typeof v === 'string' && v.trim() !== '' && !v.includes('\0')) },
   'swarm.required': { allowed: 'true or false', check: isBool },
   'access.read': accessRule('read'),

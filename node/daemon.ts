@@ -22,6 +22,7 @@ import type { DaemonLog, LogLevel } from './log/index.ts'
 import type { NetworkObserver } from './net/index.ts'
 import type { ConsensusObserver } from './consensus/observer.ts'
 import { MetricsListener } from './metrics/listener.ts'
+import { requireSeedOps } from './seed/require-seed.ts'
 import { SeedService } from './net/seed.ts'
 import { SeedKeeper } from './seed/keeper.ts'
 import { seedOps } from './seed/ops.ts'
@@ -142,6 +143,8 @@ export class Daemon {
       return (await this.consensus.refGet({ name })).cid
     })
     Object.assign(table.rpc, consensusOps(() => this.consensus))
+    // ref set first pushes its target to the seed(s) when it must (`--require-seed`, consensus.requireSeed)
+    Object.assign(table.rpc, requireSeedOps({ config: repo.config, network: () => this.network, consensus: () => this.consensus }))
     Object.assign(table.rpc, seedOps({
       ops: this.ops,
       network: () => this.network,

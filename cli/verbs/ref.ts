@@ -1,7 +1,10 @@
 import type { Command } from 'commander'
 import { CliContext, withClient } from '../context.ts'
 import type { GlobalOptions } from '../context.ts'
-import { parseCount } from '../parse.ts'
+import { parseCount, parseDuration } from '../parse.ts'
+import { progressReporter } from '../progress.ts'
+import { DitsError } from '../../src/errors.ts'
+import type { SeedHolding } from '../../node/seed/require-seed.ts'
 import { parseCid } from '../../src/cid.ts'
 import { normalizePath } from '../../src/paths.ts'
 import type { RefRecord, RefLogReply } from '../../src/state/index.ts'
@@ -27,21 +30,48 @@ export function register (program: Command): void {
     .option('--expect-none', 'only if the ref does not exist yet')
     .option('--token <token>', 'fencing token of a lock you hold covering the ref')
     .option('--request-id <id>', 'a retry with the same id (through this node) is the same request: applied once, answered with the first result')
+    .option('--require-seed', 'push the CID to the seed(s) first and set the ref only once they hold every block of it durably (default: config consensus.requireSeed, else on when config seeds names a seed)')
+    .option('--no-require-seed', 'set the ref without pushing to the seed first')
+    .option('--wait <duration>', 'with --require-seed: how long the seed(s) may take (default 10m, at most 24h)')
     .description('point a ref at a CID; with --expect/--expect-none a compare-and-swap (exit 3 on mismatch)')
-    .action(async (name: string, cid: string, opts: { expect?: string, expectNone?: boolean, token?: string, requestId?: string }, cmd: Command) => {
+    .addHelpText('after', `
+With --require-seed (or consensus.requireSeed), the daemon first pushes the CID to the seed(s) — they fetch only
+what they lack, verify and fsync it, and pin it — and proposes the ref only once every seed has all of it. If a
+seed cannot get there within --wait, nothing is committed: exit 4, "seed 12D3… has 812 of 840 chunks of <cid>:
+<why>; the ref was not set". --json then adds "seeds": [{"seed","chunks_total","bytes_total","bytes_sent","duration_ms"}].`)
+    .action(async (name: string, cid: string, opts: { expect?: string, expectNone?: boolean, token?: string, requestId?: string, requireSeed?: boolean, wait?: string }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
       // what is wrong with the arguments is said before a daemon is looked for
       normalizePath(name)
       parseCid(cid)
       if (opts.expect !== undefined) parseCid(opts.expect)
       const token = opts.token === undefined ? undefined : parseCount('--token', opts.token)
-      const r = await withClient(ctx, 'daemon', async c => await c.call<{ name: string, cid: string, old: string | null, index: number }>('refSet', {
-        name, cid, expect: opts.expect, expectNone: opts.expectNone === true ? true : undefined, token, requestId: opts.requestId
-      }))
+      const waitMs = opts.wait === undefined ? undefined : parseDuration('--wait', opts.wait)
+      const progress = progressReporter('pushing to the seed', !ctx.json)
+      const cancel = new AbortController()
+      const interrupted = (signal: string): void => {
+        progress.done()
+        cancel.abort(new DitsError(`ref set interrupted (${signal}) while the seed fetched the target: the ref was not set`))
+      }
+      process.once('SIGINT', interrupted)
+      process.once('SIGTERM', interrupted)
+      let r: { name: string, cid: string, old: string | null, index: number, seeds?: SeedHolding[] }
+      try {
+        r = await withClient(ctx, 'daemon', async c => await c.call<typeof r>('refSet', {
+          name, cid, expect: opts.expect, expectNone: opts.expectNone === true ? true : undefined, token, requestId: opts.requestId, requireSeed: opts.requireSeed, waitMs
+        }, { signal: cancel.signal, onProgress: p => { progress.update(p) } }))
+      } finally {
+        process.off('SIGINT', interrupted)
+        process.off('SIGTERM', interrupted)
+        progress.done()
+      }
       // the voters store a name in its normal form (src/paths.ts): say so when that is not the name as typed
       const normalized = r.name !== name
       if (normalized && !ctx.json) process.stderr.write(`dits-node: note: the ref name ${JSON.stringify(name)} was normalized to ${JSON.stringify(r.name)}\n`)
-      ctx.print({ ...r, requested: name, normalized }, `${r.name} -> ${r.cid} (was ${r.old ?? 'none'}, version ${r.index})`)
+      ctx.print({ ...r, requested: name, normalized }, [
+        ...(r.seeds ?? []).map(s => `seed ${s.seed} holds all ${s.chunks_total} chunks of ${r.cid}, durable and pinned`),
+        `${r.name} -> ${r.cid} (was ${r.old ?? 'none'}, version ${r.index})`
+      ])
     })
 
   ref.command('rm')

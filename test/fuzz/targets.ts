@@ -35,6 +35,7 @@ import { parseArgs } from '../../node/api.ts'
 import { opTable } from '../../node/op-table.ts'
 import { consensusOps } from '../../node/consensus/ops.ts'
 import { seedOps } from '../../node/seed/ops.ts'
+import { requireSeedOps } from '../../node/seed/require-seed.ts'
 import type { RepoOps } from '../../node/ops.ts'
 
 /** A decoder that spends more CPU than this on one input of a few KiB counts as a hang (generous: GC pauses count). */
@@ -251,11 +252,12 @@ const validManifest: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
 const table = opTable({} as unknown as RepoOps)
 const API_SCHEMAS: Record<string, z.ZodType> = Object.fromEntries([
   ...Object.entries(table.rpc), ...Object.entries(table.stream), ...Object.entries(consensusOps(() => undefined)),
-  ...Object.entries(seedOps({ ops: {} as unknown as RepoOps, network: () => undefined, refCid: async () => '' }))
+  ...Object.entries(seedOps({ ops: {} as unknown as RepoOps, network: () => undefined, refCid: async () => '' })),
+  ...Object.entries(requireSeedOps({ config: defaultConfig(), network: () => undefined, consensus: () => undefined }))
 ].map(([op, { args }]) => [op, args]))
 
 /** API bodies: any JSON, and objects whose fields an operation takes, with values of any kind. */
-const apiFields = fc.constantFrom('paths', 'cid', 'out', 'name', 'path', 'expect', 'expectNone', 'token', 'ttlMs', 'waitMs', 'shared', 'pin', 'profile', 'chunkSize', 'offset', 'length', 'maxRate', 'force', 'repair', 'dryRun', 'multiaddr', 'peer', 'role', 'requestId', 'reason', 'prefix', 'target', 'to')
+const apiFields = fc.constantFrom('paths', 'cid', 'out', 'name', 'path', 'expect', 'expectNone', 'token', 'ttlMs', 'waitMs', 'shared', 'pin', 'profile', 'chunkSize', 'offset', 'length', 'maxRate', 'force', 'repair', 'dryRun', 'multiaddr', 'peer', 'role', 'requestId', 'reason', 'prefix', 'target', 'to', 'requireSeed')
 const apiBody: fc.Arbitrary<unknown> = fc.oneof(value, fc.dictionary(apiFields, value, { maxKeys: 5 }))
 
 /** A state machine that has seen a little of everything, to snapshot and to apply fuzzed entries to. */

@@ -12,6 +12,8 @@ import type { OpTable } from '../../node/api.ts'
 import { opTable } from '../../node/op-table.ts'
 import { consensusOps } from '../../node/consensus/index.ts'
 import { seedOps } from '../../node/seed/ops.ts'
+import { requireSeedOps } from '../../node/seed/require-seed.ts'
+import { defaultConfig } from '../../config/index.ts'
 import { RepoOps } from '../../node/ops.ts'
 import { Repo, initRepo, API_TOKEN_FILE } from '../../node/repo.ts'
 import { ok, startDaemon } from '../helpers/cli.ts'
@@ -199,6 +201,7 @@ describe('node/api: the local API against hostile callers (a real daemon, real H
       const t = opTable(undefined as unknown as RepoOps)
       Object.assign(t.rpc, consensusOps(() => undefined))
       Object.assign(t.rpc, seedOps({ ops: undefined as unknown as RepoOps, network: () => undefined, refCid: async () => '' }))
+      Object.assign(t.rpc, requireSeedOps({ config: defaultConfig(), network: () => undefined, consensus: () => undefined }))
       return t
     })()
     const ops = [...Object.entries(table.rpc).map(([name, op]) => ({ name, kind: 'rpc', op })), ...Object.entries(table.stream).map(([name, op]) => ({ name, kind: 'stream', op }))]
