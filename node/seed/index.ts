@@ -1,5 +1,6 @@
 /**
- * The seed as the studio's memory (issue 17): the ref follower keeps every ref's newest targets pinned here.
+ * The seed as the studio's memory (issue 17): the ref follower keeps every ref's newest targets pinned here, and
+ * `ref set --require-seed` (require-seed.ts) commits a ref only once the seed(s) hold its target.
  *
  * @example
  * ```ts
@@ -20,3 +21,5 @@ export { GcSchedule } from './gc-schedule.ts'
 export type { GcScheduleInit } from './gc-schedule.ts'
 export { RefFollower, DEFAULT_MAX_FETCHES, DEFAULT_MAX_RETRY_FETCHES, DEFAULT_RETRY_MIN_MS, DEFAULT_RETRY_MAX_MS, DEFAULT_PIN_RESCAN_MS, MAX_LISTED_PENDING } from './ref-follower.ts'
 export type { RefFollowerComponents, RefFollowerInit, SeedStatus, PendingFetch } from './ref-follower.ts'
+export { requireSeedOps, requiresSeed, RefSetRequiringSeedArgs, RefNotReplicatedError, DEFAULT_REQUIRE_SEED_WAIT_MS, MAX_REQUIRE_SEED_WAIT_MS } from './require-seed.ts'
+export type { SeedHolding, RequireSeedDeps } from './require-seed.ts'
