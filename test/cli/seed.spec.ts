@@ -83,6 +83,7 @@ describe('seed: follows the committed refs and keeps their targets (CLI)', funct
     assert.equal(s.refs, 1)
     assert.equal(s.targets_kept, 1)
     assert.equal(s.pending_count, 0)
+    assert.match(await ok(SEED, ['status']), /^seed {7}following 1 ref\(s\): 1 of 1 target\(s\) kept \(newest 2 of each ref\)$/m)
   })
 
   it('a ref set while the seed was down converges once it starts; what it kept before stays kept', async () => {
