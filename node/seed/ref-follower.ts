@@ -261,7 +261,13 @@ export class RefFollower {
     this.plan = plan
     const keep = new Set(plan.keep)
     for (const target of plan.release) {
-      await this.c.pins.rm(parseCid(target), 'ref')
+      try {
+        await this.c.pins.rm(parseCid(target), 'ref')
+      } catch (err) {
+        // tried again at the next round; the fetches go on meanwhile
+        this.fail(`releasing ${target}: ${(err as Error).message}`)
+        continue
+      }
       this.pinned.delete(target)
       this.c.log?.(`released ${target}: no ref keeps it among its ${this.keepVersions} newest versions`)
     }
