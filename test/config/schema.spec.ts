@@ -20,9 +20,13 @@ describe('config', () => {
     assert.throws(() => checkKey('consensus', {}), /it is a section/)
   })
 
-  it('seed.*: keepVersions within what a ref log holds, followIntervalMs in range', () => {
+  it('seed.*: keepVersions within what a ref log holds, followIntervalMs in range; consensus.requireSeed true, false or null', () => {
     const c = validateConfig({}, 'x')
-    assert.deepEqual(c.seed, { keepVersions: 10, followIntervalMs: 500 })
+    assert.equal(c.seed.keepVersions, 10)
+    assert.equal(c.seed.followIntervalMs, 500)
+    assert.equal(c.consensus.requireSeed, null)
+    assert.equal(checkKey('consensus.requireSeed', true), true)
+    assert.throws(() => checkKey('consensus.requireSeed', 'yes'), /invalid value for consensus\.requireSeed: "yes"; allowed: true, false, or null/)
     assert.equal(checkKey('seed.keepVersions', 256), 256)
     assert.throws(() => checkKey('seed.keepVersions', 257), /invalid value for seed\.keepVersions: 257; allowed: an integer 1–256/)
     assert.throws(() => checkKey('seed.keepVersions', 0), /seed\.keepVersions/)
