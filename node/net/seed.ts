@@ -226,16 +226,16 @@ export class SeedService {
     let latest: Omit<PushStatus, 'seed'> | undefined
     let changed = false
     let lastSent = performance.now()
-    let sending = false
+    /** the progress message being written, if any */
+    let sending: Promise<void> | undefined
     const tick = (): void => {
-      if (sending || latest === undefined) return
+      if (sending !== undefined || latest === undefined) return
       if (!changed && performance.now() - lastSent < this.keepaliveMs) return
-      sending = true
       changed = false
-      this.send(stream, { progress: toWireProgress(latest) }, signal)
+      sending = this.send(stream, { progress: toWireProgress(latest) }, signal)
         .then(() => { lastSent = performance.now() })
         .catch((err: Error) => { gone.abort(err) })
-        .finally(() => { sending = false })
+        .finally(() => { sending = undefined })
     }
     const timer = setInterval(tick, this.progressIntervalMs)
     try {
@@ -255,7 +255,7 @@ export class SeedService {
       }
       clearInterval(timer)
       // the last progress message may still be on its way: the outcome goes after it
-      while (sending) await new Promise(resolve => setTimeout(resolve, 5))
+      await sending
       await this.finish(stream, answer)
     } finally {
       clearInterval(timer)
