@@ -10,6 +10,8 @@ import { Repo, API_FILE, API_TOKEN_FILE, WEBRTC_CERTIFICATE_FILE } from './repo.
 import { writeDurable } from './files.ts'
 import { RepoOps } from './ops.ts'
 import { ApiServer, newApiToken, rpc, NoArgs } from './api.ts'
+import type { RpcOp } from './api.ts'
+import type { AvailabilityArgs, AvailabilityReport } from './availability.ts'
 import { opTable } from './op-table.ts'
 import { createNetwork } from './net/index.ts'
 import type { DitsNetwork, NetworkSwarm } from './net/index.ts'
@@ -37,6 +39,9 @@ import { macrotask } from './deferred.ts'
 
 /** Manifest nodes plus chunk look-ups one measure of a ref's local share may make (the dashboard's refs panel). */
 export const DEFAULT_SHARE_BUDGET = 200_000
+
+/** How long one measure of a ref's share on the seed (an `availability` run) may take. */
+export const DEFAULT_SEED_SHARE_TIMEOUT_MS = 30_000
 
 /** `dits-node dashboard` on a daemon whose config turns the dashboard off. */
 export class DashboardDisabledError extends UnavailableError {
@@ -152,7 +157,7 @@ export class Daemon {
         return (await this.consensus.refGet({ name })).cid
       }
     }))
-    if (repo.config.dashboard.enabled) this.dashboard = new Dashboard(this.dashboardSources())
+    if (repo.config.dashboard.enabled) this.dashboard = new Dashboard(this.dashboardSources(table.rpc.availability))
     table.rpc.dashboardLogin = rpc(NoArgs, async (): Promise<DashboardLogin> => {
       if (this.dashboard === undefined) throw new DashboardDisabledError(`the dashboard is off for repo ${repo.dir}: turn it on with \`dits-node config set dashboard.enabled true\` and restart the daemon`)
       return this.dashboard.login(this.apiUrl)
@@ -172,7 +177,7 @@ export class Daemon {
   }
 
   /** What the dashboard shows, read from the network, the consensus service and the repo. */
-  private dashboardSources (): DashboardSources {
+  private dashboardSources (availability: RpcOp<AvailabilityArgs>): DashboardSources {
     const net = (): DitsNetwork => {
       if (this.network === undefined) throw new UnavailableError('the network is not started')
       return this.network
@@ -198,7 +203,13 @@ export class Daemon {
         async cid => await blocks.has(cid),
         parseCid(root),
         { budget: DEFAULT_SHARE_BUDGET, pause: macrotask }
-      )
+      ),
+      seedShare: async (root) => {
+        const report = await availability.run({ target: root, maxListed: 0 }, { signal: AbortSignal.timeout(DEFAULT_SEED_SHARE_TIMEOUT_MS) }) as AvailabilityReport
+        const seed = report.holders.find(h => h.role === 'seed')
+        if (seed === undefined) return { bytes: report.bytes, held: 0, complete: false, note: 'no seed reachable' }
+        return { bytes: report.bytes, held: seed.bytes, complete: seed.state === 'ok', note: seed.state === 'ok' ? undefined : `seed ${seed.state}` }
+      }
     }
   }
 

@@ -24,6 +24,11 @@ export const MAX_EVENTS = 200
 export const MAX_ROWS = 500
 /** How long a ref's measured share is reused before it is measured again. */
 export const DEFAULT_SHARE_REFRESH_MS = 5000
+/**
+ * How long the seed's share of a ref is reused: asking for it is an `availability` run (a have-check of every
+ * chunk against the seeds and the connected peers), worth doing once a minute, not every few seconds.
+ */
+export const DEFAULT_SEED_SHARE_REFRESH_MS = 60_000
 /** Samples over which a transfer's rate is averaged. */
 const TRANSFER_RATE_SAMPLES = 5
 
@@ -44,8 +49,8 @@ export interface DashboardSources {
   /** the share of `root` this node holds */
   localShare(root: string): Promise<HeldShare>
   /**
-   * The share of `root` the seed holds: absent until an operation that asks the seed exists (the `availability`
-   * verb of issue 17); the page then shows the column as not available.
+   * The share of `root` the seed holds (the daemon asks `availability`, issue 17); absent, the page shows the
+   * column as not available. A root no seed was found for is measured as nothing held.
    */
   seedShare?(root: string): Promise<HeldShare>
 }
@@ -55,12 +60,14 @@ export interface DashboardSamplerInit {
   sampleMs?: number
   /** @default DEFAULT_SHARE_REFRESH_MS */
   shareRefreshMs?: number
+  /** @default DEFAULT_SEED_SHARE_REFRESH_MS */
+  seedShareRefreshMs?: number
   now?(): number
 }
 
 export type Watcher = (snapshot: Snapshot) => void
 
-interface Shares { local: ShareView | null, seed: ShareView | null, measured: number }
+interface Shares { local: ShareView | null, seed: ShareView | null, measured: number, seedMeasured: number }
 
 /** Bytes received and served, in all and by peer, as the metrics count them (since the daemon started). */
 interface Traffic {
@@ -72,6 +79,7 @@ export class DashboardSampler {
   readonly sampleMs: number
   private readonly sources: DashboardSources
   private readonly shareRefreshMs: number
+  private readonly seedShareRefreshMs: number
   private readonly now: () => number
   private readonly watchers = new Set<Watcher>()
   private readonly throughput: ThroughputPoint[] = []
@@ -99,6 +107,7 @@ export class DashboardSampler {
     this.sources = sources
     this.sampleMs = init.sampleMs ?? DEFAULT_SAMPLE_MS
     this.shareRefreshMs = init.shareRefreshMs ?? DEFAULT_SHARE_REFRESH_MS
+    this.seedShareRefreshMs = init.seedShareRefreshMs ?? DEFAULT_SEED_SHARE_REFRESH_MS
     this.now = init.now ?? Date.now
   }
 
@@ -294,16 +303,21 @@ export class DashboardSampler {
     const wanted = new Set(roots)
     for (const cid of this.shares.keys()) if (!wanted.has(cid)) this.shares.delete(cid)
     if (this.measuring !== undefined) return
-    const stale = roots.filter(cid => at - (this.shares.get(cid)?.measured ?? -Infinity) >= this.shareRefreshMs)
+    const seedShare = this.sources.seedShare?.bind(this.sources)
+    const localStale = (cid: string): boolean => at - (this.shares.get(cid)?.measured ?? -Infinity) >= this.shareRefreshMs
+    const seedStale = (cid: string): boolean => seedShare !== undefined && at - (this.shares.get(cid)?.seedMeasured ?? -Infinity) >= this.seedShareRefreshMs
+    const stale = roots.filter(cid => localStale(cid) || seedStale(cid))
     if (stale.length === 0) return
     this.measuring = (async () => {
       for (const cid of stale) {
         if (this.watchers.size === 0) return
+        const before = this.shares.get(cid) ?? { local: null, seed: null, measured: -Infinity, seedMeasured: -Infinity }
         const [local, seed] = await Promise.all([
-          this.sources.localShare(cid).then(shareView, () => null),
-          this.sources.seedShare?.(cid).then(shareView, () => null) ?? null
+          localStale(cid) ? this.sources.localShare(cid).then(shareView, () => null) : before.local,
+          seedStale(cid) ? seedShare?.(cid).then(shareView, () => null) ?? null : before.seed
         ])
-        if (wanted.has(cid)) this.shares.set(cid, { local, seed, measured: this.now() })
+        const now = this.now()
+        if (wanted.has(cid)) this.shares.set(cid, { local, seed, measured: localStale(cid) ? now : before.measured, seedMeasured: seedStale(cid) ? now : before.seedMeasured })
       }
     })().finally(() => { this.measuring = undefined })
   }
@@ -326,7 +340,7 @@ async function panel<T> (p: Promise<T>): Promise<{ ok: true, data: T } | { ok: f
 }
 
 function shareView (s: HeldShare): ShareView {
-  return { bytes: s.bytes, held: s.held, complete: s.complete }
+  return { bytes: s.bytes, held: s.held, complete: s.complete, ...(s.note === undefined ? {} : { note: s.note }) }
 }
 
 /** "12D3Ko…x7Qa": enough of a peer id to tell peers apart in an event line. */

@@ -18,6 +18,8 @@ export interface HeldShare {
   held: number
   /** false when a manifest node was missing or the budget ran out: `bytes` is then not the whole root */
   complete: boolean
+  /** why the share is partial or empty, in a few words (e.g. "no seed reachable") */
+  note?: string
 }
 
 export interface HeldShareOptions extends WalkOptions {

@@ -36,6 +36,7 @@ function peerLabel (id: string, names: Map<string, string>, self?: string): HTML
 /** A share as a meter and a percentage. */
 function share (s: ShareView | null, what: string): HTMLElement {
   if (s === null) return el('span', { class: 'muted' }, 'measuring…')
+  if (s.note !== undefined && s.held === 0) return el('span', { class: 'muted' }, s.note)
   // nothing found under the root: its manifest is not here (an empty root held in full is "100 %")
   if (s.bytes === 0) return el('span', { class: s.complete ? '' : 'muted' }, s.complete ? '100 %' : 'not here')
   const label = `${percent(s.held, s.bytes)}${s.complete ? '' : ' (so far)'}`
@@ -185,8 +186,8 @@ class RefsPanel extends PanelElement {
       body.append(el('tr', { 'data-ref': ref.name },
         el('td', {}, el('code', {}, ref.name)),
         el('td', {}, el('code', { title: ref.cid }, shortCid(ref.cid))),
-        el('td', {}, share(ref.local, `${ref.name} held here`)),
-        el('td', {}, r.seedSource ? share(ref.seed, `${ref.name} on the seed`) : el('span', { class: 'muted', title: 'needs the availability operation (issue 17)' }, 'n/a')),
+        el('td', { 'data-field': 'local' }, share(ref.local, `${ref.name} held here`)),
+        el('td', { 'data-field': 'seed' }, r.seedSource ? share(ref.seed, `${ref.name} on the seed`) : el('span', { class: 'muted' }, 'n/a')),
         el('td', {}, `${ago(ref.when, s.at)} by `, peerLabel(ref.who, names, selfId), ref.user === undefined ? '' : ` (${ref.user})`)))
     }
     this.content.replaceChildren(el('p', { class: 'legend' }, r.total > r.items.length ? `${r.items.length} of ${r.total} refs shown` : `${r.total} ref${r.total === 1 ? '' : 's'}`), t)

@@ -54,6 +54,8 @@ export interface ShareView {
   bytes: number
   held: number
   complete: boolean
+  /** why it is partial or empty, e.g. "no seed reachable" */
+  note?: string
 }
 
 export interface RefView {
@@ -65,7 +67,7 @@ export interface RefView {
   user?: string
   /** the share held by this node: null until first measured */
   local: ShareView | null
-  /** the share held by the seed: null while no source for it exists (the availability op) or not yet asked */
+  /** the share held by the seed (an `availability` run, once a minute): null until first measured */
   seed: ShareView | null
 }
 

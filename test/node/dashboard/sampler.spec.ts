@@ -180,4 +180,36 @@ describe('node/dashboard sampler', () => {
     await step()
     assert.equal(w.localShares, 2)
   })
+
+  it('asks for the seed\'s share on its own, slower refresh, and says when no seed answered', async () => {
+    let asked = 0
+    const seeded = Object.assign(w, {
+      seedShare: async () => {
+        asked++
+        return asked === 1 ? { bytes: 10, held: 0, complete: false, note: 'no seed reachable' } : { bytes: 10, held: 10, complete: true }
+      }
+    })
+    const t = new DashboardSampler(seeded, { now: () => w.now, shareRefreshMs: 1000, seedShareRefreshMs: 10_000 })
+    try {
+      w.refList = [ref('x', CID1, 1)]
+      t.watch(() => {})
+      const seedOf = (snap: Snapshot): unknown => snap.refs.ok ? snap.refs.data.items[0].seed : undefined
+      const tick = async (ms: number): Promise<Snapshot> => {
+        w.now += ms
+        const snap = await t.sample()
+        await new Promise(resolve => setTimeout(resolve, 10))
+        return snap
+      }
+      assert.equal((await tick(0)).refs.ok && (await tick(0)).refs.ok, true)
+      assert.deepEqual(seedOf(await tick(0)), { bytes: 10, held: 0, complete: false, note: 'no seed reachable' })
+      for (let i = 0; i < 5; i++) await tick(1000)
+      assert.equal(asked, 1)
+      assert.ok(w.localShares >= 5)
+      await tick(10_000)
+      assert.deepEqual(seedOf(await tick(0)), { bytes: 10, held: 10, complete: true })
+      assert.equal(asked, 2)
+    } finally {
+      await t.stop()
+    }
+  })
 })
