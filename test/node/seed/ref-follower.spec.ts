@@ -144,6 +144,21 @@ describe('seed: the ref follower (node/seed)', function () {
     assert.deepEqual(await reasons(target(1)), ['ref'])
   })
 
+  it('a release that fails is said, does not hold up the fetches, and is tried again', async () => {
+    await pins.add(target(9), 'ref')
+    const rm = pins.rm.bind(pins)
+    let refusals = 1
+    pins.rm = async (cid, reason) => {
+      if (refusals-- > 0) throw new Error('EIO: the pin file could not be rewritten')
+      return await rm(cid, reason)
+    }
+    group.set('a', target(1))
+    const f = follower()
+    await waitFor(() => f.status().targets_kept === 1, 5000, 'target 1 kept')
+    await waitFor(async () => (await reasons(target(9))).length === 0, 5000, 'target 9 released at a later round')
+    assert.match(f.status().last_error?.message ?? '', /^releasing .*: EIO/)
+  })
+
   it('without a leader it releases nothing, backs off, says why, and goes on once the group answers', async () => {
     await pins.add(target(1), 'ref')
     group.down = true
