@@ -16,7 +16,7 @@
  * ```
  */
 import { MAX_ENTRIES_PER_MESSAGE } from '../../protocol/limits.ts'
-import { HaveCheckRefusedError, PeerTimeoutError, RemoteProtocolError } from './errors.ts'
+import { HaveCheckRefusedError, PeerTimeoutError, ProtocolViolationError, RemoteProtocolError } from './errors.ts'
 import { deferred } from '../deferred.ts'
 import { cidKey } from '../../src/cid.ts'
 import type { AbortOptions, PeerId } from '@libp2p/interface'
@@ -68,9 +68,12 @@ export class HaveCheck {
     this.session = session
   }
 
-  /** The session's handlers: presences answer the batch in flight; a close fails it. */
+  /**
+   * The session's handlers: presences answer the batch in flight; a close fails it. A block is never asked for
+   * here: the session then closes with the violation (and the exchange penalizes the peer, PROTOCOL.md).
+   */
   readonly handlers = {
-    onBlock: async (): Promise<void> => {},
+    onBlock: async (): Promise<void> => { throw new ProtocolViolationError('a block on a have-check stream, which asks for none') },
     onPresence: (cid: CID, have: boolean): void => { this.onPresence(cid, have) },
     onClose: (err?: Error): void => { this.onClose(err) }
   }

@@ -257,7 +257,7 @@ const API_SCHEMAS: Record<string, z.ZodType> = Object.fromEntries([
 ].map(([op, { args }]) => [op, args]))
 
 /** API bodies: any JSON, and objects whose fields an operation takes, with values of any kind. */
-const apiFields = fc.constantFrom('paths', 'cid', 'out', 'name', 'path', 'expect', 'expectNone', 'token', 'ttlMs', 'waitMs', 'shared', 'pin', 'profile', 'chunkSize', 'offset', 'length', 'maxRate', 'force', 'repair', 'dryRun', 'multiaddr', 'peer', 'role', 'requestId', 'reason', 'prefix', 'target', 'to', 'requireSeed')
+const apiFields = fc.constantFrom('paths', 'cid', 'out', 'name', 'path', 'expect', 'expectNone', 'token', 'ttlMs', 'waitMs', 'shared', 'pin', 'profile', 'chunkSize', 'offset', 'length', 'maxRate', 'force', 'repair', 'dryRun', 'multiaddr', 'peer', 'role', 'requestId', 'reason', 'prefix', 'target', 'to', 'requireSeed', 'maxListed')
 const apiBody: fc.Arbitrary<unknown> = fc.oneof(value, fc.dictionary(apiFields, value, { maxKeys: 5 }))
 
 /** A state machine that has seen a little of everything, to snapshot and to apply fuzzed entries to. */

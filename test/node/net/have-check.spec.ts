@@ -96,6 +96,11 @@ describe('node/net/have-check: batched HAVE wants', function () {
       controller.abort(new Error('stop now'))
       await assert.rejects(running, /stop now/)
     })
+
+    it('takes a block (never asked for on a have-check) as a protocol violation', async () => {
+      const check = new HaveCheck(somePeer, { maxOutstandingWants: 64 })
+      await assert.rejects(check.handlers.onBlock(), { name: 'ProtocolViolationError' })
+    })
   })
 
   describe('against a real node on loopback (TCP, a blockstore on disk)', () => {
