@@ -49,7 +49,10 @@ import type { HaveCheck } from './have-check.ts'
 import type { RootStatusReport } from './seed.ts'
 
 export type { FetchOptions, FetchProgress, FetchReport, NetworkBlockstore, PeerHello, DitsLibp2p, SwarmKey, SwarmStatus, NetworkObserver, FetchSource, HaveCheck, TransferSnapshot, PenaltyEvent, RootStatusReport }
-export { HaveCheckRefusedError, IncompatiblePeerError, FetchFailedError, ProtocolViolationError, PeerPenalizedError, RemoteProtocolError, PeerTimeoutError, NotStartedError, PrivateNetworkDialError, SwarmKeyError, SwarmKeyRequiredError } from './errors.ts'
+export { HaveCheckRefusedError, IncompatiblePeerError, FetchFailedError, ProtocolViolationError, PeerPenalizedError, RemoteProtocolError, PeerTimeoutError, NotStartedError, PrivateNetworkDialError, SwarmKeyError, SwarmKeyRequiredError, NotASeedError, SeedRequestError } from './errors.ts'
+// asking a seed to keep a root (/dits/seed/1.0.0): the seed's service and the client calls
+export { SeedService, pushRoot, requestRootStatus, pushStanding, parseSeedTarget } from './seed.ts'
+export type { PushStatus, PushOptions, SeedHandler, SeedTarget } from './seed.ts'
 
 /** Violations kept for `recentPenalties()`, newest last. */
 export const MAX_RECENT_PENALTIES = 64
