@@ -17,7 +17,8 @@ import { createNetwork } from './net/index.ts'
 import type { DitsNetwork, NetworkSwarm } from './net/index.ts'
 import { loadSwarmKey } from './net/swarm-key.ts'
 import { ConsensusService, consensusOps } from './consensus/index.ts'
-import { RefFollower, GcSchedule, requireSeedOps } from './seed/index.ts'
+import { RefFollower, GcSchedule, requireSeedOps, refTargetsSeedsLack, seedTargets } from './seed/index.ts'
+import { requestRootStatus } from './net/seed.ts'
 import { DaemonMetrics } from './metrics/index.ts'
 import { createDaemonLog, LOGS_DIR } from './log/index.ts'
 import type { DaemonLog, LogLevel } from './log/index.ts'
@@ -289,6 +290,15 @@ export class Daemon {
         swarm: () => network.swarm
       }
       const consensus = daemon.consensus
+      if (config.role !== 'seed' && config.consensus.voters.length > 0) {
+        // a workstation's gc keeps the ref targets no seed holds yet (issue 18)
+        daemon.ops.keepForSeed = async signal => await refTargetsSeedsLack({
+          refs: async () => await consensus.refLs({}),
+          held: async cid => await repo.blocks.has(cid),
+          seeds: () => seedTargets(config, network),
+          status: async (seed, root, s) => await requestRootStatus(network.libp2p, seed, root, { signal: s })
+        }, signal)
+      }
       if (config.role === 'seed' && config.consensus.voters.length > 0) {
         const seedLog = network.libp2p.logger.forComponent('dits:seed')
         daemon.follower = new RefFollower({

@@ -147,11 +147,21 @@ export interface GcResult {
    * done), or they are newer than the gc: the next gc decides about them
    */
   keptInFlight: number
+  /** on a workstation: ref targets kept (with every block under them) because no seed holds them yet */
+  keptForSeed: KeptForSeed[]
   tempFilesRemoved: number
   dryRun: boolean
   /** the sweep went on from where a gc that was stopped left it (the shards it had done are not listed again) */
   resumed: boolean
   durationMs: number
+}
+
+/** A ref target a workstation's gc keeps because no seed holds it whole yet (node/seed/gc-keep.ts). */
+export interface KeptForSeed {
+  root: string
+  ref: string
+  /** what each seed said, or why none could be asked */
+  why: string
 }
 
 /** removed blocks that gc names: a gc after unpinning a large project removes millions */
@@ -221,7 +231,7 @@ export async function gc (blocks: DitsBlockstore, pins: () => Promise<CID[]>, op
     throw new GcRefusedError(`gc refused: ${broken.length} manifest block(s) under a pin are missing or corrupt, so the chunks they list are unknown:\n  ${broken.slice(0, 10).join('\n  ')}\nrun \`dits-node verify --repair\` (or unpin the root) first`)
   }
   const dryRun = options.dryRun === true
-  const result: GcResult = { removed: [], removedCount: 0, bytesRemoved: 0, kept: 0, keptInFlight: 0, tempFilesRemoved: 0, dryRun, resumed: false, durationMs: 0 }
+  const result: GcResult = { removed: [], removedCount: 0, bytesRemoved: 0, kept: 0, keptInFlight: 0, keptForSeed: [], tempFilesRemoved: 0, dryRun, resumed: false, durationMs: 0 }
   if (!dryRun) result.tempFilesRemoved = await blocks.removeTempFiles()
   const from = dryRun || options.checkpointFile === undefined ? 0 : await readCheckpoint(options.checkpointFile)
   result.resumed = from > 0

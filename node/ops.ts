@@ -18,7 +18,7 @@ import type { FetchFn, LayoutProgress } from './output.ts'
 import type { FetchProgress } from './net/fetcher.ts'
 import type { PushStatus } from './net/seed.ts'
 import { verifyBlocks, gc } from './maintenance.ts'
-import type { VerifyResult, GcResult, GcProgress } from './maintenance.ts'
+import type { VerifyResult, GcResult, GcProgress, KeptForSeed } from './maintenance.ts'
 import type { UsageReport } from './block-usage.ts'
 import { exportCar, importCar } from './car/index.ts'
 import type { CarProgress, ExportCarResult, ImportCarResult } from './car/index.ts'
@@ -219,7 +219,12 @@ export class RepoOps {
   network?: NetworkHooks
   /** told of every gc run (the daemon's metrics) */
   onGc?: (result: GcResult) => void
-  /** serialises writers of the blockstore against gc inside one process */
+  /**
+   * on a workstation of a consensus group: the ref targets gc keeps because no seed holds them yet
+   * (node/seed/gc-keep.ts); set by the daemon
+   */
+  keepForSeed?: (signal?: AbortSignal) => Promise<KeptForSeed[]>
+  /** one gc at a time: a second waits for the first */
   private gcRunning?: Promise<unknown>
 
   constructor (repo: Repo) {
@@ -439,12 +444,16 @@ export class RepoOps {
     const before = this.gcRunning
     const run = (async () => {
       await before
-      return await gc(this.repo.blocks, async () => await this.repo.pins.ls(), {
+      // a workstation keeps, as if pinned, the ref targets no seed holds yet: its copy may be the studio's last
+      const keptForSeed = await this.keepForSeed?.(ctx.signal) ?? []
+      const roots = keptForSeed.map(k => parseCid(k.root))
+      const result = await gc(this.repo.blocks, async () => [...await this.repo.pins.ls(), ...roots], {
         dryRun: args.dryRun,
         signal: ctx.signal,
         checkpointFile: join(this.repo.dir, GC_CHECKPOINT_FILE),
         onProgress: p => ctx.onProgress?.(p)
       })
+      return { ...result, keptForSeed }
     })()
     this.gcRunning = run.catch(() => {})
     const result = await run

@@ -12,7 +12,9 @@ export function register (program: Command): void {
     .addHelpText('after', `
 gc keeps every block under a pin, and every block an add, get, fetch or import still in flight has written or
 used (no pin names those yet): nothing waits for gc, and gc waits for nothing. A gc stopped half way (Ctrl-C,
-a killed daemon) is resumed by the next one from where its sweep got.`)
+a killed daemon) is resumed by the next one from where its sweep got. On a workstation of a consensus group, gc
+also keeps the target of every ref that no seed holds whole and pinned yet (each seed is asked): this copy may be
+the studio's last. It lists them, with what each seed said.`)
     .action(async (opts: { dryRun: boolean }, cmd: Command) => {
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
       const progress = progressReporter('gc', !ctx.json)
@@ -22,6 +24,7 @@ a killed daemon) is resumed by the next one from where its sweep got.`)
       ctx.print(r, [
         ...(r.dryRun ? r.removed.map(c => `would remove ${c}`) : []),
         ...(r.dryRun && unlisted > 0 ? [`… and ${unlisted} more (the first ${r.removed.length} are listed)`] : []),
+        ...r.keptForSeed.map(k => `kept ${k.root} (ref ${k.ref}), no seed holds it yet: ${k.why}`),
         `${r.dryRun ? 'would remove' : 'removed'} ${r.removedCount} block(s), ${formatBytes(r.bytesRemoved)}; kept ${r.kept} under pins${r.keptInFlight > 0 ? ` and ${r.keptInFlight} in use by work in flight` : ''}${r.resumed ? ' (went on from a stopped gc)' : ''} in ${(r.durationMs / 1000).toFixed(1)} s`
       ])
     })

@@ -114,7 +114,7 @@ async function pushToSeeds (deps: RequireSeedDeps, root: CID, waitMs: number, ct
 }
 
 /** config `seeds`, or else the connected peers whose hello says they are seeds (bootstrap seeds); never this node. */
-function seedTargets (config: RequireSeedDeps['config'], network: DitsNetwork): ReturnType<typeof parseSeedTarget>[] {
+export function seedTargets (config: Pick<RequireSeedDeps['config'], 'seeds'>, network: DitsNetwork): ReturnType<typeof parseSeedTarget>[] {
   const configured = config.seeds.map(s => parseSeedTarget(s))
   const targets = configured.length > 0 ? configured : network.peers().filter(p => p.roles.includes('seed')).map(p => parseSeedTarget(p.id))
   const seen = new Set<string>([network.peerId])

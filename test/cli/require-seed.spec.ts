@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { BIN, dits } from '../helpers/cli.ts'
 import { VoterCluster } from '../node/consensus/cluster.ts'
 import type { RunResult } from '../helpers/cli.ts'
+import { GC_CLOCK_SLACK_MS } from '../../node/blockstore.ts'
 
 const MiB = 1024 * 1024
 /** Large enough that the seed is still fetching it when the spec kills it. */
@@ -134,5 +135,29 @@ describe('ref set --require-seed: commit only after the seed holds the target (C
     assert.equal(r.cid, root)
     assert.ok(r.seeds[0].bytes_sent < BIG_BYTES, `sent ${r.seeds[0].bytes_sent} of ${BIG_BYTES} bytes again`)
     assert.equal(await refExists('projects/d/cut'), true)
+  })
+
+  it('gc on the workstation keeps a ref target no seed holds yet, unpinned as it is, and lets it go once the seed has it', async () => {
+    const file = join(work, 'unpushed.bin')
+    await writeFile(file, randomBytes(2 * MiB))
+    const root = (await json<{ root: string }>(WS, ['add', '--no-pin', file])).root
+    await group.kill(SEED, 'SIGKILL')
+    await ok(WS, ['ref', 'set', 'projects/e/cut', root, '--no-require-seed'])
+    // older than the gc clock slack: only the ref keeps it now
+    await new Promise(resolve => setTimeout(resolve, GC_CLOCK_SLACK_MS + 200))
+    const kept = await json<{ keptForSeed: Array<{ root: string, ref: string, why: string }>, removed: string[] }>(WS, ['gc'])
+    // every ref target held here is kept while the seed is down; this one is unpinned, so only that keeps it
+    const ours = kept.keptForSeed.find(k => k.ref === 'projects/e/cut')
+    assert.equal(ours?.root, root)
+    assert.match(ours?.why ?? '', /did not answer/)
+    assert.equal(kept.removed?.includes(root), false)
+    // the seed back: it follows the ref and pins the target; then the workstation's copy may go
+    await group.start(SEED)
+    for (const until = Date.now() + 60_000; !(await reasons(root)).includes('ref') && Date.now() < until;) await new Promise(resolve => setTimeout(resolve, 200))
+    assert.ok((await reasons(root)).includes('ref'))
+    const freed = await json<{ keptForSeed: Array<{ ref: string }>, removed: string[] }>(WS, ['gc'])
+    assert.equal(freed.keptForSeed.some(k => k.ref === 'projects/e/cut'), false)
+    // (a stat through the daemon would fetch the manifests back from the seed: gc's own list says it went)
+    assert.ok(freed.removed.includes(root), 'the workstation\'s unpinned copy went once the seed held it')
   })
 })
