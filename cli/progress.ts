@@ -2,6 +2,7 @@
  * Progress lines on stderr, only on a TTY and never with --json (DESIGN §8: quiet in pipes).
  */
 import type { Progress } from '../node/ops.ts'
+import { DitsError } from '../src/errors.ts'
 import type { PushStatus } from '../node/net/seed.ts'
 
 const REDRAW_MS = 150
@@ -82,4 +83,22 @@ export function pushLine (p: PushStatus, secs: number): string {
   const eta = lacking > 0 && rate > 0 ? ` ETA ${formatSeconds((lacking - p.bytes_fetched) / rate)}` : ''
   const of = p.totals_known ? ` of ${formatBytes(lacking)}` : ''
   return `${to}: ${formatBytes(p.bytes_fetched)}${of} sent${already}  ${formatBytes(rate)}/s${eta}`
+}
+
+/** Run `work` with a signal that Ctrl-C or SIGTERM aborts (in the daemon too: a closed request stops its work). */
+export async function cancellable<T> (verb: string, consequence: string, progress: ProgressReporter, work: (signal: AbortSignal, progress: ProgressReporter) => Promise<T>): Promise<T> {
+  const cancel = new AbortController()
+  const interrupted = (signal: string): void => {
+    progress.done()
+    cancel.abort(new DitsError(`${verb} interrupted (${signal}): ${consequence}`))
+  }
+  process.once('SIGINT', interrupted)
+  process.once('SIGTERM', interrupted)
+  try {
+    return await work(cancel.signal, progress)
+  } finally {
+    process.off('SIGINT', interrupted)
+    process.off('SIGTERM', interrupted)
+    progress.done()
+  }
 }

@@ -2,11 +2,9 @@ import type { Command } from 'commander'
 import { resolve } from 'node:path'
 import { CliContext, withClient } from '../context.ts'
 import type { GlobalOptions } from '../context.ts'
-import { progressReporter, formatBytes } from '../progress.ts'
-import { DitsError } from '../../src/errors.ts'
+import { progressReporter, formatBytes, cancellable } from '../progress.ts'
 import { parseCidPath } from '../../src/manifest/path.ts'
 import type { ExportCarResult, ImportCarResult } from '../../node/car/index.ts'
-import type { ProgressReporter } from '../progress.ts'
 
 const INTEROP = `
 The file is a CARv1 (https://ipld.io/specs/transport/car/carv1/) whose header names the root. An IPFS node reads
@@ -51,22 +49,4 @@ them). Ctrl-C (or SIGTERM) stops the import; nothing is pinned.${INTEROP}`)
         r.root
       ])
     })
-}
-
-/** Run `work` with a signal that Ctrl-C or SIGTERM aborts (in the daemon too: a closed request stops its work). */
-async function cancellable<T> (verb: string, consequence: string, progress: ProgressReporter, work: (signal: AbortSignal, progress: ProgressReporter) => Promise<T>): Promise<T> {
-  const cancel = new AbortController()
-  const interrupted = (signal: string): void => {
-    progress.done()
-    cancel.abort(new DitsError(`${verb} interrupted (${signal}): ${consequence}`))
-  }
-  process.once('SIGINT', interrupted)
-  process.once('SIGTERM', interrupted)
-  try {
-    return await work(cancel.signal, progress)
-  } finally {
-    process.off('SIGINT', interrupted)
-    process.off('SIGTERM', interrupted)
-    progress.done()
-  }
 }

@@ -2,9 +2,9 @@ import type { Command } from 'commander'
 import { resolve } from 'node:path'
 import { CliContext, withClient } from '../context.ts'
 import type { GlobalOptions } from '../context.ts'
-import { progressReporter, formatBytes } from '../progress.ts'
+import { progressReporter, formatBytes, cancellable } from '../progress.ts'
 import { parseRate } from '../parse.ts'
-import { DitsError, UsageError } from '../../src/errors.ts'
+import { UsageError } from '../../src/errors.ts'
 import { DEFAULT_MAX_OUTPUT_ENTRIES } from '../../node/output.ts'
 import type { GetResponse } from '../../node/ops.ts'
 import { parseCidPath } from '../../src/manifest/path.ts'
@@ -33,23 +33,9 @@ like \`dits-node pin add\`, and gc keeps every block under it until \`dits-node 
       const maxEntries = opts.maxEntries === undefined ? undefined : Number(opts.maxEntries)
       if (maxEntries !== undefined && !(Number.isSafeInteger(maxEntries) && maxEntries >= 1)) throw new UsageError(`--max-entries takes a whole number >= 1, got ${JSON.stringify(opts.maxEntries)}`)
       const out = resolve(output)
-      const progress = progressReporter('getting', !ctx.json)
       // Ctrl-C cancels the get where it runs (a closed request stops the daemon's), which removes the partial output
-      const cancel = new AbortController()
-      const interrupted = (signal: string): void => {
-        progress.done()
-        cancel.abort(new DitsError(`get interrupted (${signal}): the partial output beside ${out} is removed`))
-      }
-      process.once('SIGINT', interrupted)
-      process.once('SIGTERM', interrupted)
-      let r: GetResponse
-      try {
-        r = await withClient(ctx, opts.pin ? 'write' : 'read', async c => await c.call<GetResponse>('get', { cid, out, force: opts.force, maxRateBytesPerSec, maxEntries, pin: opts.pin, metadata: opts.metadata }, { signal: cancel.signal, onProgress: p => progress.update(p) }))
-      } finally {
-        process.off('SIGINT', interrupted)
-        process.off('SIGTERM', interrupted)
-      }
-      progress.done()
+      const r = await cancellable('get', `the partial output beside ${out} is removed`, progressReporter('getting', !ctx.json), async (signal, progress) =>
+        await withClient(ctx, opts.pin ? 'write' : 'read', async c => await c.call<GetResponse>('get', { cid, out, force: opts.force, maxRateBytesPerSec, maxEntries, pin: opts.pin, metadata: opts.metadata }, { signal, onProgress: p => progress.update(p) })))
       const sources = Object.entries(r.sources).map(([peer, bytes]) => `${peer.slice(-8)} ${formatBytes(bytes)}`).join(', ')
       const secs = r.duration_ms / 1000
       const took = ` in ${secs.toFixed(1)} s${secs > 0 ? ` (${formatBytes(r.bytes_total / secs)}/s)` : ''}`

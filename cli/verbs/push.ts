@@ -1,9 +1,9 @@
 import type { Command } from 'commander'
 import { CliContext, withClient } from '../context.ts'
 import type { GlobalOptions } from '../context.ts'
-import { progressReporter, formatBytes } from '../progress.ts'
+import { progressReporter, formatBytes, cancellable } from '../progress.ts'
 import { parseSeedTarget } from '../../node/net/seed.ts'
-import { DitsError, UnavailableError } from '../../src/errors.ts'
+import { UnavailableError } from '../../src/errors.ts'
 import type { PushResponse } from '../../node/seed/ops.ts'
 
 /** `push CID|REF [--to PEER]`: have the seed(s) keep a root (DESIGN §10). */
@@ -24,25 +24,14 @@ failed (the message says how far it got: "seed 12D3… has 812 of 840 chunks of 
       const ctx = new CliContext(cmd.optsWithGlobals<GlobalOptions>())
       // a bad --to is said before a daemon is looked for
       for (const t of opts.to ?? []) parseSeedTarget(t)
-      const progress = progressReporter('pushing', !ctx.json)
-      const cancel = new AbortController()
-      const interrupted = (signal: string): void => {
-        progress.done()
-        cancel.abort(new DitsError(`push interrupted (${signal}): what the seed stored stays, a push again sends only the rest`))
-      }
-      process.once('SIGINT', interrupted)
-      process.once('SIGTERM', interrupted)
-      let r: PushResponse
-      try {
-        r = await withClient(ctx, 'daemon', async c => await c.call<PushResponse>('push', { target, to: opts.to }, { signal: cancel.signal, onProgress: p => progress.update(p) }))
-      } catch (err) {
-        if (err instanceof UnavailableError && /^no daemon running/.test(err.message)) throw new UnavailableError(`push needs the daemon: run \`dits-node start\` (${err.message})`)
-        throw err
-      } finally {
-        process.off('SIGINT', interrupted)
-        process.off('SIGTERM', interrupted)
-      }
-      progress.done()
+      const r = await cancellable('push', 'what the seed stored stays, a push again sends only the rest', progressReporter('pushing', !ctx.json), async (signal, progress) => {
+        try {
+          return await withClient(ctx, 'daemon', async c => await c.call<PushResponse>('push', { target, to: opts.to }, { signal, onProgress: p => progress.update(p) }))
+        } catch (err) {
+          if (err instanceof UnavailableError && /^no daemon running/.test(err.message)) throw new UnavailableError(`push needs the daemon: run \`dits-node start\` (${err.message})`)
+          throw err
+        }
+      })
       if (r.noop) {
         ctx.print(r, r.message)
         return
