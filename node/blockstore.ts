@@ -146,12 +146,7 @@ export class DitsBlockstore {
   async hold (cid: CID, options: AbortOptions = {}): Promise<boolean> {
     options.signal?.throwIfAborted()
     const path = this.path(cid)
-    let held = false
-    await this.change(path, async () => {
-      held = freshen(path)
-      return UNCHANGED
-    })
-    return held
+    return await this.inTurn(path, async () => freshen(path))
   }
 
   /**
@@ -427,13 +422,22 @@ export class DitsBlockstore {
    */
   private async change (path: string, op: () => Promise<Usage>): Promise<Usage> {
     const usage = this.opened()
+    return await this.inTurn(path, async () => await usage.change(basename(dirname(path)), async () => {
+      const delta = await op()
+      return { result: delta, delta }
+    }))
+  }
+
+  /**
+   * Run `op` on the block at `path` after the changes to it already under way, and before those that come next. A
+   * hold, which changes no count, takes its turn here without going through the counts (whose first change removes
+   * the saved ones: a fetch of held blocks alone would leave a recount to the next start).
+   */
+  private async inTurn<T> (path: string, op: () => Promise<T>): Promise<T> {
     const before = this.changing.get(path)
     const run = (async () => {
       if (before !== undefined) await before.catch(() => {})
-      return await usage.change(basename(dirname(path)), async () => {
-        const delta = await op()
-        return { result: delta, delta }
-      })
+      return await op()
     })()
     this.changing.set(path, run)
     try {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile, readdir } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm, writeFile, readdir, stat, utimes } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -76,5 +77,21 @@ describe('node/blockstore', () => {
     const dirs = await store.syncData([cid, cid])
     assert.deepEqual([...dirs], [dirname(store.path(cid))])
     await store.syncDirs(dirs)
+  })
+
+  it('hold renews a block\'s time and leaves the saved counts alone (it changes none); a block not here is not held', async () => {
+    const a = randomBytes(500)
+    await store.put(chunkCid(a), a)
+    await store.recount()
+    await store.close()
+    store = new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine'), join(dir, 'usage.json'))
+    await store.open()
+    const past = new Date(Date.now() - 3600_000)
+    await utimes(store.path(chunkCid(a)), past, past)
+    assert.equal(existsSync(join(dir, 'usage.json')), true, 'the counts were saved at close')
+    assert.equal(await store.hold(chunkCid(a)), true)
+    assert.ok((await stat(store.path(chunkCid(a)))).mtimeMs > Date.now() - 60_000)
+    assert.equal(await store.hold(chunkCid(randomBytes(10))), false)
+    assert.equal(existsSync(join(dir, 'usage.json')), true, 'a hold removed the saved counts')
   })
 })
