@@ -17,7 +17,7 @@ import { createNetwork } from './net/index.ts'
 import type { DitsNetwork, NetworkSwarm } from './net/index.ts'
 import { loadSwarmKey } from './net/swarm-key.ts'
 import { ConsensusService, consensusOps } from './consensus/index.ts'
-import { RefFollower, GcSchedule, requireSeedOps, refTargetsSeedsLack, seedTargets } from './seed/index.ts'
+import { RefFollower, GcSchedule, requireSeedOps, refTargetsSeedsLack, studioSeeds } from './seed/index.ts'
 import { requestRootStatus } from './net/seed.ts'
 import { DaemonMetrics } from './metrics/index.ts'
 import { createDaemonLog, LOGS_DIR } from './log/index.ts'
@@ -295,7 +295,7 @@ export class Daemon {
         daemon.ops.keepForSeed = async signal => await refTargetsSeedsLack({
           refs: async () => await consensus.refLs({}),
           held: async cid => await repo.blocks.has(cid),
-          seeds: () => seedTargets(config, network),
+          seeds: () => studioSeeds(config.seeds, network).map(s => s.target),
           status: async (seed, root, s) => await requestRootStatus(network.libp2p, seed, root, { signal: s })
         }, signal)
       }

@@ -23,5 +23,7 @@ export { RefFollower, DEFAULT_MAX_FETCHES, DEFAULT_MAX_RETRY_FETCHES, DEFAULT_RE
 export type { RefFollowerComponents, RefFollowerInit, SeedStatus, PendingFetch } from './ref-follower.ts'
 export { refTargetsSeedsLack, SEED_STATUS_CONCURRENCY } from './gc-keep.ts'
 export type { SeedKeepDeps } from './gc-keep.ts'
-export { requireSeedOps, requiresSeed, seedTargets, RefSetRequiringSeedArgs, RefNotReplicatedError, DEFAULT_REQUIRE_SEED_WAIT_MS, MAX_REQUIRE_SEED_WAIT_MS } from './require-seed.ts'
+export { requireSeedOps, requiresSeed, RefSetRequiringSeedArgs, RefNotReplicatedError, DEFAULT_REQUIRE_SEED_WAIT_MS, MAX_REQUIRE_SEED_WAIT_MS } from './require-seed.ts'
 export type { SeedHolding, RequireSeedDeps } from './require-seed.ts'
+export { studioSeeds, seedTargets } from './targets.ts'
+export type { StudioSeed } from './targets.ts'

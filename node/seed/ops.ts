@@ -3,7 +3,8 @@
  * (node/net/seed.ts `pushRoot`) and answers with what it cost. Merged into the daemon's op table (node/daemon.ts).
  */
 import { z } from 'zod'
-import { pushRoot, parseSeedTarget, seedPeerId } from '../net/seed.ts'
+import { pushRoot } from '../net/seed.ts'
+import { seedTargets, studioSeeds } from './targets.ts'
 import { SeedRequestError } from '../net/errors.ts'
 import { parseCidPath, resolvePath, readNode } from '../../src/manifest/index.ts'
 import { parseCid, DAG_CBOR_CODE } from '../../src/cid.ts'
@@ -12,8 +13,6 @@ import type { ExitCode } from '../../src/errors.ts'
 import { rpc } from '../api.ts'
 import { CidArg } from '../ops.ts'
 import type { CID } from 'multiformats/cid'
-import type { PeerId } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
 import type { RpcOp } from '../api.ts'
 import type { OpContext, RepoOps } from '../ops.ts'
 import type { DitsNetwork } from '../net/index.ts'
@@ -73,8 +72,8 @@ async function push (deps: SeedOpsDeps, args: PushArgs, ctx: OpContext): Promise
   const { root, ref } = await resolveTarget(deps, args.target, ctx)
   const self = network.peerId
   const config = deps.ops.repo.config
-  const explicit = args.to?.map(t => ({ text: t, target: parseSeedTarget(t) }))
-  if ((explicit === undefined && config.role === 'seed') || (explicit !== undefined && explicit.every(t => seedPeerId(t.target) === self))) {
+  const explicit = args.to !== undefined ? seedTargets(args.to, self) : undefined
+  if ((explicit === undefined && config.role === 'seed') || explicit?.length === 0) {
     const bytes = await localSize(deps.ops, root)
     return {
       root: root.toString(),
@@ -92,7 +91,7 @@ async function push (deps: SeedOpsDeps, args: PushArgs, ctx: OpContext): Promise
       seeds: []
     }
   }
-  const targets = dedup((explicit ?? defaultSeeds(network, config.seeds)).filter(t => seedPeerId(t.target) !== self))
+  const targets = explicit ?? studioSeeds(config.seeds, network)
   if (targets.length === 0) {
     throw new UnavailableError('no seed to push to: set config seeds (`dits-node config set seeds \'["/ip4/…/tcp/4101/p2p/12D3KooW…"]\'`), bootstrap a peer whose role is seed, or name one with --to PEER')
   }
@@ -172,23 +171,4 @@ async function localSize (ops: RepoOps, root: CID): Promise<number> {
   if (root.code !== DAG_CBOR_CODE) return bytes.byteLength
   const node = await readNode(async () => bytes, root)
   return node.type === 'file' || node.type === 'dir' ? node.size : 0
-}
-
-interface Target { text: string, target: PeerId | Multiaddr }
-
-/** config `seeds`, and every connected peer whose hello says it is a seed (bootstrap seeds). */
-function defaultSeeds (network: DitsNetwork, configured: string[]): Target[] {
-  const out: Target[] = configured.map(text => ({ text, target: parseSeedTarget(text) }))
-  for (const p of network.peers()) if (p.roles.includes('seed')) out.push({ text: p.id, target: parseSeedTarget(p.id) })
-  return out
-}
-
-function dedup (targets: Target[]): Target[] {
-  const seen = new Set<string>()
-  return targets.filter(t => {
-    const id = seedPeerId(t.target)
-    if (seen.has(id)) return false
-    seen.add(id)
-    return true
-  })
 }

@@ -7,7 +7,8 @@
  * that every ref set this way resolves on the seed.
  */
 import { z } from 'zod'
-import { pushRoot, pushStanding, parseSeedTarget, seedPeerId } from '../net/seed.ts'
+import { pushRoot, pushStanding } from '../net/seed.ts'
+import { studioSeeds } from './targets.ts'
 import { AccessRefusedError } from '../net/errors.ts'
 import { RefSetArgs } from '../consensus/ops.ts'
 import { parseCid } from '../../src/cid.ts'
@@ -80,7 +81,7 @@ async function refSet (deps: RequireSeedDeps, args: RefSetRequiringSeedArgs, ctx
 async function pushToSeeds (deps: RequireSeedDeps, root: CID, waitMs: number, ctx: OpContext): Promise<SeedHolding[]> {
   const network = deps.network()
   if (network === undefined) throw new UnavailableError('ref set --require-seed needs the daemon\'s network: run `dits-node start`')
-  const targets = seedTargets(deps.config, network)
+  const targets = studioSeeds(deps.config.seeds, network)
   if (targets.length === 0) {
     throw new RefNotReplicatedError(`ref set requires a seed (--require-seed or consensus.requireSeed) and there is none to push ${root.toString()} to: set config seeds, bootstrap a peer whose role is seed, or pass --no-require-seed; the ref was not set`)
   }
@@ -88,8 +89,7 @@ async function pushToSeeds (deps: RequireSeedDeps, root: CID, waitMs: number, ct
   const timer = setTimeout(() => { wait.abort(new Error(`it did not finish within --wait ${formatWait(waitMs)}`)) }, waitMs)
   const signal = ctx.signal !== undefined ? AbortSignal.any([ctx.signal, wait.signal]) : wait.signal
   try {
-    const outcomes = await Promise.allSettled(targets.map(async target => {
-      const id = seedPeerId(target)
+    const outcomes = await Promise.allSettled(targets.map(async ({ id, target }) => {
       const started = performance.now()
       let last: PushStatus | undefined
       try {
@@ -114,18 +114,6 @@ async function pushToSeeds (deps: RequireSeedDeps, root: CID, waitMs: number, ct
 }
 
 /** config `seeds`, or else the connected peers whose hello says they are seeds (bootstrap seeds); never this node. */
-export function seedTargets (config: Pick<RequireSeedDeps['config'], 'seeds'>, network: DitsNetwork): ReturnType<typeof parseSeedTarget>[] {
-  const configured = config.seeds.map(s => parseSeedTarget(s))
-  const targets = configured.length > 0 ? configured : network.peers().filter(p => p.roles.includes('seed')).map(p => parseSeedTarget(p.id))
-  const seen = new Set<string>([network.peerId])
-  return targets.filter(t => {
-    const id = seedPeerId(t)
-    if (seen.has(id)) return false
-    seen.add(id)
-    return true
-  })
-}
-
 function formatWait (ms: number): string {
   return ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
 }
