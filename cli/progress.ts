@@ -2,7 +2,7 @@
  * Progress lines on stderr, only on a TTY and never with --json (DESIGN §8: quiet in pipes).
  */
 import type { Progress } from '../node/ops.ts'
-import { DitsError } from '../src/errors.ts'
+import { InterruptedError } from '../src/errors.ts'
 import type { PushStatus } from '../node/net/seed.ts'
 
 const REDRAW_MS = 150
@@ -85,17 +85,24 @@ export function pushLine (p: PushStatus, secs: number): string {
   return `${to}: ${formatBytes(p.bytes_fetched)}${of} sent${already}  ${formatBytes(rate)}/s${eta}`
 }
 
-/** Run `work` with a signal that Ctrl-C or SIGTERM aborts (in the daemon too: a closed request stops its work). */
+/**
+ * Run `work` with a signal that Ctrl-C or SIGTERM aborts (in the daemon too: a closed request stops its work); cut
+ * so, it fails with InterruptedError (exit 130 or 143).
+ */
 export async function cancellable<T> (verb: string, consequence: string, progress: ProgressReporter, work: (signal: AbortSignal, progress: ProgressReporter) => Promise<T>): Promise<T> {
   const cancel = new AbortController()
-  const interrupted = (signal: string): void => {
+  const interrupted = (signal: 'SIGINT' | 'SIGTERM'): void => {
     progress.done()
-    cancel.abort(new DitsError(`${verb} interrupted (${signal}): ${consequence}`))
+    cancel.abort(new InterruptedError(`${verb} interrupted (${signal}): ${consequence}`, signal))
   }
   process.once('SIGINT', interrupted)
   process.once('SIGTERM', interrupted)
   try {
     return await work(cancel.signal, progress)
+  } catch (err) {
+    // whatever the cut work threw (an aborted request, a closed stream), the signal is why it stopped
+    if (cancel.signal.aborted) throw cancel.signal.reason
+    throw err
   } finally {
     process.off('SIGINT', interrupted)
     process.off('SIGTERM', interrupted)

@@ -1,9 +1,10 @@
 /**
  * Named errors of the pure core. Every error carries a message a user can act on; tests assert on `.name`.
- * The CLI maps errors to exit codes through `exitCode` (DESIGN §8: 1 error, 2 usage, 3 conflict, 4 unavailable).
+ * The CLI maps errors to exit codes through `exitCode` (DESIGN §8: 1 error, 2 usage, 3 conflict, 4 unavailable;
+ * 130 and 143 for work stopped by SIGINT and SIGTERM, as a shell reports a process those signals killed).
  */
 
-export type ExitCode = 1 | 2 | 3 | 4
+export type ExitCode = 1 | 2 | 3 | 4 | 130 | 143
 
 export class DitsError extends Error {
   static override name = 'DitsError'
@@ -28,6 +29,18 @@ export class UnavailableError extends DitsError {
   static override name = 'UnavailableError'
   override name = 'UnavailableError'
   override readonly exitCode = 4
+}
+
+/** Work stopped by a signal: Ctrl-C (SIGINT) exits 130, SIGTERM 143, as a shell reports a process they killed. */
+export class InterruptedError extends DitsError {
+  static override name = 'InterruptedError'
+  override name = 'InterruptedError'
+  override readonly exitCode: 130 | 143
+
+  constructor (message: string, signal: 'SIGINT' | 'SIGTERM') {
+    super(message)
+    this.exitCode = signal === 'SIGINT' ? 130 : 143
+  }
 }
 
 /** Bytes whose BLAKE3 digest does not match the CID they were asked for. */

@@ -97,7 +97,7 @@ describe('dits-node export / import (CAR files, real processes)', function () {
     assert.equal((await ok(['--repo', fresh, 'pin', 'ls'])).trim(), 'no pins')
   })
 
-  it('Ctrl-C stops an import, without a daemon and in the daemon (the closed request cancels it there): exit 1, nothing pinned', async () => {
+  it('Ctrl-C stops an import, without a daemon and in the daemon (the closed request cancels it there): exit 130, nothing pinned', async () => {
     await writeFile(join(work, 'long.bin'), pseudoRandomBytes(256 * 1024 * 1024, 9))
     const long = (await ok(['--repo', a, 'add', join(work, 'long.bin')])).trim().split('\n').at(-1) as string
     const car = join(work, 'long.car')
@@ -114,7 +114,7 @@ describe('dits-node export / import (CAR files, real processes)', function () {
       while (!existsSync(join(repo, 'blocks', third.slice(-3, -1), `${third}.data`))) await new Promise(resolve => setTimeout(resolve, 10))
       child.kill('SIGINT')
       const [code] = await once(child, 'exit') as [number | null]
-      assert.equal(code, 1, stderr)
+      assert.equal(code, 130, stderr)
       assert.match(stderr, /import interrupted \(SIGINT\): nothing was pinned/)
       // the import stopped where it ran: no more blocks come (a daemon that went on would store the rest and pin)
       for (let last = -1, now = await countBlocks(repo); now !== last; last = now, now = await countBlocks(repo)) await new Promise(resolve => setTimeout(resolve, 1000))

@@ -169,7 +169,7 @@ describe('hostile manifests from a real libp2p peer against a real daemon (issue
     await waitFor(async () => await partialEntries(out) > 2, 30_000, 'the layout to start')
     const ms = await timeUntilClean(out, () => get.child.kill('SIGINT'))
     const { code, stderr } = await get.result
-    assert.equal(code, 1)
+    assert.equal(code, 130, 'Ctrl-C exits 130')
     assert.match(stderr, /get interrupted \(SIGINT\)/)
     assert.ok(ms < CANCEL_BAR_MS, `partial output removed ${ms.toFixed(0)} ms after Ctrl-C`)
     // stopped, not only cleaned: nothing comes back
@@ -219,7 +219,7 @@ describe('hostile manifests from a real libp2p peer against a real daemon (issue
     await waitFor(async () => await partialEntries(out) > 2, 30_000, 'the local layout to start')
     const localMs = await timeUntilClean(out, () => local.child.kill('SIGINT'))
     const result = await local.result
-    assert.equal(result.code, 1)
+    assert.equal(result.code, 130)
     assert.match(result.stderr, /get interrupted \(SIGINT\)/)
     assert.ok(localMs < CANCEL_BAR_MS, `local partial output removed ${localMs.toFixed(0)} ms after Ctrl-C`)
     console.log(`      SIGTERM to partial output removed: ${ms.toFixed(0)} ms; local get Ctrl-C: ${localMs.toFixed(0)} ms`)
