@@ -11,6 +11,31 @@ import { DEFAULT_FOLLOW_INTERVAL_MS, DEFAULT_KEEP_VERSIONS, MAX_KEEP_VERSIONS } 
 /** A seed's gc schedule: every 6 hours (gc runs beside everything, so the schedule costs no pause). */
 export const DEFAULT_SEED_GC_INTERVAL_MS = 6 * 3600_000
 
+/** How long a seed keeps a speculative chunk unless a pin takes it over (`speculative.ttl`): three days. */
+export const DEFAULT_SPECULATIVE_TTL_MS = 72 * 3600_000
+/** The longest `speculative.ttl` there can be: thirty days. */
+export const MAX_SPECULATIVE_TTL_MS = 30 * 24 * 3600_000
+/** Unexpired speculative bytes one peer may keep on a seed (`seed.speculativeQuotaBytes`): 20 GiB. */
+export const DEFAULT_SPECULATIVE_QUOTA_BYTES = 20 * 1024 ** 3
+
+const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/**
+ * A duration in config: a whole number of milliseconds, or text such as "72h", "30m", "1.5d", "500ms". Returns the
+ * milliseconds, or undefined when it is neither.
+ */
+export function durationMs (v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? v : undefined
+  if (typeof v !== 'string') return undefined
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(v)
+  return m == null ? undefined : Math.round(Number(m[1]) * DURATION_MS[m[2]])
+}
+
+/** `speculative.ttl` in milliseconds. */
+export function speculativeTtlMs (config: Pick<Config, 'speculative'>): number {
+  return durationMs(config.speculative.ttl) ?? DEFAULT_SPECULATIVE_TTL_MS
+}
+
 export class ConfigError extends UsageError {
   static override name = 'ConfigError'
   override name = 'ConfigError'
@@ -49,6 +74,16 @@ export interface Config {
     followIntervalMs: number
     /** how often the seed runs gc by itself (0: never; peers run it when asked) */
     gcIntervalMs: number
+    /** unexpired speculative bytes one peer may keep on this seed; a speculate beyond it is refused (README, "Speculative chunks") */
+    speculativeQuotaBytes: number
+  }
+  /** speculative transport (issue 18; README, "Speculative chunks") */
+  speculative: {
+    /**
+     * how long speculative chunks are kept unless a push or a ref pins a root over them: milliseconds, or a duration
+     * such as "72h" (see `speculativeTtlMs`). A seed keeps them this long at most; a workstation asks for this long.
+     */
+    ttl: number | string
   }
   /** the private network (README, "Private network") */
   swarm: {
@@ -116,7 +151,8 @@ export function defaultConfig (): Config {
       snapshotEntries: DEFAULT_SNAPSHOT_ENTRIES,
       requireSeed: null
     },
-    seed: { keepVersions: DEFAULT_KEEP_VERSIONS, followIntervalMs: DEFAULT_FOLLOW_INTERVAL_MS, gcIntervalMs: DEFAULT_SEED_GC_INTERVAL_MS },
+    seed: { keepVersions: DEFAULT_KEEP_VERSIONS, followIntervalMs: DEFAULT_FOLLOW_INTERVAL_MS, gcIntervalMs: DEFAULT_SEED_GC_INTERVAL_MS, speculativeQuotaBytes: DEFAULT_SPECULATIVE_QUOTA_BYTES },
+    speculative: { ttl: '72h' },
     swarm: { keyFile: null, required: false },
     access: defaultAccessTable(),
     metrics: { listen: null },
@@ -187,6 +223,8 @@ export const RULES: Record<string, KeyRule> = {
   'seed.keepVersions': { allowed: `an integer 1–${MAX_KEEP_VERSIONS} (versions of each ref a seed keeps; a ref's log holds its newest ${MAX_KEEP_VERSIONS} changes)`, check: isInt(1, MAX_KEEP_VERSIONS) },
   'seed.followIntervalMs': { allowed: 'an integer 50–60000 (milliseconds between two reads of the refs by a seed)', check: isInt(50, 60_000) },
   'seed.gcIntervalMs': { allowed: 'an integer 0–604800000 (milliseconds between two gcs a seed runs by itself; 0: never)', check: isInt(0, 604_800_000) },
+  'seed.speculativeQuotaBytes': { allowed: 'an integer 0–1125899906842624 (unexpired speculative bytes one peer may keep on this seed; 0: none)', check: isInt(0, 1024 ** 5) },
+  'speculative.ttl': { allowed: `milliseconds (an integer 1–${MAX_SPECULATIVE_TTL_MS}) or a duration such as "72h", "30m", "1.5d", "500ms", of at most 30 days`, check: v => { const ms = durationMs(v); return ms !== undefined && ms >= 1 && ms <= MAX_SPECULATIVE_TTL_MS } },
   'consensus.requireSeed': { allowed: 'true, false, or null (true when config seeds names a seed)', check: v => v === null || isBool(v) },
   'swarm.keyFile': { allowed: 'null (an open network) or the path of a swarm key file, relative to the repo or absolute, e.g. "swarm.key"', check: v => v === null || (typeof v === 'string' && v.trim() !== '' && !v.includes('\0')) },
   'swarm.required': { allowed: 'true or false', check: isBool },

@@ -6,7 +6,7 @@
 import { unlink } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
-import { Repo, API_FILE, API_TOKEN_FILE, WEBRTC_CERTIFICATE_FILE } from './repo.ts'
+import { Repo, API_FILE, API_TOKEN_FILE, WEBRTC_CERTIFICATE_FILE, SPECULATIVE_DIR } from './repo.ts'
 import { writeDurable } from './files.ts'
 import { RepoOps } from './ops.ts'
 import { ApiServer, newApiToken, rpc, NoArgs } from './api.ts'
@@ -27,6 +27,8 @@ import type { ConsensusObserver } from './consensus/observer.ts'
 import { MetricsListener } from './metrics/listener.ts'
 import { SeedService } from './net/seed.ts'
 import { SeedKeeper } from './seed/keeper.ts'
+import { SpeculativeRecord } from './seed/speculative.ts'
+import { speculativeTtlMs } from '../config/schema.ts'
 import { seedOps } from './seed/ops.ts'
 import { RAFT_PROTOCOL, CONSENSUS_PROTOCOL, SEED_PROTOCOL } from '../protocol/ids.ts'
 import { UnavailableError } from '../src/errors.ts'
@@ -129,6 +131,8 @@ export class Daemon {
   readonly metrics = new DaemonMetrics()
   /** `/dits/seed` (a node whose role is seed) */
   seed?: SeedService
+  /** on a seed: the chunks it keeps as speculative (node/seed/speculative.ts), which its gc keeps until they expire */
+  speculative?: SpeculativeRecord
   private readonly api: ApiServer
   private metricsListener?: MetricsListener
   private metricsUrl?: string
@@ -276,9 +280,22 @@ export class Daemon {
       })
       await daemon.consensus.start()
       if (seed) {
-        // a push needs the write role, a root status the read role, of the peer on the other end of the connection
+        // a push and a speculate need the write role, a root status the read role, of the peer on the other end of the connection
+        const record = new SpeculativeRecord(join(repo.dir, SPECULATIVE_DIR))
+        await record.open()
+        daemon.speculative = record
         daemon.seed = new SeedService(network.libp2p, {
-          handler: new SeedKeeper({ blocks: repo.blocks, pins: repo.pins, fetch: async (root, options) => await network.fetch(root, options) }),
+          handler: new SeedKeeper({
+            blocks: repo.blocks,
+            pins: repo.pins,
+            fetch: async (root, options) => await network.fetch(root, options),
+            speculative: {
+              record,
+              pull: async (peer, chunks, options) => await network.pull(peer, chunks, options),
+              ttlMs: speculativeTtlMs(config),
+              quotaBytes: config.seed.speculativeQuotaBytes
+            }
+          }),
           refuse: (peer, role, what) => refusal(peer.toString(), role, what)
         })
         await daemon.seed.start()

@@ -39,6 +39,8 @@ export const API_TOKEN_FILE = 'api.token'
 export const WEBRTC_CERTIFICATE_FILE = 'webrtc-direct.json'
 /** how far a gc that was stopped had swept, for the next one to go on from (node/maintenance.ts) */
 export const GC_CHECKPOINT_FILE = 'gc-checkpoint.json'
+/** a seed's record of speculative chunks (node/seed/speculative.ts) */
+export const SPECULATIVE_DIR = 'speculative'
 /** stat(2)'s S_ISVTX: a shared folder (/tmp) where only a file's owner may remove it */
 const STICKY_BIT = 0o1000
 /** ext4 keeps symlink targets under 60 bytes inside the inode */

@@ -75,8 +75,18 @@ export const MAX_CONSENSUS_MESSAGE_BYTES = MAX_CONSENSUS_PAYLOAD_BYTES + 64 * 10
 export const MAX_CONSENSUS_INFLIGHT_REQUESTS = 256
 /** Multiaddrs in one ADD_VOTER request or Redirect. */
 export const MAX_CONSENSUS_ADDRS = 32
-/** The largest /dits/seed request body: a kind and one CID. */
-export const MAX_SEED_REQUEST_BYTES = 1024
+/**
+ * Chunks one SPECULATE request may name. A request is kept small so that the seed fetches it in seconds and answers
+ * it whole: a workstation uploading more sends more requests.
+ */
+export const MAX_SPECULATE_CHUNKS = 1024
+/** Bytes the chunks of one SPECULATE request may add up to (as the requester states them, each checked on receipt). */
+export const MAX_SPECULATE_BYTES = 64 * 1024 * 1024
+/**
+ * The largest /dits/seed request body: a kind and one CID, or a SPECULATE of MAX_SPECULATE_CHUNKS entries of the
+ * longest CIDs (each at most 2 + (2 + MAX_CID_BYTES) + 11 bytes) and its ttl.
+ */
+export const MAX_SEED_REQUEST_BYTES = MAX_SPECULATE_CHUNKS * (2 + 2 + MAX_CID_BYTES + 11) + 1024
 /** The largest /dits/seed response body: counters, a few pin reasons, or a failure of MAX_STRING_CHARS characters. */
 export const MAX_SEED_RESPONSE_BYTES = 8 * 1024
 /** Pin reasons one ROOT_STATUS answer may list (there are three today). */

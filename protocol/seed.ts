@@ -14,17 +14,21 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 export interface SeedRequest {
   kind: SeedRequest.Kind
   root: Uint8Array
+  chunks: SpeculativeChunk[]
+  ttlMs: number
 }
 
 export namespace SeedRequest {
   export enum Kind {
     PUSH = 'PUSH',
-    ROOT_STATUS = 'ROOT_STATUS'
+    ROOT_STATUS = 'ROOT_STATUS',
+    SPECULATE = 'SPECULATE'
   }
 
   enum __KindValues {
     PUSH = 0,
-    ROOT_STATUS = 1
+    ROOT_STATUS = 1,
+    SPECULATE = 2
   }
 
   export namespace Kind {
@@ -52,13 +56,27 @@ export namespace SeedRequest {
           w.bytes(obj.root)
         }
 
+        if (obj.chunks != null) {
+          for (const value of obj.chunks) {
+            w.uint32(26)
+            SpeculativeChunk.codec().encode(value, w)
+          }
+        }
+
+        if ((obj.ttlMs != null && obj.ttlMs !== 0)) {
+          w.uint32(32)
+          w.uint64Number(obj.ttlMs)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           kind: Kind.PUSH,
-          root: uint8ArrayAlloc(0)
+          root: uint8ArrayAlloc(0),
+          chunks: [],
+          ttlMs: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -73,6 +91,20 @@ export namespace SeedRequest {
             }
             case 2: {
               obj.root = reader.bytes()
+              break
+            }
+            case 3: {
+              if (opts.limits?.chunks != null && obj.chunks.length === opts.limits.chunks) {
+                throw new MaxLengthError('Decode error - map field "chunks" had too many elements')
+              }
+
+              obj.chunks.push(SpeculativeChunk.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.chunks$
+              }))
+              break
+            }
+            case 4: {
+              obj.ttlMs = reader.uint64Number()
               break
             }
             default: {
@@ -98,11 +130,84 @@ export namespace SeedRequest {
   }
 }
 
+export interface SpeculativeChunk {
+  cid: Uint8Array
+  bytes: number
+}
+
+export namespace SpeculativeChunk {
+  let _codec: Codec<SpeculativeChunk>
+
+  export const codec = (): Codec<SpeculativeChunk> => {
+    if (_codec == null) {
+      _codec = message<SpeculativeChunk>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.cid != null && obj.cid.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.cid)
+        }
+
+        if ((obj.bytes != null && obj.bytes !== 0)) {
+          w.uint32(16)
+          w.uint64Number(obj.bytes)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          cid: uint8ArrayAlloc(0),
+          bytes: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.cid = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.bytes = reader.uint64Number()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<SpeculativeChunk>): Uint8Array => {
+    return encodeMessage(obj, SpeculativeChunk.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SpeculativeChunk>): SpeculativeChunk => {
+    return decodeMessage(buf, SpeculativeChunk.codec(), opts)
+  }
+}
+
 export interface SeedResponse {
   progress?: PushProgress
   done?: PushProgress
   status?: RootStatus
   error?: SeedFailure
+  speculating?: Speculated
+  speculated?: Speculated
 }
 
 export namespace SeedResponse {
@@ -133,6 +238,16 @@ export namespace SeedResponse {
         if (obj.error != null) {
           w.uint32(34)
           SeedFailure.codec().encode(obj.error, w)
+        }
+
+        if (obj.speculating != null) {
+          w.uint32(42)
+          Speculated.codec().encode(obj.speculating, w)
+        }
+
+        if (obj.speculated != null) {
+          w.uint32(50)
+          Speculated.codec().encode(obj.speculated, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -171,6 +286,18 @@ export namespace SeedResponse {
               })
               break
             }
+            case 5: {
+              obj.speculating = Speculated.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.speculating
+              })
+              break
+            }
+            case 6: {
+              obj.speculated = Speculated.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.speculated
+              })
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -191,6 +318,165 @@ export namespace SeedResponse {
 
   export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<SeedResponse>): SeedResponse => {
     return decodeMessage(buf, SeedResponse.codec(), opts)
+  }
+}
+
+export interface Speculated {
+  chunks: number
+  bytes: number
+  chunksAlready: number
+  bytesAlready: number
+  chunksFetched: number
+  bytesFetched: number
+  bytesAccepted: number
+  expiresAtMs: number
+  quotaBytes: number
+  quotaUsedBytes: number
+}
+
+export namespace Speculated {
+  let _codec: Codec<Speculated>
+
+  export const codec = (): Codec<Speculated> => {
+    if (_codec == null) {
+      _codec = message<Speculated>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.chunks != null && obj.chunks !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.chunks)
+        }
+
+        if ((obj.bytes != null && obj.bytes !== 0)) {
+          w.uint32(16)
+          w.uint64Number(obj.bytes)
+        }
+
+        if ((obj.chunksAlready != null && obj.chunksAlready !== 0)) {
+          w.uint32(24)
+          w.uint32(obj.chunksAlready)
+        }
+
+        if ((obj.bytesAlready != null && obj.bytesAlready !== 0)) {
+          w.uint32(32)
+          w.uint64Number(obj.bytesAlready)
+        }
+
+        if ((obj.chunksFetched != null && obj.chunksFetched !== 0)) {
+          w.uint32(40)
+          w.uint32(obj.chunksFetched)
+        }
+
+        if ((obj.bytesFetched != null && obj.bytesFetched !== 0)) {
+          w.uint32(48)
+          w.uint64Number(obj.bytesFetched)
+        }
+
+        if ((obj.bytesAccepted != null && obj.bytesAccepted !== 0)) {
+          w.uint32(56)
+          w.uint64Number(obj.bytesAccepted)
+        }
+
+        if ((obj.expiresAtMs != null && obj.expiresAtMs !== 0)) {
+          w.uint32(64)
+          w.uint64Number(obj.expiresAtMs)
+        }
+
+        if ((obj.quotaBytes != null && obj.quotaBytes !== 0)) {
+          w.uint32(72)
+          w.uint64Number(obj.quotaBytes)
+        }
+
+        if ((obj.quotaUsedBytes != null && obj.quotaUsedBytes !== 0)) {
+          w.uint32(80)
+          w.uint64Number(obj.quotaUsedBytes)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          chunks: 0,
+          bytes: 0,
+          chunksAlready: 0,
+          bytesAlready: 0,
+          chunksFetched: 0,
+          bytesFetched: 0,
+          bytesAccepted: 0,
+          expiresAtMs: 0,
+          quotaBytes: 0,
+          quotaUsedBytes: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.chunks = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.bytes = reader.uint64Number()
+              break
+            }
+            case 3: {
+              obj.chunksAlready = reader.uint32()
+              break
+            }
+            case 4: {
+              obj.bytesAlready = reader.uint64Number()
+              break
+            }
+            case 5: {
+              obj.chunksFetched = reader.uint32()
+              break
+            }
+            case 6: {
+              obj.bytesFetched = reader.uint64Number()
+              break
+            }
+            case 7: {
+              obj.bytesAccepted = reader.uint64Number()
+              break
+            }
+            case 8: {
+              obj.expiresAtMs = reader.uint64Number()
+              break
+            }
+            case 9: {
+              obj.quotaBytes = reader.uint64Number()
+              break
+            }
+            case 10: {
+              obj.quotaUsedBytes = reader.uint64Number()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<Speculated>): Uint8Array => {
+    return encodeMessage(obj, Speculated.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Speculated>): Speculated => {
+    return decodeMessage(buf, Speculated.codec(), opts)
   }
 }
 
@@ -382,6 +668,8 @@ export interface RootStatus {
   bytesMissing: number
   manifestsMissing: number
   blocksWalked: number
+  chunksSpeculative: number
+  bytesSpeculative: number
 }
 
 export namespace RootStatus {
@@ -454,6 +742,16 @@ export namespace RootStatus {
           w.uint64Number(obj.blocksWalked)
         }
 
+        if ((obj.chunksSpeculative != null && obj.chunksSpeculative !== 0)) {
+          w.uint32(72)
+          w.uint64Number(obj.chunksSpeculative)
+        }
+
+        if ((obj.bytesSpeculative != null && obj.bytesSpeculative !== 0)) {
+          w.uint32(80)
+          w.uint64Number(obj.bytesSpeculative)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -466,7 +764,9 @@ export namespace RootStatus {
           chunksMissing: 0,
           bytesMissing: 0,
           manifestsMissing: 0,
-          blocksWalked: 0
+          blocksWalked: 0,
+          chunksSpeculative: 0,
+          bytesSpeculative: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -511,6 +811,14 @@ export namespace RootStatus {
               obj.blocksWalked = reader.uint64Number()
               break
             }
+            case 9: {
+              obj.chunksSpeculative = reader.uint64Number()
+              break
+            }
+            case 10: {
+              obj.bytesSpeculative = reader.uint64Number()
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -539,6 +847,7 @@ export interface SeedFailure {
   message: string
   exitCode: number
   progress?: PushProgress
+  speculated?: Speculated
 }
 
 export namespace SeedFailure {
@@ -569,6 +878,11 @@ export namespace SeedFailure {
         if (obj.progress != null) {
           w.uint32(34)
           PushProgress.codec().encode(obj.progress, w)
+        }
+
+        if (obj.speculated != null) {
+          w.uint32(42)
+          Speculated.codec().encode(obj.speculated, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -602,6 +916,12 @@ export namespace SeedFailure {
             case 4: {
               obj.progress = PushProgress.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.progress
+              })
+              break
+            }
+            case 5: {
+              obj.speculated = Speculated.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.speculated
               })
               break
             }

@@ -119,3 +119,33 @@ export class SeedRequestError extends DitsError {
     this.remoteName = remoteName
   }
 }
+
+/**
+ * A SPECULATE that would take the requester past its quota of unexpired speculative bytes on the seed (config
+ * `seed.speculativeQuotaBytes`): nothing of it is stored. Exit 4: it can go once some expire or a push takes them over.
+ */
+export class SpeculativeQuotaError extends UnavailableError {
+  static override name = 'SpeculativeQuotaError'
+  override name = 'SpeculativeQuotaError'
+  /** the quota, what the requester uses of it now, and what the refused request would have added */
+  readonly quotaBytes: number
+  readonly usedBytes: number
+  readonly requestedBytes: number
+
+  constructor (message: string, figures: { quotaBytes: number, usedBytes: number, requestedBytes: number }) {
+    super(message)
+    this.quotaBytes = figures.quotaBytes
+    this.usedBytes = figures.usedBytes
+    this.requestedBytes = figures.requestedBytes
+  }
+}
+
+/**
+ * A SPECULATE batch that is wrong in itself: empty, beyond MAX_SPECULATE_CHUNKS or MAX_SPECULATE_BYTES, a manifest
+ * node or a repeated CID in it, a size that is not the chunk's, or a chunk its requester does not have. Nothing of
+ * it is recorded.
+ */
+export class SpeculativeBatchError extends UsageError {
+  static override name = 'SpeculativeBatchError'
+  override name = 'SpeculativeBatchError'
+}

@@ -29,6 +29,7 @@ import { Advertiser } from './advertiser.ts'
 import { Download } from './fetcher.ts'
 import { openHaveCheck } from './have-check.ts'
 import { requestRootStatus } from './seed.ts'
+import { pullChunks } from './pull.ts'
 import { NotStartedError, PrivateNetworkDialError, PeerPenalizedError } from './errors.ts'
 import { parseMultiaddr } from '../../src/multiaddr.ts'
 import { UnavailableError, InvalidMultiaddrError } from '../../src/errors.ts'
@@ -47,12 +48,13 @@ import type { HostInit } from './host.ts'
 import type { NetworkObserver, FetchSource } from './observer.ts'
 import type { HaveCheck } from './have-check.ts'
 import type { RootStatusReport } from './seed.ts'
+import type { PullOptions, PullReport } from './pull.ts'
 
-export type { FetchOptions, FetchProgress, FetchReport, NetworkBlockstore, PeerHello, DitsLibp2p, SwarmKey, SwarmStatus, NetworkObserver, FetchSource, HaveCheck, TransferSnapshot, PenaltyEvent, RootStatusReport }
-export { HaveCheckRefusedError, IncompatiblePeerError, FetchFailedError, ProtocolViolationError, PeerPenalizedError, RemoteProtocolError, PeerTimeoutError, NotStartedError, PrivateNetworkDialError, SwarmKeyError, SwarmKeyRequiredError, NotASeedError, SeedRequestError } from './errors.ts'
+export type { FetchOptions, FetchProgress, FetchReport, NetworkBlockstore, PeerHello, DitsLibp2p, SwarmKey, SwarmStatus, NetworkObserver, FetchSource, HaveCheck, TransferSnapshot, PenaltyEvent, RootStatusReport, PullOptions, PullReport }
+export { HaveCheckRefusedError, IncompatiblePeerError, FetchFailedError, ProtocolViolationError, PeerPenalizedError, RemoteProtocolError, PeerTimeoutError, NotStartedError, PrivateNetworkDialError, SwarmKeyError, SwarmKeyRequiredError, NotASeedError, SeedRequestError, SpeculativeQuotaError, SpeculativeBatchError } from './errors.ts'
 // asking a seed to keep a root (/dits/seed/1.0.0): the seed's service and the client calls
-export { SeedService, pushRoot, requestRootStatus, pushStanding, parseSeedTarget } from './seed.ts'
-export type { PushStatus, PushOptions, SeedHandler, SeedTarget } from './seed.ts'
+export { SeedService, pushRoot, requestRootStatus, speculate, checkSpeculativeBatch, pushStanding, parseSeedTarget } from './seed.ts'
+export type { PushStatus, PushOptions, SeedHandler, SeedTarget, SpeculativeChunk, SpeculateResult, SpeculateOptions, Speculation } from './seed.ts'
 
 /** Violations kept for `recentPenalties()`, newest last. */
 export const MAX_RECENT_PENALTIES = 64
@@ -155,6 +157,8 @@ export interface DitsNetwork {
   provide(root: CID, options?: AbortOptions): Promise<void>
   /** fill the blockstore with every block of `root` not held yet, verified; see FetchReport */
   fetch(root: CID, options?: FetchOptions): Promise<FetchReport>
+  /** fetch `chunks` (none held here) from `peer` alone, verified, each of the length said (node/net/pull.ts) */
+  pull(peer: PeerId, chunks: Array<{ cid: CID, bytes: number }>, options?: PullOptions): Promise<PullReport>
   peers(): PeerInfo[]
   /** dial `ma` and complete hello; IncompatiblePeerError (with the reason) when it fails */
   connect(ma: string, options?: AbortOptions): Promise<PeerInfo>
@@ -310,6 +314,16 @@ class Network implements DitsNetwork {
       writing.end()
       this.downloads.delete(download)
     }
+  }
+
+  async pull (peer: PeerId, chunks: Array<{ cid: CID, bytes: number }>, options: PullOptions = {}): Promise<PullReport> {
+    this.assertRunning()
+    return await pullChunks({
+      blockstore: this.init.blockstore,
+      exchange: this.libp2p.services.chunks,
+      ready: async (p, opts) => await this.ready(p, opts),
+      punish: (p, reason) => { this.penalties.penalize(p, reason, this.penalties.threshold, true) }
+    }, peer, chunks, { ...options, signal: options.signal != null ? AbortSignal.any([options.signal, this.stopping.signal]) : this.stopping.signal })
   }
 
   async holders (options: AbortOptions = {}): Promise<HolderInfo[]> {

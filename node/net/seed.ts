@@ -1,8 +1,10 @@
 /**
- * `/dits/seed/1.0.0` (PROTOCOL.md, "/dits/seed/1.0.0"): asking a seed to keep a root. Both ends live here: the seed's
- * service (`SeedService`: admission by role, one request per stream, progress streamed while a push runs, the push
- * cancelled when its stream goes) and the client calls `pushRoot` and `requestRootStatus`. What a push does on the
- * seed — fetch what it lacks from the pusher, fsync, pin — is the `SeedHandler`'s business (node/seed/keeper.ts).
+ * `/dits/seed/1.0.0` (PROTOCOL.md, "/dits/seed/1.0.0"): asking a seed to keep a root, or chunks for a while. Both ends
+ * live here: the seed's service (`SeedService`: admission by role, one request per stream, progress streamed while a
+ * push or a speculate runs, the work cancelled when its stream goes) and the client calls `pushRoot`,
+ * `requestRootStatus` and `speculate`. What a push does on the seed — fetch what it lacks from the pusher, fsync,
+ * pin — and what a speculate does — fetch the chunks it lacks from the requester, fsync, record them as speculative
+ * until an expiry — is the `SeedHandler`'s business (node/seed/keeper.ts).
  *
  * @example
  * ```ts
@@ -10,22 +12,29 @@
  *   signal, onProgress: p => console.log(p.bytes_fetched, 'of', p.bytes_total - p.bytes_already)
  * })
  * const status = await requestRootStatus(network.libp2p, seedPeerId, root)   // { reasons: ['push'], dag: 'complete', … }
+ *
+ * // chunks this node holds, uploaded ahead of a push (issue 18's speculative transport); at most
+ * // MAX_SPECULATE_CHUNKS of at most MAX_SPECULATE_BYTES together per call
+ * const r = await speculate(network.libp2p, seedPeerId, [{ cid, bytes: 1048576 }], { signal })
+ * // { chunks: 1, chunks_already: 0, chunks_fetched: 1, bytes_accepted: 1048576, expires_at: 1765…, quota_bytes, quota_used_bytes, … }
  * ```
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import { SeedRequest, SeedResponse, PushProgress as WirePushProgress, RootStatus as WireRootStatus } from '../../protocol/seed.ts'
-import { SEED_PROTOCOL, MAX_SEED_REQUEST_BYTES, MAX_SEED_RESPONSE_BYTES, MAX_SEED_PIN_REASONS, MAX_STRING_CHARS } from '../../protocol/index.ts'
+import { SEED_PROTOCOL, MAX_SEED_REQUEST_BYTES, MAX_SEED_RESPONSE_BYTES, MAX_SEED_PIN_REASONS, MAX_STRING_CHARS, MAX_SPECULATE_CHUNKS, MAX_SPECULATE_BYTES, MAX_BLOCK_BYTES } from '../../protocol/index.ts'
 import { FrameReader, varint } from './framing.ts'
 import { wireCid } from './wire.ts'
 import { waitWritten } from './chunk-exchange.ts'
 import { withDeadline } from './deadline.ts'
-import { AccessRefusedError, NotASeedError, PeerTimeoutError, ProtocolViolationError, SeedRequestError } from './errors.ts'
+import { AccessRefusedError, NotASeedError, PeerTimeoutError, ProtocolViolationError, SeedRequestError, SpeculativeBatchError, SpeculativeQuotaError } from './errors.ts'
+import { CidSet, DAG_CBOR_CODE, isDitsCid } from '../../src/cid.ts'
 import { UnavailableError, UsageError } from '../../src/errors.ts'
 import { parseMultiaddr } from '../../src/multiaddr.ts'
 import type { ExitCode } from '../../src/errors.ts'
 import type { AbortOptions, Connection, Libp2p, PeerId, Stream, Logger } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { CID } from 'multiformats/cid'
+import type { Speculated as WireSpeculated } from '../../protocol/seed.ts'
 
 /** The request must arrive within this once a stream opens. */
 export const DEFAULT_SEED_REQUEST_TIMEOUT_MS = 10_000
@@ -84,7 +93,43 @@ export interface RootStatusReport {
   /** manifest nodes the seed lacks: their subtrees are not counted */
   manifests_missing: number
   blocks_walked: number
+  /**
+   * of the chunks held, those the seed keeps only as speculative (recorded by a SPECULATE, unexpired; 0 when the root
+   * is pinned): a push would not send them, and they go at their expiry unless a pin takes them over
+   */
+  chunks_speculative: number
+  bytes_speculative: number
 }
+
+/** A chunk a SPECULATE names: its CID (a chunk's, never a manifest node's) and its length in bytes. */
+export interface SpeculativeChunk {
+  cid: CID
+  bytes: number
+}
+
+/** What a seed did with a SPECULATE (the client's result; the seed's progress has the same shape). */
+export interface SpeculateResult {
+  /** the seed's peer id */
+  seed: string
+  /** distinct chunks in the request, and their bytes */
+  chunks: number
+  bytes: number
+  /** chunks (and bytes) the seed held before */
+  chunks_already: number
+  bytes_already: number
+  /** chunks (and bytes) it fetched from the requester */
+  chunks_fetched: number
+  bytes_fetched: number
+  /** bytes newly charged to the requester's quota (chunks no one had recorded as speculative) */
+  bytes_accepted: number
+  /** until when (ms since the epoch) the seed keeps them, unless a pin takes them over */
+  expires_at: number
+  /** the requester's quota of unexpired speculative bytes on this seed, and its use after this request */
+  quota_bytes: number
+  quota_used_bytes: number
+}
+
+export type Speculation = Omit<SpeculateResult, 'seed'>
 
 /** What a seed does for the requests it admits (node/seed/keeper.ts). */
 export interface SeedHandler {
@@ -94,6 +139,13 @@ export interface SeedHandler {
    */
   push(root: CID, pusher: PeerId, options: { signal: AbortSignal, onProgress(p: Omit<PushStatus, 'seed'>): void }): Promise<Omit<PushStatus, 'seed'>>
   rootStatus(root: CID, options: { signal: AbortSignal }): Promise<Omit<RootStatusReport, 'seed'>>
+  /**
+   * Keep `chunks` (checked by checkSpeculativeBatch) unpinned until now + the ttl (the seed's, or `ttlMs` when that is
+   * shorter), fetching those it lacks from `requester`. Resolves once every one is durable and recorded; throws
+   * SpeculativeQuotaError (nothing stored) beyond the requester's quota, SpeculativeBatchError when the requester
+   * lacks a chunk or sends bytes of another size than it said.
+   */
+  speculate(chunks: SpeculativeChunk[], requester: PeerId, options: { signal: AbortSignal, ttlMs?: number, onProgress(p: Speculation): void }): Promise<Speculation>
 }
 
 /** A push that failed on the seed, with how far it got. */
@@ -103,7 +155,7 @@ export interface PushFailureDetail {
 
 export interface SeedServiceInit {
   handler: SeedHandler
-  /** why `peer` may not do what needs `role` (PUSH: write, ROOT_STATUS: read), or undefined when it may; all may when absent */
+  /** why `peer` may not do what needs `role` (PUSH, SPECULATE: write, ROOT_STATUS: read), or undefined when it may; all may when absent */
   refuse?(peer: PeerId, role: 'read' | 'write', what: string): string | undefined
   /** @default DEFAULT_SEED_REQUEST_TIMEOUT_MS */
   requestTimeoutMs?: number
@@ -178,52 +230,88 @@ export class SeedService {
   private async serve (stream: Stream, peer: PeerId): Promise<void> {
     const reader = new FrameReader(stream, { maxFrameBytes: MAX_SEED_REQUEST_BYTES })
     let request: SeedRequest
-    let root: CID
     try {
       const frame = await withDeadline(this.stopping.signal, this.requestTimeoutMs, async signal => await reader.next({ signal }))
       if (frame == null) throw new ProtocolViolationError('the stream ended without a request')
       try {
-        request = SeedRequest.decode(frame)
+        // the frame's size bounds the entries; past MAX_SPECULATE_CHUNKS, checkSpeculativeBatch tells the client why
+        request = SeedRequest.decode(frame, { limits: { chunks: MAX_SEED_REQUEST_BYTES } })
       } catch (err) {
         throw new ProtocolViolationError(`malformed seed request: ${(err as Error).message}`)
       }
-      root = wireCid(request.root, 'root')
     } finally {
       // one request per stream: anything more the client sends is never read (libp2p bounds the unread buffer)
       reader.release()
     }
-    const push = request.kind === SeedRequest.Kind.PUSH
-    const refusal = this.refuse?.(peer, push ? 'write' : 'read', push ? 'push' : 'root status')
+    const kind = KINDS[request.kind]
+    if (kind === undefined) throw new ProtocolViolationError(`unknown seed request kind ${String(request.kind)}`)
+    // SPECULATE names chunks, the others a root
+    const root = kind === 'speculate' ? undefined : wireCid(request.root, 'root')
+    const refusal = this.refuse?.(peer, kind === 'root status' ? 'read' : 'write', kind)
     if (refusal !== undefined) {
-      this.log('refusing %s of %c from %p: %s', request.kind, root, peer, refusal)
+      this.log('refusing %s from %p: %s', kind, peer, refusal)
       await this.finish(stream, { error: { ...failureOf(new AccessRefusedError(refusal)) } })
       return
     }
-    if (push) await this.push(stream, peer, root)
+    if (root === undefined) await this.speculate(stream, peer, request)
+    else if (kind === 'push') await this.push(stream, peer, root)
     else await this.rootStatus(stream, root)
+  }
+
+  /**
+   * Check the batch (a bad one is answered with a SpeculativeBatchError, not a violation: its requester learns why),
+   * then run it like a push: progress as it changes, cancelled when the requester's stream goes.
+   */
+  private async speculate (stream: Stream, requester: PeerId, request: SeedRequest): Promise<void> {
+    let chunks: SpeculativeChunk[]
+    try {
+      chunks = checkSpeculativeBatch(request.chunks.map((c, i) => ({ cid: wireCid(c.cid, `chunks[${i}]`), bytes: c.bytes })))
+    } catch (err) {
+      if (!(err instanceof SpeculativeBatchError)) throw err
+      await this.finish(stream, { error: failureOf(err) })
+      return
+    }
+    const ttlMs = request.ttlMs > 0 ? request.ttlMs : undefined
+    await this.streamed<Speculation>(stream, requester, 'speculate', async (signal, onProgress) => await this.handler.speculate(chunks, requester, { signal, ttlMs, onProgress }), {
+      progress: p => ({ speculating: toWireSpeculated(p) }),
+      done: p => ({ speculated: toWireSpeculated(p) }),
+      failure: (err, latest) => {
+        const figures = err instanceof SpeculativeQuotaError ? quotaFigures(err, latest) : latest
+        return { ...failureOf(err), ...(figures !== undefined ? { speculated: toWireSpeculated(figures) } : {}) }
+      }
+    })
   }
 
   private async rootStatus (stream: Stream, root: CID): Promise<void> {
     let answer: Partial<SeedResponse>
     try {
       const { root: _, ...status } = await withDeadline(this.stopping.signal, this.rootStatusTimeoutMs, async signal => await this.handler.rootStatus(root, { signal }))
-      answer = { status: { ...status, dag: toWireDag(status.dag), chunksHeld: status.chunks_held, bytesHeld: status.bytes_held, chunksMissing: status.chunks_missing, bytesMissing: status.bytes_missing, manifestsMissing: status.manifests_missing, blocksWalked: status.blocks_walked } }
+      answer = { status: { ...status, dag: toWireDag(status.dag), chunksHeld: status.chunks_held, bytesHeld: status.bytes_held, chunksMissing: status.chunks_missing, bytesMissing: status.bytes_missing, manifestsMissing: status.manifests_missing, blocksWalked: status.blocks_walked, chunksSpeculative: status.chunks_speculative, bytesSpeculative: status.bytes_speculative } }
     } catch (err) {
       answer = { error: failureOf(err as Error) }
     }
     await this.finish(stream, answer)
   }
 
-  /**
-   * Run (or join) the push of `root`, sending its progress as it changes, and its outcome. The push is cancelled
-   * when the pusher's stream goes (a reset, a closed connection) or the pusher stops reading.
-   */
+  /** Run (or join) the push of `root`: see `streamed`. */
   private async push (stream: Stream, pusher: PeerId, root: CID): Promise<void> {
+    await this.streamed<Omit<PushStatus, 'seed'>>(stream, pusher, 'push', async (signal, onProgress) => await this.handler.push(root, pusher, { signal, onProgress }), {
+      progress: p => ({ progress: toWireProgress(p) }),
+      done: p => ({ done: toWireProgress(p) }),
+      failure: (err, latest) => ({ ...failureOf(err), ...(latest !== undefined ? { progress: toWireProgress(latest) } : {}) })
+    })
+  }
+
+  /**
+   * Long work for a client (a push, a speculate), sending its progress as it changes, and its outcome. The work is
+   * cancelled when the client's stream goes (a reset, a closed connection) or the client stops reading.
+   */
+  private async streamed<S> (stream: Stream, client: PeerId, what: string, work: (signal: AbortSignal, onProgress: (p: S) => void) => Promise<S>, wire: { progress(p: S): Partial<SeedResponse>, done(p: S): Partial<SeedResponse>, failure(err: Error, latest?: S): SeedResponse['error'] }): Promise<void> {
     const gone = new AbortController()
-    const onClose = (): void => { gone.abort(new UnavailableError(`the pusher ${pusher.toString()} closed the push stream`)) }
+    const onClose = (): void => { gone.abort(new UnavailableError(`the client ${client.toString()} closed the ${what} stream`)) }
     stream.addEventListener('close', onClose)
     const signal = AbortSignal.any([gone.signal, this.stopping.signal])
-    let latest: Omit<PushStatus, 'seed'> | undefined
+    let latest: S | undefined
     let changed = false
     let lastSent = performance.now()
     /** the progress message being written, if any */
@@ -232,7 +320,7 @@ export class SeedService {
       if (sending !== undefined || latest === undefined) return
       if (!changed && performance.now() - lastSent < this.keepaliveMs) return
       changed = false
-      sending = this.send(stream, { progress: toWireProgress(latest) }, signal)
+      sending = this.send(stream, wire.progress(latest), signal)
         .then(() => { lastSent = performance.now() })
         .catch((err: Error) => { gone.abort(err) })
         .finally(() => { sending = undefined })
@@ -241,17 +329,14 @@ export class SeedService {
     try {
       let answer: Partial<SeedResponse>
       try {
-        const done = await this.handler.push(root, pusher, {
-          signal,
-          onProgress: p => {
-            latest = p
-            changed = true
-          }
+        const done = await work(signal, p => {
+          latest = p
+          changed = true
         })
-        answer = { done: toWireProgress(done) }
+        answer = wire.done(done)
       } catch (err) {
         if (gone.signal.aborted) throw gone.signal.reason
-        answer = { error: { ...failureOf(err as Error), ...(latest !== undefined ? { progress: toWireProgress(latest) } : {}) } }
+        answer = { error: wire.failure(err as Error, latest) }
       }
       clearInterval(timer)
       // the last progress message may still be on its way: the outcome goes after it
@@ -276,6 +361,69 @@ export class SeedService {
     await this.send(stream, msg, this.stopping.signal)
     await stream.close({ signal: AbortSignal.timeout(this.writeIdleTimeoutMs) }).catch(() => { stream.abort(new PeerTimeoutError('close timed out')) })
   }
+}
+
+const KINDS: Record<SeedRequest.Kind, 'push' | 'root status' | 'speculate'> = {
+  [SeedRequest.Kind.PUSH]: 'push',
+  [SeedRequest.Kind.ROOT_STATUS]: 'root status',
+  [SeedRequest.Kind.SPECULATE]: 'speculate'
+}
+
+/**
+ * A SPECULATE batch as both ends check it: 1 to MAX_SPECULATE_CHUNKS distinct chunks (no manifest node), each of 1 to
+ * MAX_BLOCK_BYTES bytes, MAX_SPECULATE_BYTES at most together. Returns it, or throws SpeculativeBatchError saying what
+ * is wrong.
+ */
+export function checkSpeculativeBatch (chunks: SpeculativeChunk[]): SpeculativeChunk[] {
+  if (chunks.length === 0) throw new SpeculativeBatchError('a speculate names no chunk')
+  if (chunks.length > MAX_SPECULATE_CHUNKS) throw new SpeculativeBatchError(`a speculate names ${chunks.length} chunks, more than the ${MAX_SPECULATE_CHUNKS} one request may (MAX_SPECULATE_CHUNKS): split it`)
+  const seen = new CidSet()
+  let total = 0
+  for (const c of chunks) {
+    if (!isDitsCid(c.cid)) throw new SpeculativeBatchError(`${c.cid.toString()} is not a dits chunk CID (CIDv1, raw, BLAKE3)`)
+    if (c.cid.code === DAG_CBOR_CODE) throw new SpeculativeBatchError(`${c.cid.toString()} is a manifest node: a speculate carries chunks only (a push carries manifests)`)
+    if (!seen.add(c.cid)) throw new SpeculativeBatchError(`chunk ${c.cid.toString()} is named twice in one speculate`)
+    if (!Number.isSafeInteger(c.bytes) || c.bytes < 1 || c.bytes > MAX_BLOCK_BYTES) throw new SpeculativeBatchError(`chunk ${c.cid.toString()} is said to be ${c.bytes} bytes: a chunk is 1 to ${MAX_BLOCK_BYTES} bytes (MAX_BLOCK_BYTES)`)
+    total += c.bytes
+  }
+  if (total > MAX_SPECULATE_BYTES) throw new SpeculativeBatchError(`a speculate of ${total} bytes is more than the ${MAX_SPECULATE_BYTES} one request may carry (MAX_SPECULATE_BYTES): split it`)
+  return chunks
+}
+
+function toWireSpeculated (p: Speculation): WireSpeculated {
+  return {
+    chunks: p.chunks,
+    bytes: p.bytes,
+    chunksAlready: p.chunks_already,
+    bytesAlready: p.bytes_already,
+    chunksFetched: p.chunks_fetched,
+    bytesFetched: p.bytes_fetched,
+    bytesAccepted: p.bytes_accepted,
+    expiresAtMs: p.expires_at,
+    quotaBytes: p.quota_bytes,
+    quotaUsedBytes: p.quota_used_bytes
+  }
+}
+
+function fromWireSpeculated (p: WireSpeculated, seed: string): SpeculateResult {
+  return {
+    seed,
+    chunks: p.chunks,
+    bytes: p.bytes,
+    chunks_already: p.chunksAlready,
+    bytes_already: p.bytesAlready,
+    chunks_fetched: p.chunksFetched,
+    bytes_fetched: p.bytesFetched,
+    bytes_accepted: p.bytesAccepted,
+    expires_at: p.expiresAtMs,
+    quota_bytes: p.quotaBytes,
+    quota_used_bytes: p.quotaUsedBytes
+  }
+}
+
+/** A quota refusal's figures, as the requester gets them with the failure. */
+function quotaFigures (err: SpeculativeQuotaError, latest?: Speculation): Speculation {
+  return { chunks: 0, bytes: err.requestedBytes, chunks_already: 0, bytes_already: 0, chunks_fetched: 0, bytes_fetched: 0, bytes_accepted: 0, expires_at: 0, ...latest, quota_bytes: err.quotaBytes, quota_used_bytes: err.usedBytes }
 }
 
 const PHASES: Record<WirePushProgress.Phase, PushStage> = {
@@ -349,7 +497,7 @@ export interface PushOptions extends AbortOptions {
  */
 export async function pushRoot (libp2p: Pick<Libp2p, 'dialProtocol'>, seed: SeedTarget, root: CID, options: PushOptions = {}): Promise<PushStatus> {
   let last: PushStatus | undefined
-  return await request(libp2p, seed, { kind: SeedRequest.Kind.PUSH, root: root.bytes }, options, (msg, seedId) => {
+  return await request(libp2p, seed, { kind: SeedRequest.Kind.PUSH, root: root.bytes, chunks: [], ttlMs: 0 }, options, (msg, seedId) => {
     if (msg.progress != null) {
       last = fromWireProgress(msg.progress, root, seedId)
       options.onProgress?.(last)
@@ -367,7 +515,7 @@ export async function pushRoot (libp2p: Pick<Libp2p, 'dialProtocol'>, seed: Seed
 
 /** What `seed` holds of `root` and why it keeps it. */
 export async function requestRootStatus (libp2p: Pick<Libp2p, 'dialProtocol'>, seed: SeedTarget, root: CID, options: AbortOptions & { answerTimeoutMs?: number } = {}): Promise<RootStatusReport> {
-  return await request(libp2p, seed, { kind: SeedRequest.Kind.ROOT_STATUS, root: root.bytes }, options, (msg, seedId) => {
+  return await request(libp2p, seed, { kind: SeedRequest.Kind.ROOT_STATUS, root: root.bytes, chunks: [], ttlMs: 0 }, options, (msg, seedId) => {
     if (msg.status != null) {
       const s = msg.status
       if (s.reasons.some(r => r.length > MAX_STRING_CHARS)) throw new ProtocolViolationError(`a pin reason longer than ${MAX_STRING_CHARS} characters`)
@@ -381,11 +529,58 @@ export async function requestRootStatus (libp2p: Pick<Libp2p, 'dialProtocol'>, s
         chunks_missing: s.chunksMissing,
         bytes_missing: s.bytesMissing,
         manifests_missing: s.manifestsMissing,
-        blocks_walked: s.blocksWalked
+        blocks_walked: s.blocksWalked,
+        chunks_speculative: s.chunksSpeculative,
+        bytes_speculative: s.bytesSpeculative
       }
     }
     if (msg.error != null) throw seedFailure(msg.error.name, msg.error.exitCode, `seed ${seedId} could not tell what it holds of ${root.toString()}: ${msg.error.message}`)
     throw new ProtocolViolationError('a root status answer must carry status or error')
+  })
+}
+
+export interface SpeculateOptions extends AbortOptions {
+  /** how long the seed should keep the chunks, ms; it keeps them no longer than its own `speculative.ttl` @default the seed's */
+  ttlMs?: number
+  /** the seed's counts while it fetches */
+  onProgress?(progress: SpeculateResult): void
+  /** @default DEFAULT_SEED_ANSWER_TIMEOUT_MS */
+  answerTimeoutMs?: number
+}
+
+/**
+ * Upload `chunks` (which this node holds) to `seed` as speculative: the seed fetches from this node those it lacks,
+ * verifies and fsyncs them, and keeps them unpinned until `expires_at` — or for good once a push or a ref names a
+ * root over them. At most MAX_SPECULATE_CHUNKS distinct chunks of MAX_SPECULATE_BYTES together per call (checked here
+ * first: SpeculativeBatchError, exit 2). Throws SpeculativeQuotaError (exit 4, with `quotaBytes`, `usedBytes`,
+ * `requestedBytes`) when the seed's per-peer quota would be passed — nothing of the batch is kept then;
+ * AccessRefusedError (exit 3) without the write role there; NotASeedError when the peer is no seed;
+ * SpeculativeBatchError when the seed finds this node lacks a chunk or sent another size than it said;
+ * SeedRequestError otherwise. Aborting `signal` cancels the fetch on the seed.
+ *
+ *     speculate(libp2p: Pick<Libp2p, 'dialProtocol'>, seed: SeedTarget, chunks: Array<{ cid: CID, bytes: number }>,
+ *               options?: { signal?, ttlMs?, onProgress?, answerTimeoutMs? }): Promise<SpeculateResult>
+ */
+export async function speculate (libp2p: Pick<Libp2p, 'dialProtocol'>, seed: SeedTarget, chunks: SpeculativeChunk[], options: SpeculateOptions = {}): Promise<SpeculateResult> {
+  checkSpeculativeBatch(chunks)
+  if (options.ttlMs !== undefined && (!Number.isSafeInteger(options.ttlMs) || options.ttlMs < 1)) throw new UsageError(`a speculate's ttl must be a whole number of milliseconds >= 1, not ${options.ttlMs}`)
+  const req: SeedRequest = { kind: SeedRequest.Kind.SPECULATE, root: new Uint8Array(0), chunks: chunks.map(c => ({ cid: c.cid.bytes, bytes: c.bytes })), ttlMs: options.ttlMs ?? 0 }
+  return await request(libp2p, seed, req, options, (msg, seedId) => {
+    if (msg.speculating != null) {
+      options.onProgress?.(fromWireSpeculated(msg.speculating, seedId))
+      return undefined
+    }
+    if (msg.speculated != null) return fromWireSpeculated(msg.speculated, seedId)
+    if (msg.error != null) {
+      const message = `seed ${seedId} refuses the speculate of ${chunks.length} chunk(s): ${msg.error.message}`
+      if (msg.error.name === 'SpeculativeQuotaError') {
+        const f = msg.error.speculated
+        throw new SpeculativeQuotaError(message, { quotaBytes: f?.quotaBytes ?? 0, usedBytes: f?.quotaUsedBytes ?? 0, requestedBytes: f?.bytes ?? 0 })
+      }
+      if (msg.error.name === 'SpeculativeBatchError') throw new SpeculativeBatchError(message)
+      throw seedFailure(msg.error.name, msg.error.exitCode, message)
+    }
+    throw new ProtocolViolationError('a speculate answer must carry speculating, speculated or error')
   })
 }
 

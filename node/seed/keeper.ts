@@ -3,6 +3,8 @@
  * root it lacks through the verified fetcher (the pusher first), makes every block under the root durable, and only
  * then pins it with reason `push`; a root status walks its own blocks under a budget. One push per root at a time: a
  * second push of the same root joins the first, and a push is cancelled once every pusher waiting on it has gone.
+ * A speculate (issue 18) pulls the chunks the seed lacks from its requester, makes them durable, and records them in
+ * the SpeculativeRecord until an expiry, within the requester's quota.
  *
  * @example
  * ```ts
@@ -14,13 +16,17 @@
 import { CidSet, DAG_CBOR_CODE } from '../../src/cid.ts'
 import { decodeNode, walkChunkLinks } from '../../src/manifest/index.ts'
 import { UnavailableError } from '../../src/errors.ts'
+import { SpeculativeQuotaError } from '../net/errors.ts'
+import { forEachLimit } from '../limit.ts'
 import { childLinks } from '../net/fetcher.ts'
 import { BlockSync } from '../block-sync.ts'
 import { macrotask } from '../deferred.ts'
 import type { CID } from 'multiformats/cid'
 import type { PeerId } from '@libp2p/interface'
 import type { FetchOptions, FetchReport } from '../net/fetcher.ts'
-import type { DagCompleteness, PushStatus, RootStatusReport, SeedHandler } from '../net/seed.ts'
+import type { DagCompleteness, PushStatus, RootStatusReport, SeedHandler, SpeculativeChunk, Speculation } from '../net/seed.ts'
+import type { PullOptions, PullReport } from '../net/pull.ts'
+import type { SpeculativeRecord } from './speculative.ts'
 import type { DitsBlockstore } from '../blockstore.ts'
 import type { Pins } from '../repo.ts'
 
@@ -28,13 +34,15 @@ import type { Pins } from '../repo.ts'
 export const DEFAULT_ROOT_STATUS_MAX_BLOCKS = 200_000
 /** Pushes of different roots one seed runs at once; more are refused (exit 4) until one ends. */
 export const DEFAULT_MAX_PUSHES = 16
+/** Speculates one seed runs at once (each at most MAX_SPECULATE_BYTES); more are refused (exit 4) until one ends. */
+export const DEFAULT_MAX_SPECULATES = 8
 /** Local `has` checks at once in a walk. */
 const HAS_CONCURRENCY = 64
 
 type Status = Omit<PushStatus, 'seed'>
 
 export interface SeedKeeperInit {
-  blocks: Pick<DitsBlockstore, 'has' | 'get' | 'syncData' | 'syncDirs' | 'beginWrite'>
+  blocks: Pick<DitsBlockstore, 'has' | 'hold' | 'get' | 'syncData' | 'syncDirs' | 'beginWrite'>
   pins: Pick<Pins, 'add' | 'reasons'>
   /** the node's verified fetcher (DitsNetwork.fetch) */
   fetch(root: CID, options: FetchOptions): Promise<FetchReport>
@@ -42,6 +50,18 @@ export interface SeedKeeperInit {
   rootStatusMaxBlocks?: number
   /** @default DEFAULT_MAX_PUSHES */
   maxPushes?: number
+  /** what a speculate needs; without it this seed refuses speculates */
+  speculative?: {
+    record: SpeculativeRecord
+    /** the network's single-source verified pull (DitsNetwork.pull) */
+    pull(peer: PeerId, chunks: SpeculativeChunk[], options: PullOptions): Promise<PullReport>
+    /** config `speculative.ttl`: how long a speculative chunk is kept, and the longest a requester may ask for */
+    ttlMs: number
+    /** config `seed.speculativeQuotaBytes` */
+    quotaBytes: number
+    /** @default DEFAULT_MAX_SPECULATES */
+    maxSpeculates?: number
+  }
 }
 
 interface RunningPush {
@@ -57,6 +77,9 @@ export class SeedKeeper implements SeedHandler {
   private readonly maxBlocks: number
   private readonly maxPushes: number
   private readonly running = new Map<string, RunningPush>()
+  /** speculates in flight, and the one each requester runs (a requester's speculates run one after another) */
+  private speculating = 0
+  private readonly perRequester = new Map<string, Promise<unknown>>()
 
   constructor (init: SeedKeeperInit) {
     this.init = init
@@ -107,6 +130,85 @@ export class SeedKeeper implements SeedHandler {
         joined.listeners.delete(options.onProgress)
         joined.waiting--
       }
+    }
+  }
+
+  /**
+   * Keep `chunks` (a checked batch) for `requester` until now + ttl: refused beyond its quota before anything is
+   * fetched; the chunks the seed lacks pulled from the requester, every chunk of the batch made durable, then recorded.
+   * One speculate per requester at a time, so that its quota is checked against what it has recorded.
+   */
+  async speculate (chunks: SpeculativeChunk[], requester: PeerId, options: { signal: AbortSignal, ttlMs?: number, onProgress(p: Speculation): void }): Promise<Speculation> {
+    const spec = this.init.speculative
+    if (spec === undefined) throw new UnavailableError('this seed keeps no speculative chunks')
+    options.signal.throwIfAborted()
+    if (this.speculating >= (spec.maxSpeculates ?? DEFAULT_MAX_SPECULATES)) throw new UnavailableError(`this seed runs ${this.speculating} speculates already (the most it runs at once): send again in a moment`)
+    this.speculating++
+    const key = requester.toString()
+    const before = this.perRequester.get(key) ?? Promise.resolve()
+    const run = before.catch(() => {}).then(async () => await this.speculateNow(chunks, requester, spec, options))
+    this.perRequester.set(key, run)
+    try {
+      return await run
+    } finally {
+      this.speculating--
+      if (this.perRequester.get(key) === run) this.perRequester.delete(key)
+    }
+  }
+
+  private async speculateNow (chunks: SpeculativeChunk[], requester: PeerId, spec: NonNullable<SeedKeeperInit['speculative']>, options: { signal: AbortSignal, ttlMs?: number, onProgress(p: Speculation): void }): Promise<Speculation> {
+    const { signal } = options
+    signal.throwIfAborted()
+    const peer = requester.toString()
+    const now = Date.now()
+    const status: Speculation = {
+      chunks: chunks.length,
+      bytes: chunks.reduce((n, c) => n + c.bytes, 0),
+      chunks_already: 0,
+      bytes_already: 0,
+      chunks_fetched: 0,
+      bytes_fetched: 0,
+      bytes_accepted: 0,
+      expires_at: now + Math.min(options.ttlMs ?? spec.ttlMs, spec.ttlMs),
+      quota_bytes: spec.quotaBytes,
+      quota_used_bytes: spec.record.usedBytes(peer, now)
+    }
+    const charge = await spec.record.uncovered(chunks, now)
+    if (status.quota_used_bytes + charge > spec.quotaBytes) {
+      throw new SpeculativeQuotaError(`${peer} has ${status.quota_used_bytes} unexpired speculative bytes on this seed; ${charge} more would pass its quota of ${spec.quotaBytes} bytes (config seed.speculativeQuotaBytes); nothing of this batch is kept: send it again once some expire or a push takes them over`, { quotaBytes: spec.quotaBytes, usedBytes: status.quota_used_bytes, requestedBytes: charge })
+    }
+    // the blocks it holds or writes are kept from gc until they are recorded
+    const writing = this.init.blocks.beginWrite()
+    try {
+      const sync = new BlockSync(this.init.blocks)
+      const lacking: SpeculativeChunk[] = []
+      await forEachLimit(chunks, HAS_CONCURRENCY, async c => {
+        if (await this.init.blocks.hold(c.cid, { signal })) {
+          status.chunks_already++
+          status.bytes_already += c.bytes
+          await sync.add(c.cid, c.bytes)
+        } else {
+          lacking.push(c)
+        }
+      })
+      options.onProgress({ ...status })
+      await spec.pull(requester, lacking, {
+        signal,
+        onChunk: async (cid, bytes) => {
+          status.chunks_fetched++
+          status.bytes_fetched += bytes
+          await sync.add(cid, bytes)
+          options.onProgress({ ...status })
+        }
+      })
+      await sync.flush()
+      signal.throwIfAborted()
+      // Durability order: the blocks, then the record that keeps them.
+      status.bytes_accepted = await spec.record.record(peer, chunks, status.expires_at)
+      status.quota_used_bytes = spec.record.usedBytes(peer, Date.now())
+      return { ...status }
+    } finally {
+      writing.end()
     }
   }
 
@@ -223,7 +325,10 @@ export class SeedKeeper implements SeedHandler {
   async rootStatus (root: CID, options: { signal: AbortSignal }): Promise<Omit<RootStatusReport, 'seed'>> {
     const { signal } = options
     const reasons = Object.keys(await this.init.pins.reasons(root))
-    const counts = { chunks_held: 0, bytes_held: 0, chunks_missing: 0, bytes_missing: 0, manifests_missing: 0, blocks_walked: 0 }
+    const counts = { chunks_held: 0, bytes_held: 0, chunks_missing: 0, bytes_missing: 0, manifests_missing: 0, blocks_walked: 0, chunks_speculative: 0, bytes_speculative: 0 }
+    // a pinned root's chunks are kept for good: only an unpinned root's can be speculative
+    const record = reasons.length === 0 && this.init.speculative?.record.empty === false ? this.init.speculative.record : undefined
+    const now = Date.now()
     // a block enters `seen` as it is stacked, so the stack holds distinct blocks, each a visit to come: more than the
     // budget has room for are never stacked (the walk is then `unknown`), which bounds the stack and the set alike
     const seen = new CidSet()
@@ -243,6 +348,11 @@ export class SeedKeeper implements SeedHandler {
           if (held[i]) {
             counts.chunks_held++
             counts.bytes_held += length
+            const entry = await record?.get(cid)
+            if (entry !== undefined && entry.expiresAt > now) {
+              counts.chunks_speculative++
+              counts.bytes_speculative += length
+            }
           } else {
             counts.chunks_missing++
             counts.bytes_missing += length

@@ -7,7 +7,7 @@ import type { RootStatusReport } from '../../../node/net/seed.ts'
 const cid = (s: string): string => chunkCid(new TextEncoder().encode(s)).toString()
 const ref = (name: string, target: string): RefRecord => ({ name, cid: target, index: 1, when: 0, who: 'x', token: null })
 const status = (seed: string, root: string, over: Partial<RootStatusReport>): RootStatusReport => ({
-  root, seed, reasons: ['ref'], dag: 'complete', chunks_held: 10, bytes_held: 100, chunks_missing: 0, bytes_missing: 0, manifests_missing: 0, blocks_walked: 11, ...over
+  root, seed, reasons: ['ref'], dag: 'complete', chunks_held: 10, bytes_held: 100, chunks_missing: 0, bytes_missing: 0, manifests_missing: 0, blocks_walked: 11, chunks_speculative: 0, bytes_speculative: 0, ...over
 })
 
 describe('node/seed refTargetsSeedsLack: what a workstation gc keeps for the studio', () => {
