@@ -5,8 +5,19 @@
  * No timers, no clock, no randomness: `nextDeadline()` says when `poll` must run again if nothing happens.
  *
  * Policy:
- * - Items (chunks and manifest nodes) are asked for in file order (`order`, compared lexicographically), from
- *   a min-heap, so a chunk taken off a failing peer goes back in front.
+ * - Items (chunks and manifest nodes) are asked for rarest first (BEP 3 §"piece selection"): fewest partial holders
+ *   (peers of the swarm fetching the same root, which announce what they got: `have`) first, then in an order drawn
+ *   from the injected `random` (BitTorrent's random start, so that peers fetching together hold different chunks and
+ *   have something to trade), then in file order (`order`, compared lexicographically; the only key without
+ *   `random`), from a min-heap whose entries are re-pushed when a holder announces an item. The caller's window
+ *   bounds which items are known, so the picking stays within it and the output can still be written in order.
+ * - A partial holder (`PeerInit.partial`) is asked only for what it announced; a complete one (a seed, a peer that
+ *   holds the whole root) for anything it did not answer DONT_HAVE for. An item no candidate with room can take is
+ *   stepped over (at most MAX_SKIPS_PER_POLL a poll) while another peer has room, so a full seed does not hold back
+ *   what partial holders could send.
+ * - A seed may defer an item it sent to another peer of the swarm moments ago (super-seeding, BEP 16): the item
+ *   goes to a holder that announces it, and back to that seed after `deferMs` (which then serves it) — so a deferral
+ *   delays an item, never strands it.
  * - Each peer has a window of requested-but-not-received bytes, sized from its measured throughput (an
  *   exponentially weighted moving average) times `windowTargetMs`, so faster peers get more. A sample taken while
  *   the download had nothing more to ask a peer for may raise its estimate, never lower it.
@@ -68,6 +79,10 @@ export const DEFAULT_PRIOR_BYTES_PER_MS = 10_000
 export const DEFAULT_ENDGAME_HEDGES = 1
 /** Burst allowance of the rate cap. */
 export const DEFAULT_RATE_BURST_MS = 100
+/** A peer that deferred an item (DEFER presence) is asked for it again after this, if nobody else sent it first. */
+export const DEFAULT_DEFER_MS = 1_000
+/** Pending items one poll may step over because none of their candidates has room. */
+export const MAX_SKIPS_PER_POLL = 1024
 
 export interface SchedulerInit {
   /** @default DEFAULT_INITIAL_WINDOW_BYTES */
@@ -102,6 +117,13 @@ export interface SchedulerInit {
   maxRateBytesPerSec?: number
   /** @default DEFAULT_RATE_BURST_MS */
   rateBurstMs?: number
+  /** @default DEFAULT_DEFER_MS */
+  deferMs?: number
+  /**
+   * Draws in [0, 1) that order equally rare items (the random start); items go in file order among equally rare
+   * ones when absent. Injected: the core has no randomness of its own.
+   */
+  random?: () => number
 }
 
 export interface ItemInit {
@@ -119,6 +141,8 @@ export interface PeerInit {
   maxOutstandingWants: number
   /** block bytes this peer accepts in flight (from hello) */
   maxInFlightBytes: number
+  /** it holds part of the root (it is fetching it too): asked only for what it announced with `have` @default false */
+  partial?: boolean
 }
 
 export type SchedulerAction =
@@ -140,6 +164,7 @@ export interface PeerStats {
   strikes: number
   excluded: boolean
   gone: boolean
+  partial: boolean
 }
 
 export interface SchedulerStats {
@@ -157,6 +182,22 @@ interface Item {
   state: 'pending' | 'inflight' | 'stuck' | 'done'
   /** peer → time the want was sent */
   holders: Map<string, number>
+  /** partial peers that announced it */
+  avail: number
+  /** the random start's draw */
+  prio: number
+  /** bumped at each push into the pending heap: an entry of an older version is stale */
+  ver: number
+  /** a peer deferred it: not asked of that peer again before `deferUntil` */
+  deferredBy?: string
+  deferUntil: number
+}
+
+/** An item's place in the pending heap, as it was when pushed. */
+interface Entry {
+  item: Item
+  ver: number
+  avail: number
 }
 
 interface Peer {
@@ -180,6 +221,9 @@ interface Peer {
   /** last delivery, or when the peer last went from idle to busy */
   progressAt: number
   dontHave: Set<string>
+  partial: boolean
+  /** keys of known items a partial peer announced */
+  has: Set<string>
   strikes: number
   backoffUntil: number
   excluded: boolean
@@ -213,8 +257,15 @@ export class Scheduler {
   private readonly ratePerMs?: number
   private readonly rateBurstBytes: number
 
+  private readonly deferMs: number
+  private readonly random?: () => number
+
   private readonly items = new Map<string, Item>()
-  private readonly pending = new MinHeap<Item>((a, b) => compareOrder(a.order, b.order) < 0)
+  private readonly pending = new MinHeap<Entry>((a, b) => a.avail !== b.avail
+    ? a.avail < b.avail
+    : a.item.prio !== b.item.prio ? a.item.prio < b.item.prio : compareOrder(a.item.order, b.item.order) < 0)
+  /** pending items some peer deferred, for `nextDeadline` */
+  private readonly deferred = new Set<Item>()
   private readonly stuckItems = new Set<Item>()
   private readonly peers = new Map<string, Peer>()
   private outbox: SchedulerAction[] = []
@@ -246,16 +297,18 @@ export class Scheduler {
     this.ratePerMs = init.maxRateBytesPerSec != null ? init.maxRateBytesPerSec / 1000 : undefined
     this.rateBurstBytes = this.ratePerMs != null ? this.ratePerMs * (init.rateBurstMs ?? DEFAULT_RATE_BURST_MS) : 0
     this.tokens = this.rateBurstBytes
+    this.deferMs = init.deferMs ?? DEFAULT_DEFER_MS
+    this.random = init.random
   }
 
   /** Items to fetch. Keys already known are ignored. */
   add (items: Iterable<ItemInit>): void {
     for (const init of items) {
       if (this.items.has(init.key)) continue
-      const item: Item = { key: init.key, bytes: init.bytes, order: init.order, state: 'pending', holders: new Map() }
+      const item: Item = { key: init.key, bytes: init.bytes, order: init.order, state: 'pending', holders: new Map(), avail: 0, prio: this.random?.() ?? 0, ver: 0, deferUntil: 0 }
       this.items.set(item.key, item)
       this.pendingCount++
-      this.pending.push(item)
+      this.pushPending(item)
     }
   }
 
@@ -292,7 +345,46 @@ export class Scheduler {
     if (item?.state !== 'done') return
     this.items.delete(key)
     this.doneCount--
-    for (const peer of this.peers.values()) peer.dontHave.delete(key)
+    for (const peer of this.peers.values()) {
+      peer.dontHave.delete(key)
+      peer.has.delete(key)
+    }
+  }
+
+  /**
+   * The peer announced that it holds these items (a have-update from a peer of the swarm, or a HAVE presence): it
+   * may be asked for them, even after a DONT_HAVE. Keys of items not known (outside the window, or done) are ignored.
+   */
+  have (peerId: string, keys: Iterable<string>): void {
+    const peer = this.peers.get(peerId)
+    if (peer == null || peer.gone) return
+    let joined = false
+    for (const key of keys) {
+      peer.dontHave.delete(key)
+      const item = this.items.get(key)
+      if (item == null || item.state === 'done') continue
+      if (item.state === 'stuck') joined = true
+      if (!peer.partial || peer.has.has(key)) continue
+      peer.has.add(key)
+      item.avail++
+      // its place in the heap moves with its rarity
+      if (item.state === 'pending') this.pushPending(item)
+    }
+    if (joined) this.unstick()
+  }
+
+  /**
+   * The peer has the item but asks us to get it elsewhere first (a seed super-seeding): it goes to another holder,
+   * and back to this peer once `deferMs` has passed.
+   */
+  defer (peerId: string, key: string, now: number): void {
+    const peer = this.peers.get(peerId)
+    const item = this.items.get(key)
+    if (peer == null || item == null || !peer.inflight.has(key)) return
+    item.deferredBy = peerId
+    item.deferUntil = now + this.deferMs
+    this.deferred.add(item)
+    this.release(peer, item)
   }
 
   /** A source that may serve the items. Returns false for a peer excluded earlier in this download. */
@@ -304,6 +396,7 @@ export class Scheduler {
       known.seed = init.seed
       known.maxWants = init.maxOutstandingWants
       known.maxBytes = init.maxInFlightBytes
+      if (init.partial !== true) this.complete(known)
       return true
     }
     this.peers.set(id, {
@@ -319,6 +412,8 @@ export class Scheduler {
       sampleLimited: false,
       progressAt: now,
       dontHave: known?.dontHave ?? new Set(),
+      partial: init.partial === true,
+      has: new Set(),
       strikes: known?.strikes ?? 0,
       backoffUntil: 0,
       excluded: false,
@@ -334,6 +429,7 @@ export class Scheduler {
     const peer = this.peers.get(id)
     if (peer == null || peer.gone) return
     peer.gone = true
+    this.dropHas(peer)
     this.releaseAll(peer, false)
   }
 
@@ -383,6 +479,7 @@ export class Scheduler {
     const item = this.items.get(key)
     if (peer == null) return
     peer.dontHave.add(key)
+    if (peer.has.delete(key) && item != null) item.avail--
     if (item != null && peer.inflight.has(key)) this.release(peer, item)
   }
 
@@ -392,6 +489,7 @@ export class Scheduler {
     if (peer == null || peer.excluded) return
     peer.excluded = true
     peer.gone = true
+    this.dropHas(peer)
     this.releaseAll(peer, true)
     this.outbox.push({ type: 'drop', peer: peerId, reason })
   }
@@ -419,6 +517,10 @@ export class Scheduler {
       if (peer.backoffUntil > now && (this.pendingCount > 0 || this.stuckItems.size > 0)) at(peer.backoffUntil)
     }
     if (this.ratePerMs != null && this.tokenNeed != null && this.tokenNeed > this.tokens) at(now + (this.tokenNeed - this.tokens) / this.ratePerMs)
+    for (const item of this.deferred) {
+      if (item.state !== 'pending' || item.deferUntil <= now) this.deferred.delete(item)
+      else at(item.deferUntil)
+    }
     return next
   }
 
@@ -440,6 +542,13 @@ export class Scheduler {
   /** Items asked for and not yet received. */
   get inFlight (): number {
     return this.inflightCount
+  }
+
+  /** Partial holders that can still be asked: what they fetch may yet be announced. */
+  get partialPeers (): number {
+    let n = 0
+    for (const p of this.peers.values()) if (p.partial && !p.gone && !p.excluded) n++
+    return n
   }
 
   /** Peers that can still be asked for something. */
@@ -464,7 +573,8 @@ export class Scheduler {
         receivedBytes: p.receivedBytes,
         strikes: p.strikes,
         excluded: p.excluded,
-        gone: p.gone
+        gone: p.gone,
+        partial: p.partial
       }))
     }
   }
@@ -513,7 +623,8 @@ export class Scheduler {
     if (head == null) return undefined
     const others: Peer[] = []
     for (const other of this.peers.values()) {
-      if (other === peer || other.gone || other.excluded || other.strikes > 0 || other.backoffUntil > now) continue
+      // a partial holder cannot take over whatever the peer holds: it is no measure of how late the peer is
+      if (other === peer || other.gone || other.excluded || other.partial || other.strikes > 0 || other.backoffUntil > now) continue
       if (other.rate != null || other.inflight.size === 0) others.push(other)
     }
     if (others.length === 0) return undefined
@@ -524,15 +635,20 @@ export class Scheduler {
     return moving ? deadline : undefined
   }
 
-  /** Peers that could serve the item, ignoring room: non-seeds first; seeds only when no non-seed is usable. */
+  /**
+   * Peers that could serve the item, ignoring room: non-seeds first; seeds only when no non-seed is usable. A partial
+   * peer only for what it announced; a peer that deferred it only once its deferral is over.
+   */
   private candidates (item: Item, now: number): { usable: Peer[], any: boolean } {
     const peers: Peer[] = []
     const seeds: Peer[] = []
     let any = false
     for (const peer of this.peers.values()) {
       if (peer.gone || peer.excluded || peer.dontHave.has(item.key)) continue
+      if (peer.partial && !peer.has.has(item.key)) continue
       any = true
       if (peer.backoffUntil > now || item.holders.has(peer.id)) continue
+      if (item.deferredBy === peer.id && item.deferUntil > now) continue
       if (peer.seed) seeds.push(peer)
       else peers.push(peer)
     }
@@ -541,28 +657,52 @@ export class Scheduler {
 
   private assignPending (now: number, wants: Map<string, string[]>): void {
     this.tokenNeed = undefined
-    while (this.pending.size > 0) {
-      const item = this.pending.peek() as Item
-      if (item.state !== 'pending') {
+    // items none of whose candidates has room, put back after the pass; and the peers found full in it
+    const skipped: Item[] = []
+    const full = new Set<Peer>()
+    try {
+      while (this.pending.size > 0) {
+        const entry = this.pending.peek() as Entry
+        const item = entry.item
+        if (item.state !== 'pending' || entry.ver !== item.ver) {
+          this.pending.pop()
+          continue
+        }
+        if (!this.hasTokens(item)) break
+        const { usable, any } = this.candidates(item, now)
+        if (!any) {
+          this.pending.pop()
+          this.setState(item, 'stuck')
+          continue
+        }
+        const best = this.cheapest(usable, item)
+        if (best != null) {
+          this.pending.pop()
+          this.assign(best, item, now, wants)
+          continue
+        }
+        // No candidate has room for it. When no other peer has room either, wait for the next delivery, which polls
+        // again: a later item may be smaller and fit a window this one does not, but looking for one was a pass over
+        // every pending item on each poll, quadratic in a download of many small files, for a window short by less
+        // than an item. When another peer has room (a partial holder beside a full seed), step over it.
+        for (const peer of usable) full.add(peer)
+        if (skipped.length >= MAX_SKIPS_PER_POLL || !this.someoneElseHasRoom(full, now)) return
         this.pending.pop()
-        continue
+        skipped.push(item)
       }
-      if (!this.hasTokens(item)) break
-      const { usable, any } = this.candidates(item, now)
-      if (!any) {
-        this.pending.pop()
-        this.setState(item, 'stuck')
-        continue
-      }
-      const best = this.cheapest(usable, item)
-      // No usable peer has room for it: wait for the next delivery, which polls again. A later item may be smaller
-      // and fit a window this one does not, but looking for one was a pass over every pending item on each poll,
-      // quadratic in a download of many small files, for a window short by less than an item.
-      if (best == null) return
-      this.pending.pop()
-      this.assign(best, item, now, wants)
+    } finally {
+      for (const item of skipped) this.pending.push({ item, ver: item.ver, avail: item.avail })
+      this.markLimited()
     }
-    this.markLimited()
+  }
+
+  /** A usable peer not in `full` has room for another want. */
+  private someoneElseHasRoom (full: Set<Peer>, now: number): boolean {
+    for (const peer of this.peers.values()) {
+      if (peer.gone || peer.excluded || full.has(peer) || peer.backoffUntil > now) continue
+      if (peer.inflight.size < peer.maxWants && (peer.inflight.size === 0 || peer.inflightBytes < this.windowBytes(peer))) return true
+    }
+    return false
   }
 
   /**
@@ -657,8 +797,29 @@ export class Scheduler {
     item.holders.delete(peer.id)
     if (item.holders.size === 0 && item.state === 'inflight') {
       this.setState(item, 'pending')
-      this.pending.push(item)
+      this.pushPending(item)
     }
+  }
+
+  private pushPending (item: Item): void {
+    this.pending.push({ item, ver: ++item.ver, avail: item.avail })
+  }
+
+  /** A partial peer's announcements no longer count (it went, or it holds everything now). */
+  private dropHas (peer: Peer): void {
+    for (const key of peer.has) {
+      const item = this.items.get(key)
+      if (item == null) continue
+      item.avail--
+      if (item.state === 'pending') this.pushPending(item)
+    }
+    peer.has.clear()
+  }
+
+  private complete (peer: Peer): void {
+    if (!peer.partial) return
+    this.dropHas(peer)
+    peer.partial = false
   }
 
   private releaseAll (peer: Peer, cancel: boolean): void {
@@ -694,7 +855,7 @@ export class Scheduler {
   private unstick (): void {
     for (const item of this.stuckItems) {
       this.setState(item, 'pending')
-      this.pending.push(item)
+      this.pushPending(item)
     }
   }
 

@@ -275,6 +275,79 @@ describe('src/exchange', () => {
       assert.equal(wants(s.poll(0), 'a').length, 3)
     })
 
+    describe('swarm (issue 19)', () => {
+      const PARTIAL: PeerInit = { ...LAN, partial: true }
+      /** a seeded draw (mulberry32), as the fetcher's Math.random would be */
+      const draws = (seed: number) => () => {
+        seed = (seed + 0x6d2b79f5) | 0
+        let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+        t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+      }
+
+      it('peers fetching together start at different random places, and the rarest items go first', () => {
+        const first = (seed: number): string[] => {
+          const s = new Scheduler({ initialWindowBytes: 4 * MiB, random: draws(seed) })
+          s.add(items(64))
+          s.addPeer('seed', SEED, 0)
+          return wants(s.poll(0), 'seed')
+        }
+        const a = first(1)
+        const b = first(2)
+        assert.equal(a.length, 4)
+        assert.notDeepEqual(a, ['c0', 'c1', 'c2', 'c3'])
+        assert.ok(a.filter(k => b.includes(k)).length < 4, `${a.join()} vs ${b.join()}`)
+        // c5 is held by two partial peers, c6 by one: rarer first (here the seed takes the items no peer holds)
+        const s = new Scheduler({ initialWindowBytes: 1 * MiB })
+        s.add(items(8))
+        s.addPeer('p', PARTIAL, 0)
+        s.addPeer('q', PARTIAL, 0)
+        s.have('p', ['c5', 'c6'])
+        s.have('q', ['c5'])
+        const actions = s.poll(0)
+        assert.deepEqual(wants(actions, 'p'), ['c6'])
+        assert.deepEqual(wants(actions, 'q'), ['c5'])
+      })
+
+      it('asks a partial peer only for what it announced, beside a seed whose window is full', () => {
+        const s = new Scheduler({ initialWindowBytes: 2 * MiB })
+        s.add(items(8))
+        s.addPeer('seed', SEED, 0)
+        s.addPeer('p', PARTIAL, 0)
+        const before = s.poll(0)
+        assert.deepEqual(wants(before, 'p'), [])
+        assert.deepEqual(wants(before, 'seed'), ['c0', 'c1'])
+        // the seed is full and c2..c5 wait for it, yet c6 and c7 go to the peer that holds them
+        s.have('p', ['c6', 'c7', 'c1', 'unknown'])
+        assert.deepEqual(wants(s.poll(1), 'p'), ['c6', 'c7'])
+        assert.equal(s.stats().peers.find(p => p.id === 'p')?.partial, true)
+        // an announcement clears an earlier DONT_HAVE
+        s.dontHave('p', 'c6')
+        s.have('p', ['c6'])
+        assert.deepEqual(wants(s.poll(2), 'p'), ['c6'])
+      })
+
+      it('an item a seed deferred goes to a peer that announces it, else back to the seed after deferMs', () => {
+        const s = new Scheduler({ initialWindowBytes: 2 * MiB, deferMs: 1000 })
+        s.add(items(2))
+        s.setAllKnown(true)
+        s.addPeer('seed', SEED, 0)
+        s.addPeer('p', PARTIAL, 0)
+        assert.deepEqual(wants(s.poll(0), 'seed'), ['c0', 'c1'])
+        s.defer('seed', 'c0', 10)
+        s.defer('seed', 'c1', 10)
+        assert.deepEqual(wants(s.poll(10)), [])
+        assert.equal(s.nextDeadline(10), 1010)
+        s.have('p', ['c0'])
+        assert.deepEqual(wants(s.poll(20), 'p'), ['c0'])
+        // nobody announced c1: the seed is asked again once the deferral is over, and is never dropped for it
+        assert.deepEqual(wants(s.poll(1010), 'seed'), ['c1'])
+        s.received('p', 'c0', MiB, 1020)
+        s.received('seed', 'c1', MiB, 1030)
+        assert.ok(s.done)
+      })
+    })
+
     it('caps the request rate with a token bucket and says when to poll again', () => {
       const s = new Scheduler({ maxRateBytesPerSec: 10 * MiB, rateBurstMs: 100, initialWindowBytes: 64 * MiB })
       s.add(items(20))
