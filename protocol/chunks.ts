@@ -240,12 +240,16 @@ export interface Presence {
 export namespace Presence {
   export enum Type {
     HAVE = 'HAVE',
-    DONT_HAVE = 'DONT_HAVE'
+    DONT_HAVE = 'DONT_HAVE',
+    PARTIAL = 'PARTIAL',
+    DEFER = 'DEFER'
   }
 
   enum __TypeValues {
     HAVE = 0,
-    DONT_HAVE = 1
+    DONT_HAVE = 1,
+    PARTIAL = 2,
+    DEFER = 3
   }
 
   export namespace Type {

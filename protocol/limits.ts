@@ -91,3 +91,14 @@ export const MAX_SEED_REQUEST_BYTES = MAX_SPECULATE_CHUNKS * (2 + 2 + MAX_CID_BY
 export const MAX_SEED_RESPONSE_BYTES = 8 * 1024
 /** Pin reasons one ROOT_STATUS answer may list (there are three today). */
 export const MAX_SEED_PIN_REASONS = 16
+/**
+ * A node fetching a root sends have-updates (HAVE presences for the chunks it got) on each stream that asked it for
+ * that root, at most one message per this interval (feature "swarm", PROTOCOL.md "Swarm").
+ */
+export const HAVE_UPDATE_INTERVAL_MS = 250
+/**
+ * HAVE presences a requester accepts per second on one stream beyond the answers to its HAVE wants (have-updates;
+ * the sender's pace is at most MAX_ENTRIES_PER_MESSAGE per HAVE_UPDATE_INTERVAL_MS): a token bucket of this size,
+ * refilled at this rate. More is a violation.
+ */
+export const MAX_HAVE_UPDATES_PER_SEC = 8192

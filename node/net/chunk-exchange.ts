@@ -11,7 +11,7 @@
  * closes its connections (PeerPenalties).
  */
 import { ChunksMessage, Want, Presence } from '../../protocol/chunks.ts'
-import { CHUNKS_PROTOCOL, MAX_MESSAGE_BYTES, MAX_REQUEST_MESSAGE_BYTES, MAX_BLOCK_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_STRING_CHARS, DEFAULT_MAX_OUTSTANDING_WANTS, DEFAULT_SERVE_PEER_BUDGET_BYTES, DEFAULT_SERVE_TOTAL_BUDGET_BYTES, DEFAULT_MAX_SERVE_STREAMS_PER_PEER } from '../../protocol/index.ts'
+import { CHUNKS_PROTOCOL, MAX_MESSAGE_BYTES, MAX_REQUEST_MESSAGE_BYTES, MAX_BLOCK_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_STRING_CHARS, DEFAULT_MAX_OUTSTANDING_WANTS, DEFAULT_SERVE_PEER_BUDGET_BYTES, DEFAULT_SERVE_TOTAL_BUDGET_BYTES, DEFAULT_MAX_SERVE_STREAMS_PER_PEER, HAVE_UPDATE_INTERVAL_MS, MAX_HAVE_UPDATES_PER_SEC } from '../../protocol/index.ts'
 import { FrameReader, writeFrame, varint } from './framing.ts'
 import { ServeBudget } from '../../src/exchange/serve-budget.ts'
 import { cidKey } from '../../src/cid.ts'
@@ -21,11 +21,13 @@ import { AccessRefusedError, ProtocolViolationError, RemoteProtocolError, PeerTi
 import { withDeadline } from './deadline.ts'
 import { RateLimiter } from './rate-limiter.ts'
 import { deferred } from '../deferred.ts'
+import { MAX_FEEDS_PER_STREAM } from './swarm.ts'
 import type { AbortOptions, Connection, PeerId, Startable, Stream, ComponentLogger, Logger } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { CID } from 'multiformats/cid'
 import type { Deferred } from '../deferred.ts'
 import type { PeerPenalties } from './penalties.ts'
+import type { HaveFeed, SuperSeeder } from './swarm.ts'
 
 /** A serving stream with no queued work that receives nothing for this long is closed. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000
@@ -51,6 +53,23 @@ export const DEFAULT_BLOCK_CONCURRENCY = 4
 const PRESENCE_FLUSH_ENTRIES = DEFAULT_MAX_OUTSTANDING_WANTS / 2
 /** Decoded wants a responder buffers before it pauses the stream. */
 const SERVE_HIGH_WATER_BYTES = MAX_REQUEST_MESSAGE_BYTES
+/** Have-updates a serving stream holds for its peer before it drops the oldest (they are hints: bounded memory). */
+const MAX_QUEUED_HAVE_UPDATES = 4 * MAX_ENTRIES_PER_MESSAGE
+
+/** How a presence answered (PROTOCOL.md): `partial` and `defer` only to a peer with the "swarm" feature. */
+export type PresenceKind = 'have' | 'dont-have' | 'partial' | 'defer'
+
+/** The node's swarm, as the serving side sees it (set by the network once the host exists). */
+export interface SwarmHooks {
+  /** `peer` negotiated the "swarm" feature */
+  supports(peer: PeerId): boolean
+  /** a HAVE want of `root` from `peer`: the feed of a download of that root running here, if one runs */
+  probe(root: CID, peer: PeerId): HaveFeed | undefined
+  /** a peer is connected, so it can serve what it got (super-seeding asks it instead) */
+  connected(peer: string): boolean
+  /** on a seed: the super-seeding memory; absent elsewhere */
+  superSeeder?: SuperSeeder
+}
 
 /** The blockstore as the network uses it. `get` verifies: corrupt → VerificationError, missing → NotFoundError. */
 export interface NetworkBlockstore {
@@ -113,6 +132,8 @@ export interface ServeStats {
   bytesServed: number
   /** wants answered DONT_HAVE (missing or failed verification on read) */
   dontHaves: number
+  /** wants answered DEFER (super-seeding: sent to another peer of the swarm moments ago) */
+  deferred: number
   violations: number
   /** serving streams closed because the peer took nothing for the write-idle timeout */
   writeTimeouts: number
@@ -145,7 +166,9 @@ export class ChunkExchange implements Startable {
   /** serving streams open per peer */
   private readonly servingPerPeer = new Map<string, number>()
   private readonly sessions = new Set<ChunkSession>()
-  private readonly counters = { blocksServed: 0, bytesServed: 0, dontHaves: 0, violations: 0, writeTimeouts: 0, refusedStreams: 0 }
+  private readonly counters = { blocksServed: 0, bytesServed: 0, dontHaves: 0, violations: 0, writeTimeouts: 0, refusedStreams: 0, deferred: 0 }
+  /** the node's swarm: partial answers, have-updates, super-seeding; none until the network sets it */
+  swarm?: SwarmHooks
   private started = false
 
   constructor (components: ChunkExchangeComponents, init: ChunkExchangeInit) {
@@ -264,10 +287,47 @@ export class ChunkExchange implements Startable {
     }
     let waitingForBudget = false
     const stopListening = this.budget.onRelease(() => { if (waitingForBudget) wake?.resolve() })
+    let presences: Presence[] = []
+
+    // have-updates (feature "swarm"): the chunks that downloads of the roots this peer asked for get here, sent at
+    // most one message per HAVE_UPDATE_INTERVAL_MS, the oldest dropped beyond MAX_QUEUED_HAVE_UPDATES
+    const swarm = this.swarm?.supports(peer) === true ? this.swarm : undefined
+    const feeds = new Map<string, () => void>()
+    const haveUpdates = new Map<string, CID>()
+    let haveTimer: ReturnType<typeof setInterval> | undefined
+    const queueHaves = (cids: CID[]): void => {
+      for (const cid of cids) {
+        const key = cidKey(cid)
+        haveUpdates.delete(key)
+        haveUpdates.set(key, cid)
+        if (haveUpdates.size > MAX_QUEUED_HAVE_UPDATES) haveUpdates.delete(haveUpdates.keys().next().value as string)
+      }
+    }
+    const follow = (root: CID, feed: HaveFeed): void => {
+      const key = cidKey(root)
+      if (feeds.has(key) || feeds.size >= MAX_FEEDS_PER_STREAM || stop.signal.aborted) return
+      feeds.set(key, feed.subscribe(queueHaves))
+      queueHaves(feed.held())
+      haveTimer ??= setInterval(() => {
+        if (haveUpdates.size === 0) return
+        for (const [key, cid] of haveUpdates) {
+          if (presences.length >= MAX_ENTRIES_PER_MESSAGE) break
+          haveUpdates.delete(key)
+          presences.push({ cid: cid.bytes, type: Presence.Type.HAVE })
+        }
+        wake?.resolve()
+      }, HAVE_UPDATE_INTERVAL_MS)
+    }
+    const unfollow = (): void => {
+      clearInterval(haveTimer)
+      for (const off of feeds.values()) off()
+      feeds.clear()
+      haveUpdates.clear()
+    }
 
     // wants taken off the queue whose block is being read (and verified) while earlier ones are sent; a block read
     // holds MAX_BLOCK_BYTES of the budget until its size is known
-    const ahead: Array<{ key: string, want: { cid: CID, type: Want.Type }, result: Promise<Uint8Array | boolean | undefined>, reserved: number }> = []
+    const ahead: Array<{ key: string, want: { cid: CID, type: Want.Type }, result: Promise<Uint8Array | boolean | 'partial' | undefined>, reserved: number }> = []
     const cancelled = new Set<string>()
     const readAhead = (): void => {
       waitingForBudget = false
@@ -277,7 +337,11 @@ export class ChunkExchange implements Startable {
         const [key, want] = next.value
         if (want.type === Want.Type.HAVE) {
           queue.delete(key)
-          ahead.push({ key, want, result: this.blockstore.has(want.cid, { signal: stop.signal }).catch(() => false), reserved: 0 })
+          // a root being fetched here: this node holds part of it, and tells the peer what it gets from now on
+          const feed = swarm?.probe(want.cid, peer)
+          if (feed != null) follow(want.cid, feed)
+          const result = feed != null ? Promise.resolve<'partial'>('partial') : this.blockstore.has(want.cid, { signal: stop.signal }).catch(() => false)
+          ahead.push({ key, want, result, reserved: 0 })
           continue
         }
         if (!take(MAX_BLOCK_BYTES)) {
@@ -301,7 +365,6 @@ export class ChunkExchange implements Startable {
     }
 
     const worker = async (): Promise<void> => {
-      let presences: Presence[] = []
       const flush = async (): Promise<void> => {
         if (presences.length === 0) return
         const batch = presences
@@ -328,11 +391,18 @@ export class ChunkExchange implements Startable {
           continue
         }
         const cid = head.want.cid
-        if (typeof result === 'boolean') {
+        if (result === 'partial') {
+          presences.push({ cid: cid.bytes, type: Presence.Type.PARTIAL })
+        } else if (typeof result === 'boolean') {
           presences.push({ cid: cid.bytes, type: result ? Presence.Type.HAVE : Presence.Type.DONT_HAVE })
         } else if (result == null) {
           this.counters.dontHaves++
           presences.push({ cid: cid.bytes, type: Presence.Type.DONT_HAVE })
+        } else if (swarm?.superSeeder?.shouldDefer(head.key, peerKey, performance.now(), p => swarm.connected(p)) === true) {
+          // sent to another peer of the swarm moments ago: this one gets it from there (or asks again)
+          this.counters.deferred++
+          give(head.reserved)
+          presences.push({ cid: cid.bytes, type: Presence.Type.DEFER })
         } else {
           await flush()
           await this.limiter?.take(result.byteLength, { signal: stop.signal })
@@ -357,6 +427,7 @@ export class ChunkExchange implements Startable {
     })
     // the reader waits for the worker once the stream fails or ends
     const settle = async (): Promise<void> => {
+      unfollow()
       await working
       await Promise.all(ahead.map(async a => await a.result))
       stopListening()
@@ -513,7 +584,8 @@ export interface ChunkSessionHandlers {
    * settles.
    */
   onBlock(cid: CID, bytes: Uint8ArrayList): Promise<void>
-  onPresence(cid: CID, have: boolean): void
+  /** `have`: HAVE or PARTIAL; `kind` says which presence it was */
+  onPresence(cid: CID, have: boolean, kind: PresenceKind): void
   /** The session ended: `err` is undefined for a clean close by either side. */
   onClose(err?: Error): void
 }
@@ -522,6 +594,13 @@ export interface ChunkSessionInit {
   sendTimeoutMs: number
   /** @default DEFAULT_BLOCK_CONCURRENCY */
   blockConcurrency?: number
+}
+
+const PRESENCE_KINDS: Record<Presence.Type, PresenceKind> = {
+  [Presence.Type.HAVE]: 'have',
+  [Presence.Type.DONT_HAVE]: 'dont-have',
+  [Presence.Type.PARTIAL]: 'partial',
+  [Presence.Type.DEFER]: 'defer'
 }
 
 /** The requesting end of one /dits/chunks stream. Wants and cancels are written in call order. */
@@ -534,6 +613,10 @@ export class ChunkSession {
   private readonly reader: FrameReader
   private tail: Promise<void> = Promise.resolve()
   private closed = false
+  /** HAVE wants not yet answered: a HAVE presence beyond them is a have-update, which is rate-bounded */
+  private haveWants = 0
+  private haveTokens = MAX_HAVE_UPDATES_PER_SEC
+  private haveTokensAt = performance.now()
 
   constructor (stream: Stream, peer: PeerId, handlers: ChunkSessionHandlers, init: ChunkSessionInit) {
     this.stream = stream
@@ -556,6 +639,7 @@ export class ChunkSession {
 
   want (cids: CID[], type: 'block' | 'have'): void {
     const t = type === 'block' ? Want.Type.BLOCK : Want.Type.HAVE
+    if (type === 'have') this.haveWants += cids.length
     for (let i = 0; i < cids.length; i += MAX_ENTRIES_PER_MESSAGE) {
       this.write({ wants: cids.slice(i, i + MAX_ENTRIES_PER_MESSAGE).map(c => ({ cid: c.bytes, type: t })) })
     }
@@ -612,7 +696,15 @@ export class ChunkSession {
         const msg = decodeChunksMessage(frame)
         if (msg.wants.length > 0 || msg.cancels.length > 0) throw new ProtocolViolationError('a responder may send only presences and blocks')
         if (msg.error !== '') throw new RemoteProtocolError(`peer closed the stream: ${msg.error}`)
-        for (const p of msg.presences) this.handlers.onPresence(wireCid(p.cid, 'presence'), p.type === Presence.Type.HAVE)
+        for (const p of msg.presences) {
+          const cid = wireCid(p.cid, 'presence')
+          const kind = PRESENCE_KINDS[p.type]
+          if (kind === 'have' || kind === 'partial' || (kind === 'dont-have' && this.haveWants > 0)) {
+            if (this.haveWants > 0) this.haveWants--
+            else this.chargeHaveUpdate()
+          }
+          this.handlers.onPresence(cid, kind === 'have' || kind === 'partial', kind)
+        }
         for (const b of msg.blocks) {
           const cid = wireCid(b.cid, 'block')
           if (this.closed) return
@@ -622,6 +714,14 @@ export class ChunkSession {
     } finally {
       await Promise.all(handling)
     }
+  }
+
+  /** One unsolicited HAVE presence (a have-update) against the stream's bucket; over MAX_HAVE_UPDATES_PER_SEC, a violation. */
+  private chargeHaveUpdate (): void {
+    const now = performance.now()
+    this.haveTokens = Math.min(MAX_HAVE_UPDATES_PER_SEC, this.haveTokens + (now - this.haveTokensAt) * MAX_HAVE_UPDATES_PER_SEC / 1000)
+    this.haveTokensAt = now
+    if (--this.haveTokens < 0) throw new ProtocolViolationError(`more than ${MAX_HAVE_UPDATES_PER_SEC} have-updates a second`)
   }
 
   private end (err?: Error): void {

@@ -22,7 +22,8 @@ import type { AbortOptions, PeerId, Logger } from '@libp2p/interface'
 import type { ItemInit, Order, SchedulerAction } from '../../src/exchange/scheduler.ts'
 import type { ManifestNode } from '../../src/manifest/format.ts'
 import type { Deferred } from '../deferred.ts'
-import type { ChunkExchange, ChunkSession, NetworkBlockstore } from './chunk-exchange.ts'
+import type { ChunkExchange, ChunkSession, NetworkBlockstore, PresenceKind } from './chunk-exchange.ts'
+import type { SwarmRegistry } from './swarm.ts'
 import type { PeerHello } from './hello.ts'
 import type { FetchSource, NetworkObserver } from './observer.ts'
 
@@ -157,6 +158,11 @@ export interface DownloadContext {
   punish(peer: PeerId, reason: string, points: 'violation' | 'ban'): void
   /** told of every block verified or refused (the daemon's metrics) */
   observer?: NetworkObserver
+  /**
+   * The downloads running on this node by root: this one joins it, so that a peer asking for its root is told it
+   * holds part (PARTIAL), gets have-updates, and is asked in return (issue 19). None: a download on its own.
+   */
+  swarm?: Pick<SwarmRegistry, 'join'>
   log: Logger
 }
 
@@ -193,7 +199,7 @@ interface Source {
   session?: ChunkSession
   /** what the session had received when the last block from it came */
   bytesAtBlock: number
-  probe?: Deferred<boolean>
+  probe?: Deferred<'have' | 'partial' | false>
   state: 'probing' | 'active' | 'closed'
   /** what kind of source it is, once its hello is known */
   kind?: FetchSource
@@ -247,12 +253,17 @@ export class Download {
   private pumpQueued = false
   private lastProgressAt = -Infinity
   private settled = false
+  /** chunks found already held, the most recent RECENT_CHUNKS: offered to the swarm with those received */
+  private readonly heldLocally: CID[] = []
+  /** serving streams of peers that asked for this root, told of each chunk stored */
+  private readonly haveListeners = new Set<(cids: CID[]) => void>()
 
   constructor (ctx: DownloadContext, root: CID, options: FetchOptions = {}) {
     this.ctx = ctx
     this.root = root
     this.options = options
-    this.scheduler = new Scheduler({ maxRateBytesPerSec: options.maxRateBytesPerSec, stallTimeoutMs: options.stallTimeoutMs })
+    // random: peers fetching one root together each start somewhere else in it (rarest first, random start)
+    this.scheduler = new Scheduler({ maxRateBytesPerSec: options.maxRateBytesPerSec, stallTimeoutMs: options.stallTimeoutMs, random: Math.random })
     this.planAheadChunks = options.planAheadChunks ?? DEFAULT_PLAN_AHEAD_CHUNKS
   }
 
@@ -263,6 +274,14 @@ export class Download {
       this.stop.abort(reason)
     }
     this.options.signal?.addEventListener('abort', onAbort, { once: true })
+    const leave = this.ctx.swarm?.join(this.root, {
+      held: () => [...this.heldLocally, ...this.recent.map(k => this.cids.get(k)).filter((c): c is CID => c != null)].slice(-RECENT_CHUNKS),
+      subscribe: (listener) => {
+        this.haveListeners.add(listener)
+        return () => { this.haveListeners.delete(listener) }
+      },
+      probed: (peer) => { this.addSource({ id: peer }) }
+    })
     try {
       this.options.signal?.throwIfAborted()
       await this.expand([{ cid: this.root, order: [], level: 0, partDepth: 0, path: '' }])
@@ -275,6 +294,8 @@ export class Download {
       this.emitProgress(true)
       return this.report()
     } finally {
+      leave?.()
+      this.haveListeners.clear()
       this.settled = true
       this.planRoom.notify()
       this.options.signal?.removeEventListener('abort', onAbort)
@@ -462,6 +483,9 @@ export class Download {
       if (!received) {
         this.blocksLocal++
         this.bytesLocal += length
+        this.heldLocally.push(cid)
+        if (this.heldLocally.length > RECENT_CHUNKS) this.heldLocally.shift()
+        this.announce(cid)
       }
       await this.options.onChunk?.(cid)
       return
@@ -548,23 +572,24 @@ export class Download {
     const seed = info.seed === true || hello.roles.includes('seed')
     source.kind = seed ? 'seed' : this.ctx.isLan(source.peer) ? 'lan' : 'wan'
     if (seed) this.peerProbeDone(counted)
-    source.probe = deferred<boolean>()
+    const probe = deferred<'have' | 'partial' | false>()
+    source.probe = probe
     source.session = await this.ctx.exchange.openSession(source.peer, {
       onBlock: async (cid, bytes) => { await this.onBlock(source, cid, bytes) },
-      onPresence: (cid, have) => { this.onPresence(source, cid, have) },
+      onPresence: (cid, have, kind) => { this.onPresence(source, cid, have, kind) },
       onClose: (err) => { this.onSessionClose(source, err) }
     }, { signal })
     source.session.want([this.root], 'have')
     const onAbort = (): void => { source.probe?.reject(new Error(`no answer to the probe for ${this.root.toString()} in time`)) }
     signal.addEventListener('abort', onAbort, { once: true })
-    let have: boolean
+    let have: 'have' | 'partial' | false
     try {
-      have = await source.probe.promise
+      have = await probe.promise
     } finally {
       signal.removeEventListener('abort', onAbort)
     }
-    if (have && seed) await this.seedGrace()
-    if (!have || this.settled || source.session.isClosed) {
+    if (have !== false && seed) await this.seedGrace()
+    if (have === false || this.settled || source.session.isClosed) {
       source.state = 'closed'
       source.session.close()
       return
@@ -573,21 +598,30 @@ export class Download {
       lan: this.ctx.isLan(source.peer),
       seed,
       maxOutstandingWants: hello.limits.maxOutstandingWants,
-      maxInFlightBytes: hello.limits.maxInFlightBytes
+      maxInFlightBytes: hello.limits.maxInFlightBytes,
+      // fetching the root itself: asked for what it announces in its have-updates
+      partial: have === 'partial'
     }, performance.now())
     source.state = added ? 'active' : 'closed'
     if (!added) source.session.close()
   }
 
-  private onPresence (source: Source, cid: CID, have: boolean): void {
+  private onPresence (source: Source, cid: CID, have: boolean, kind: PresenceKind): void {
     if (source.probe != null && cid.equals(this.root) && source.state === 'probing') {
-      source.probe.resolve(have)
+      source.probe.resolve(kind === 'partial' ? 'partial' : have ? 'have' : false)
       return
     }
-    if (!have) {
-      this.scheduler.dontHave(source.peer.toString(), cid.toString())
-      this.schedulePump()
-    }
+    const peer = source.peer.toString()
+    // a have-update: a peer of the swarm got this chunk; a deferral: a seed sent it to one of them
+    if (kind === 'defer') this.scheduler.defer(peer, cid.toString(), performance.now())
+    else if (have) this.scheduler.have(peer, [cid.toString()])
+    else this.scheduler.dontHave(peer, cid.toString())
+    this.schedulePump()
+  }
+
+  /** Tell the peers of the swarm following this download (their serving streams) that `cid` is held here now. */
+  private announce (cid: CID): void {
+    for (const listener of this.haveListeners) listener([cid])
   }
 
   private onSessionClose (source: Source, err?: Error): void {
@@ -641,6 +675,7 @@ export class Download {
         this.startPlan()
         this.checkAllKnown()
       } else {
+        this.announce(cid)
         await this.options.onChunk?.(cid, bytes)
         this.blocksFetched++
         this.bytesFetched += bytes.byteLength
@@ -706,7 +741,8 @@ export class Download {
     if (!this.discovering && this.probing === 0 && this.busy === 0 && this.scheduler.outstanding > 0) {
       const noSource = this.scheduler.usablePeers().length === 0
       const onlyStuck = this.scheduler.inFlight === 0 && this.scheduler.pendingItems === 0 && this.scheduler.stuck().length > 0
-      if (noSource || onlyStuck) {
+      // a partial holder may yet announce what is stuck: wait for it (its session closing polls again)
+      if (noSource || (onlyStuck && this.scheduler.partialPeers === 0)) {
         if (this.discoveryRounds < DEFAULT_MAX_DISCOVERY_ROUNDS) {
           clearTimeout(this.timer)
           this.timer = setTimeout(() => { this.discover() }, DEFAULT_REDISCOVERY_DELAY_MS)

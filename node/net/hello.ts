@@ -21,7 +21,7 @@ export const DEFAULT_HELLO_TIMEOUT_MS = 10_000
 /** After sending a reject, how long to let it reach the peer before closing the connection. */
 export const DEFAULT_REJECT_LINGER_MS = 200
 /** Features this implementation supports (PROTOCOL.md §Features). */
-export const FEATURES = ['want-have', 'dont-have', 'cancel']
+export const FEATURES = ['want-have', 'dont-have', 'cancel', 'swarm']
 export const AGENT = 'dits-node/0.1.0'
 
 export interface NegotiatedLimits {

@@ -27,6 +27,7 @@ import { swarmStatus } from './swarm-key.ts'
 import { PeerPenalties } from './penalties.ts'
 import { Advertiser } from './advertiser.ts'
 import { Download } from './fetcher.ts'
+import { SwarmRegistry, SuperSeeder } from './swarm.ts'
 import { openHaveCheck } from './have-check.ts'
 import { requestRootStatus } from './seed.ts'
 import { pullChunks } from './pull.ts'
@@ -217,6 +218,8 @@ class Network implements DitsNetwork {
   private readonly roles: string[]
   private readonly advertiser: Advertiser
   private readonly downloads = new Set<Download>()
+  /** the downloads running here by root, for the peers that fetch the same roots (issue 19) */
+  private readonly swarmRegistry = new SwarmRegistry()
   private readonly penaltyLog: Array<PenaltyEvent & { seq: number }> = []
   private penaltySeq = 0
   private readonly log: Logger
@@ -244,6 +247,13 @@ class Network implements DitsNetwork {
       logger: libp2p.logger,
       observer: init.observer
     }, { announceChunks: init.announceChunks, reannounceIntervalMs: init.reannounceIntervalMs })
+    libp2p.services.chunks.swarm = {
+      supports: (peer) => libp2p.services.hello.get(peer)?.features.includes('swarm') === true,
+      probe: (root, peer) => this.swarmRegistry.probe(root, peer),
+      connected: (peer) => libp2p.getConnections().some(c => c.remotePeer.toString() === peer),
+      // a seed sends each chunk to one peer of a swarm and lets the others fill in from it (BEP 16's idea)
+      superSeeder: init.role === 'seed' ? new SuperSeeder() : undefined
+    }
   }
 
   get peerId (): string {
@@ -299,6 +309,7 @@ class Network implements DitsNetwork {
       isLan: (peer) => this.libp2p.getConnections(peer).some(c => isLanAddr(c.remoteAddr)),
       punish: (peer, reason, penalty) => { this.penalties.penalize(peer, reason, penalty === 'ban' ? this.penalties.threshold : 1, true) },
       observer: this.init.observer,
+      swarm: this.swarmRegistry,
       log: this.log
     }, root, { ...options, signal: options.signal != null ? AbortSignal.any([options.signal, this.stopping.signal]) : this.stopping.signal })
     this.downloads.add(download)
