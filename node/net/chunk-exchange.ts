@@ -14,7 +14,7 @@ import { ChunksMessage, Want, Presence } from '../../protocol/chunks.ts'
 import { CHUNKS_PROTOCOL, MAX_MESSAGE_BYTES, MAX_REQUEST_MESSAGE_BYTES, MAX_BLOCK_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_STRING_CHARS, DEFAULT_MAX_OUTSTANDING_WANTS, DEFAULT_SERVE_PEER_BUDGET_BYTES, DEFAULT_SERVE_TOTAL_BUDGET_BYTES, DEFAULT_MAX_SERVE_STREAMS_PER_PEER, HAVE_UPDATE_INTERVAL_MS, MAX_HAVE_UPDATES_PER_SEC } from '../../protocol/index.ts'
 import { FrameReader, writeFrame, varint } from './framing.ts'
 import { ServeBudget } from '../../src/exchange/serve-budget.ts'
-import { cidKey } from '../../src/cid.ts'
+import { cidKey, DAG_CBOR_CODE } from '../../src/cid.ts'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { decodeBlockFrame, decodeChunksMessage, encodeBlockFrame, wireCid } from './wire.ts'
 import { AccessRefusedError, ProtocolViolationError, RemoteProtocolError, PeerTimeoutError } from './errors.ts'
@@ -398,8 +398,9 @@ export class ChunkExchange implements Startable {
         } else if (result == null) {
           this.counters.dontHaves++
           presences.push({ cid: cid.bytes, type: Presence.Type.DONT_HAVE })
-        } else if (swarm?.superSeeder?.shouldDefer(head.key, peerKey, performance.now(), p => swarm.connected(p)) === true) {
-          // sent to another peer of the swarm moments ago: this one gets it from there (or asks again)
+        } else if (cid.code !== DAG_CBOR_CODE && swarm?.superSeeder?.shouldDefer(head.key, peerKey, performance.now(), p => swarm.connected(p)) === true) {
+          // a chunk sent to another peer of the swarm moments ago: this one gets it from there (or asks again).
+          // Manifest nodes are small and nobody announces them: always sent
           this.counters.deferred++
           give(head.reserved)
           presences.push({ cid: cid.bytes, type: Presence.Type.DEFER })

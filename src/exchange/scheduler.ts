@@ -79,8 +79,12 @@ export const DEFAULT_PRIOR_BYTES_PER_MS = 10_000
 export const DEFAULT_ENDGAME_HEDGES = 1
 /** Burst allowance of the rate cap. */
 export const DEFAULT_RATE_BURST_MS = 100
-/** A peer that deferred an item (DEFER presence) is asked for it again after this, if nobody else sent it first. */
-export const DEFAULT_DEFER_MS = 1_000
+/**
+ * A peer that deferred an item (DEFER presence) is asked for it again after this, if nobody else sent it first. The
+ * peer the seed sent it to may still wait for it behind the seed's rate cap, then announces it in its next
+ * have-update: 1 s was often too short for 3 peers behind a 4 MB/s seed, and the seed sent the chunk again.
+ */
+export const DEFAULT_DEFER_MS = 3_000
 /** Pending items one poll may step over because none of their candidates has room. */
 export const MAX_SKIPS_PER_POLL = 1024
 
