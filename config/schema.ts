@@ -117,6 +117,13 @@ export interface Config {
     /** serve `/dashboard/` and answer `dits-node dashboard` */
     enabled: boolean
   }
+  /** what this node uploads to other nodes (README, "The swarm") */
+  serve: {
+    /** bytes per second served to all peers together; null: no cap */
+    maxRate: number | null
+    /** peers sent blocks at once (LAN peers first, a slot passed on every 2 s while others wait); null: every peer */
+    slots: number | null
+  }
 }
 
 export const LOG_LEVEL_NAMES = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -157,7 +164,8 @@ export function defaultConfig (): Config {
     access: defaultAccessTable(),
     metrics: { listen: null },
     log: { level: 'info', maxFileBytes: DEFAULT_LOG_MAX_FILE_BYTES, maxFiles: DEFAULT_LOG_MAX_FILES },
-    dashboard: { enabled: true }
+    dashboard: { enabled: true },
+    serve: { maxRate: null, slots: null }
   }
 }
 
@@ -237,7 +245,9 @@ export const RULES: Record<string, KeyRule> = {
   'log.level': { allowed: LOG_LEVEL_NAMES.map(l => `"${l}"`).join(', '), check: v => (LOG_LEVEL_NAMES as readonly unknown[]).includes(v) },
   'log.maxFileBytes': { allowed: 'an integer 4096–1073741824 (bytes a log file reaches before it is rotated)', check: isInt(4096, 1024 * 1024 * 1024) },
   'log.maxFiles': { allowed: 'an integer 1–100 (log files kept, the current one included)', check: isInt(1, 100) },
-  'dashboard.enabled': { allowed: 'true or false', check: isBool }
+  'dashboard.enabled': { allowed: 'true or false', check: isBool },
+  'serve.maxRate': { allowed: 'null (no cap) or an integer 1000–1000000000000 (bytes per second this node serves to all peers together, e.g. 12500000 for 100 Mb/s)', check: v => v === null || isInt(1000, 1e12)(v) },
+  'serve.slots': { allowed: 'null (every peer at once) or an integer 1–1024 (peers sent blocks at once; LAN peers first)', check: v => v === null || isInt(1, 1024)(v) }
 }
 
 export function getKey (obj: unknown, key: string): unknown {

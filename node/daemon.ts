@@ -257,6 +257,8 @@ export class Daemon {
         seeds: [...config.seeds, ...config.bootstrap],
         mdns: config.discovery.mdns,
         announceChunks: config.dht.announceChunks,
+        maxServeRateBytesPerSec: config.serve.maxRate ?? undefined,
+        serving: { slots: config.serve.slots ?? undefined },
         swarmKey,
         webrtcCertificateFile: join(repo.dir, WEBRTC_CERTIFICATE_FILE),
         observer: networkObserver(daemon.metrics, log.logger),

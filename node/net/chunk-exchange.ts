@@ -14,6 +14,8 @@ import { ChunksMessage, Want, Presence } from '../../protocol/chunks.ts'
 import { CHUNKS_PROTOCOL, MAX_MESSAGE_BYTES, MAX_REQUEST_MESSAGE_BYTES, MAX_BLOCK_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_STRING_CHARS, DEFAULT_MAX_OUTSTANDING_WANTS, DEFAULT_SERVE_PEER_BUDGET_BYTES, DEFAULT_SERVE_TOTAL_BUDGET_BYTES, DEFAULT_MAX_SERVE_STREAMS_PER_PEER, HAVE_UPDATE_INTERVAL_MS, MAX_HAVE_UPDATES_PER_SEC } from '../../protocol/index.ts'
 import { FrameReader, writeFrame, varint } from './framing.ts'
 import { ServeBudget } from '../../src/exchange/serve-budget.ts'
+import { ServeSlots } from '../../src/exchange/serve-slots.ts'
+import { isLanAddr } from './lan.ts'
 import { cidKey, DAG_CBOR_CODE } from '../../src/cid.ts'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { decodeBlockFrame, decodeChunksMessage, encodeBlockFrame, wireCid } from './wire.ts'
@@ -92,6 +94,11 @@ export interface ChunkExchangeInit {
   penalties: PeerPenalties
   /** Cap on the bytes this node serves per second, across all peers; unlimited when absent. */
   maxServeRateBytesPerSec?: number
+  /**
+   * Peers sent blocks at once (config `serve.slots`, ServeSlots): LAN peers get a free slot first, and a holder gives
+   * its slot up after DEFAULT_SLOT_QUANTUM_MS while others wait; every peer at once when absent
+   */
+  slots?: number
   /** @default DEFAULT_IDLE_TIMEOUT_MS */
   idleTimeoutMs?: number
   /** @default DEFAULT_SEND_TIMEOUT_MS */
@@ -159,6 +166,7 @@ export class ChunkExchange implements Startable {
   private readonly blockstore: NetworkBlockstore
   private readonly penalties: PeerPenalties
   private readonly limiter?: RateLimiter
+  private readonly slots?: ServeSlots
   private readonly refuse?: (peer: PeerId) => string | undefined
   private readonly onServed?: (peer: PeerId, bytes: number) => void
   private readonly log: Logger
@@ -187,6 +195,7 @@ export class ChunkExchange implements Startable {
     this.maxStreams = init.maxStreams ?? DEFAULT_MAX_STREAMS
     this.readAheadBlocks = init.readAheadBlocks ?? DEFAULT_READ_AHEAD_BLOCKS
     this.limiter = init.maxServeRateBytesPerSec != null ? new RateLimiter(init.maxServeRateBytesPerSec) : undefined
+    this.slots = init.slots != null ? new ServeSlots({ slots: init.slots }) : undefined
     this.refuse = init.refuse
     this.onServed = init.onServed
     this.log = components.logger.forComponent('dits:chunks')
@@ -256,7 +265,7 @@ export class ChunkExchange implements Startable {
     }
     this.servingPerPeer.set(key, open + 1)
     this.serving.add(stream)
-    this.serve(stream, peer)
+    this.serve(stream, peer, isLanAddr(connection.remoteAddr))
       .catch(err => { this.log.error('serving %p failed - %e', peer, err) })
       .finally(() => {
         this.serving.delete(stream)
@@ -266,7 +275,7 @@ export class ChunkExchange implements Startable {
       })
   }
 
-  private async serve (stream: Stream, peer: PeerId): Promise<void> {
+  private async serve (stream: Stream, peer: PeerId, lan: boolean): Promise<void> {
     const reader = new FrameReader(stream, { maxFrameBytes: MAX_REQUEST_MESSAGE_BYTES, highWaterBytes: SERVE_HIGH_WATER_BYTES })
     const queue = new Map<string, { cid: CID, type: Want.Type }>()
     const stop = new AbortController()
@@ -286,7 +295,9 @@ export class ChunkExchange implements Startable {
       this.budget.give(peerKey, bytes)
     }
     let waitingForBudget = false
+    let waitingForSlot = false
     const stopListening = this.budget.onRelease(() => { if (waitingForBudget) wake?.resolve() })
+    const stopSlots = this.slots?.onRelease(() => { if (waitingForSlot) wake?.resolve() })
     let presences: Presence[] = []
 
     // have-updates (feature "swarm"): the chunks that downloads of the roots this peer asked for get here, sent at
@@ -331,6 +342,7 @@ export class ChunkExchange implements Startable {
     const cancelled = new Set<string>()
     const readAhead = (): void => {
       waitingForBudget = false
+      waitingForSlot = false
       while (ahead.length < this.readAheadBlocks) {
         const next = queue.entries().next()
         if (next.done === true) return
@@ -343,6 +355,10 @@ export class ChunkExchange implements Startable {
           const result = feed != null ? Promise.resolve<'partial'>('partial') : this.blockstore.has(want.cid, { signal: stop.signal }).catch(() => false)
           ahead.push({ key, want, result, reserved: 0 })
           continue
+        }
+        if (this.slots != null && !this.slots.tryTake(peerKey, lan, performance.now())) {
+          waitingForSlot = true
+          return
         }
         if (!take(MAX_BLOCK_BYTES)) {
           waitingForBudget = true
@@ -375,8 +391,10 @@ export class ChunkExchange implements Startable {
         readAhead()
         const head = ahead.shift()
         if (head == null) {
+          // nothing more to send this peer for now: its serving slot goes to the next
+          if (queue.size === 0) this.slots?.release(peerKey)
           await flush()
-          if (readerDone && !waitingForBudget) return
+          if (readerDone && !waitingForBudget && !waitingForSlot) return
           wake = deferred<void>()
           await wake.promise
           if (stop.signal.aborted) return
@@ -429,9 +447,11 @@ export class ChunkExchange implements Startable {
     // the reader waits for the worker once the stream fails or ends
     const settle = async (): Promise<void> => {
       unfollow()
+      stopSlots?.()
       await working
       await Promise.all(ahead.map(async a => await a.result))
       stopListening()
+      this.slots?.release(peerKey)
       if (holding > 0) give(holding)
     }
 

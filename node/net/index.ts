@@ -20,7 +20,7 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { isPrivate, isLoopback, isLinkLocal } from '@libp2p/utils'
+import { isLanAddr } from './lan.ts'
 import { createHost, privateListen } from './host.ts'
 import { loadCertificate, saveCertificate } from './webrtc-certificate.ts'
 import { swarmStatus } from './swarm-key.ts'
@@ -81,10 +81,10 @@ export interface NetworkInit {
   seeds?: string[]
   /** keeps the peer store and DHT records across restarts; in memory when absent */
   datastore?: Datastore
-  /** cap on the bytes per second this node serves to all peers together; unlimited when absent */
+  /** cap on the bytes per second this node serves to all peers together (config `serve.maxRate`); unlimited when absent */
   maxServeRateBytesPerSec?: number
   /** serving budgets and the write-idle timeout (chunk-exchange.ts); the DEFAULT_* values when absent */
-  serving?: Pick<ChunkExchangeInit, 'servePeerBudgetBytes' | 'serveTotalBudgetBytes' | 'writeIdleTimeoutMs' | 'maxServeStreamsPerPeer'>
+  serving?: Pick<ChunkExchangeInit, 'servePeerBudgetBytes' | 'serveTotalBudgetBytes' | 'writeIdleTimeoutMs' | 'maxServeStreamsPerPeer' | 'slots'>
   /** protocols of other layers announced in hello (e.g. '/dits/raft/1.0.0') */
   extraProtocols?: string[]
   /** @default DEFAULT_REANNOUNCE_INTERVAL_MS (advertiser.ts) */
@@ -541,13 +541,7 @@ function routingTableSize (libp2p: DitsLibp2p): number {
   return dht.routingTable?.size ?? 0
 }
 
-export function isLanAddr (ma: Multiaddr): boolean {
-  try {
-    return isPrivate(ma) || isLoopback(ma) || isLinkLocal(ma)
-  } catch {
-    return false
-  }
-}
+export { isLanAddr }
 
 function transportOf (ma: Multiaddr): string {
   const names = ma.getComponents().map(c => c.name)

@@ -33,6 +33,14 @@ describe('config', () => {
     assert.throws(() => checkKey('seed.followIntervalMs', 10), /invalid value for seed\.followIntervalMs: 10; allowed: an integer 50–60000/)
   })
 
+  it('serve.*: maxRate in bytes per second or null, slots 1–1024 or null (issue 19)', () => {
+    const c = validateConfig({ serve: { maxRate: 12_500_000 } }, 'x')
+    assert.deepEqual(c.serve, { maxRate: 12_500_000, slots: null })
+    assert.equal(checkKey('serve.slots', 4), 4)
+    assert.throws(() => checkKey('serve.slots', 0), /invalid value for serve\.slots: 0; allowed: null \(every peer at once\) or an integer 1–1024/)
+    assert.throws(() => checkKey('serve.maxRate', '80MB/s'), /invalid value for serve\.maxRate: "80MB\/s"/)
+  })
+
   it('knows only its own keys, not Object.prototype\'s (found by fuzzing: "rule.check is not a function")', () => {
     for (const key of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
       assert.throws(() => checkKey(key, null), (e: Error) => e.name === 'ConfigError' && e.message.includes(`unknown config key "${key}"`))
