@@ -286,6 +286,7 @@ export class Daemon {
         const record = new SpeculativeRecord(join(repo.dir, SPECULATIVE_DIR))
         await record.open()
         daemon.speculative = record
+        daemon.ops.speculative = record
         daemon.seed = new SeedService(network.libp2p, {
           handler: new SeedKeeper({
             blocks: repo.blocks,

@@ -149,6 +149,10 @@ export interface GcResult {
   keptInFlight: number
   /** on a workstation: ref targets kept (with every block under them) because no seed holds them yet */
   keptForSeed: KeptForSeed[]
+  /** on a seed: chunks under no pin kept because a speculate recorded them and they have not expired */
+  keptSpeculative: number
+  /** the first GC_LISTED_MAX of them, with their expiry (ISO 8601) */
+  speculative: Array<{ cid: string, expires: string }>
   tempFilesRemoved: number
   dryRun: boolean
   /** the sweep went on from where a gc that was stopped left it (the shards it had done are not listed again) */
@@ -193,6 +197,12 @@ export interface GcOptions {
    * cancelled) is resumed from there by the next one; none when absent
    */
   checkpointFile?: string
+  /**
+   * chunks to keep that no pin reaches: a seed's unexpired speculative chunks (node/seed/speculative.ts
+   * SpeculativeRecord.sweep), read once the pins are marked. `pinned` tells whether a pin reaches a chunk (its record
+   * is then promoted: the pin keeps it); a dry run changes nothing
+   */
+  speculative?: (pinned: (cid: CID) => boolean, options: { dryRun: boolean, signal?: AbortSignal }) => AsyncIterable<{ cid: CID, expiresAt: number }>
 }
 
 /**
@@ -231,7 +241,17 @@ export async function gc (blocks: DitsBlockstore, pins: () => Promise<CID[]>, op
     throw new GcRefusedError(`gc refused: ${broken.length} manifest block(s) under a pin are missing or corrupt, so the chunks they list are unknown:\n  ${broken.slice(0, 10).join('\n  ')}\nrun \`dits-node verify --repair\` (or unpin the root) first`)
   }
   const dryRun = options.dryRun === true
-  const result: GcResult = { removed: [], removedCount: 0, bytesRemoved: 0, kept: 0, keptInFlight: 0, keptForSeed: [], tempFilesRemoved: 0, dryRun, resumed: false, durationMs: 0 }
+  const result: GcResult = { removed: [], removedCount: 0, bytesRemoved: 0, kept: 0, keptInFlight: 0, keptForSeed: [], keptSpeculative: 0, speculative: [], tempFilesRemoved: 0, dryRun, resumed: false, durationMs: 0 }
+  /** chunks no pin reaches that a speculative record keeps */
+  const speculative = new CidSet()
+  if (options.speculative !== undefined) {
+    // after the pins: a speculative chunk a pin reaches now is the pin's (promoted), the others are kept by their record
+    const pinned = (cid: CID): boolean => live.has(cid)
+    for await (const e of options.speculative(pinned, { dryRun, signal: options.signal })) {
+      if (!speculative.add(e.cid)) continue
+      if (result.keptSpeculative++ < GC_LISTED_MAX) result.speculative.push({ cid: e.cid.toString(), expires: new Date(e.expiresAt).toISOString() })
+    }
+  }
   if (!dryRun) result.tempFilesRemoved = await blocks.removeTempFiles()
   const from = dryRun || options.checkpointFile === undefined ? 0 : await readCheckpoint(options.checkpointFile)
   result.resumed = from > 0
@@ -244,6 +264,7 @@ export async function gc (blocks: DitsBlockstore, pins: () => Promise<CID[]>, op
         result.kept++
         continue
       }
+      if (speculative.has(cid)) continue
       const outcome = dryRun
         ? await stat(blocks.path(cid)).then(s => s.mtimeMs >= cutoff ? 'kept' as const : s.size, () => 0)
         : await blocks.deleteUnused(cid, cutoff)

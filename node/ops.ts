@@ -27,7 +27,9 @@ import type { GetBlock, Resolved } from '../src/manifest/index.ts'
 import { parseCid } from '../src/cid.ts'
 import { UsageError, NotFoundError, UnavailableError, InvalidPathError } from '../src/errors.ts'
 import { PROFILES, DEFAULT_PROFILE_NAME, validateProfile } from '../src/fastcdc/index.ts'
-import { GC_CHECKPOINT_FILE } from './repo.ts'
+import { GC_CHECKPOINT_FILE, SPECULATIVE_DIR } from './repo.ts'
+import { openSpeculativeRecord } from './seed/speculative.ts'
+import type { SpeculativeRecord } from './seed/speculative.ts'
 import type { Repo, PinReason, PinReasons } from './repo.ts'
 import { readSwarmKeyFile, swarmKeyPath, swarmStatus } from './net/swarm-key.ts'
 import type { SwarmStatus } from './net/swarm-key.ts'
@@ -224,6 +226,11 @@ export class RepoOps {
    * (node/seed/gc-keep.ts); set by the daemon
    */
   keepForSeed?: (signal?: AbortSignal) => Promise<KeptForSeed[]>
+  /**
+   * on a seed: the chunks it keeps as speculative until they expire (node/seed/speculative.ts); set by the daemon. A gc
+   * without a daemon opens the repo's own record, when there is one
+   */
+  speculative?: SpeculativeRecord
   /** one gc at a time: a second waits for the first */
   private gcRunning?: Promise<unknown>
 
@@ -447,7 +454,9 @@ export class RepoOps {
       // a workstation keeps, as if pinned, the ref targets no seed holds yet: its copy may be the studio's last
       const keptForSeed = await this.keepForSeed?.(ctx.signal) ?? []
       const roots = keptForSeed.map(k => parseCid(k.root))
+      const record = this.speculative ?? await openSpeculativeRecord(join(this.repo.dir, SPECULATIVE_DIR))
       const result = await gc(this.repo.blocks, async () => [...await this.repo.pins.ls(), ...roots], {
+        speculative: record === undefined ? undefined : (pinned, o) => record.sweep(Date.now(), pinned, o),
         dryRun: args.dryRun,
         signal: ctx.signal,
         checkpointFile: join(this.repo.dir, GC_CHECKPOINT_FILE),

@@ -17,7 +17,7 @@
  * for await (const e of record.sweep(Date.now(), cid => live.has(cid))) …   // gc: the unexpired ones, and drop the rest
  * ```
  */
-import { mkdir, readFile, readdir, rename, unlink, open as openFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, rename, stat, unlink, open as openFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { base32 } from 'multiformats/bases/base32'
@@ -231,6 +231,15 @@ export class SpeculativeRecord {
   private path (cid: CID): string {
     return join(this.dir, this.shardOf(cid), base32Cid(cid))
   }
+}
+
+/** The record in `dir`, opened; undefined when the repo has none (a node that never was a seed, or never speculated). */
+export async function openSpeculativeRecord (dir: string): Promise<SpeculativeRecord | undefined> {
+  const there = await stat(dir).then(s => s.isDirectory(), () => false)
+  if (!there) return undefined
+  const record = new SpeculativeRecord(dir)
+  await record.open()
+  return record
 }
 
 function parseEntry (cid: CID, text: string): SpeculativeEntry | undefined {
