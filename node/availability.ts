@@ -67,6 +67,11 @@ export interface AvailabilityHolder {
    * node's from its repo, a seed's from the seed itself (ROOT_STATUS); not pinned, what it holds is kept until gc
    */
   pin?: { pinned: boolean, reasons: string[] }
+  /**
+   * a seed's: of the root's chunks it holds, those it keeps only as speculative (uploaded ahead of a push, unpinned,
+   * until they expire; README "Speculative chunks"): a push would not send them. From ROOT_STATUS, with `pin`
+   */
+  speculative?: { chunks: number, bytes: number }
   /** why a seed's pin state is not known (it did not answer in time, refused, …) */
   pin_error?: string
 }
@@ -290,6 +295,7 @@ async function seedPins (network: DitsNetwork, tallies: Tally[], root: CID, sign
     try {
       const status = await network.rootStatus(t.holder.peer, root, { signal: wait.signal })
       t.holder.pin = { pinned: status.reasons.length > 0, reasons: [...status.reasons].sort() }
+      t.holder.speculative = { chunks: status.chunks_speculative, bytes: status.bytes_speculative }
     } catch (err) {
       t.holder.pin_error = wait.signal.aborted && signal?.aborted !== true ? `no answer within ${DEFAULT_PIN_STATE_TIMEOUT_MS / 1000} s` : (err as Error).message
     } finally {

@@ -28,7 +28,7 @@ export function formatReport (r: AvailabilityReport): string[] {
     const name = `${h.peer}${h.self ? ' (this node)' : ''}`
     const held = h.state === 'ok' || h.chunks > 0 ? `${h.chunks.toLocaleString('en')}`.padStart(10) + `${h.percent.toFixed(1)}%`.padStart(8) + `  ${formatBytes(h.bytes).padStart(9)}` : ''.padStart(29)
     const pin = h.pin !== undefined
-      ? (h.pin.pinned ? `  pinned (${h.pin.reasons.join(', ')})` : '  not pinned (kept until gc)')
+      ? (h.pin.pinned ? `  pinned (${h.pin.reasons.join(', ')})` : `  not pinned (kept until gc${(h.speculative?.chunks ?? 0) > 0 ? `; ${h.speculative?.chunks.toLocaleString('en') ?? 0} speculative, kept until they expire or a push pins them` : ''})`)
       : h.pin_error !== undefined ? `  pin unknown: ${h.pin_error}` : ''
     const state = h.state === 'ok' ? '' : `  ${h.state}: ${h.error ?? ''}`
     return { name, line: `${h.role.padEnd(7)} ${held}${pin}${state}` }

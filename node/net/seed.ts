@@ -229,49 +229,38 @@ export class SeedService {
 
   private async serve (stream: Stream, peer: PeerId): Promise<void> {
     const reader = new FrameReader(stream, { maxFrameBytes: MAX_SEED_REQUEST_BYTES })
-    let request: SeedRequest
+    let request: DecodedSeedRequest
     try {
       const frame = await withDeadline(this.stopping.signal, this.requestTimeoutMs, async signal => await reader.next({ signal }))
       if (frame == null) throw new ProtocolViolationError('the stream ended without a request')
-      try {
-        // the frame's size bounds the entries; past MAX_SPECULATE_CHUNKS, checkSpeculativeBatch tells the client why
-        request = SeedRequest.decode(frame, { limits: { chunks: MAX_SEED_REQUEST_BYTES } })
-      } catch (err) {
-        throw new ProtocolViolationError(`malformed seed request: ${(err as Error).message}`)
-      }
+      request = decodeSeedRequest(frame)
     } finally {
       // one request per stream: anything more the client sends is never read (libp2p bounds the unread buffer)
       reader.release()
     }
-    const kind = KINDS[request.kind]
-    if (kind === undefined) throw new ProtocolViolationError(`unknown seed request kind ${String(request.kind)}`)
-    // SPECULATE names chunks, the others a root
-    const root = kind === 'speculate' ? undefined : wireCid(request.root, 'root')
-    const refusal = this.refuse?.(peer, kind === 'root status' ? 'read' : 'write', kind)
+    const refusal = this.refuse?.(peer, request.kind === 'root status' ? 'read' : 'write', request.kind)
     if (refusal !== undefined) {
-      this.log('refusing %s from %p: %s', kind, peer, refusal)
+      this.log('refusing %s from %p: %s', request.kind, peer, refusal)
       await this.finish(stream, { error: { ...failureOf(new AccessRefusedError(refusal)) } })
       return
     }
-    if (root === undefined) await this.speculate(stream, peer, request)
-    else if (kind === 'push') await this.push(stream, peer, root)
-    else await this.rootStatus(stream, root)
+    if (request.kind === 'speculate') await this.speculate(stream, peer, request.chunks, request.ttlMs)
+    else if (request.kind === 'push') await this.push(stream, peer, request.root)
+    else await this.rootStatus(stream, request.root)
   }
 
   /**
    * Check the batch (a bad one is answered with a SpeculativeBatchError, not a violation: its requester learns why),
    * then run it like a push: progress as it changes, cancelled when the requester's stream goes.
    */
-  private async speculate (stream: Stream, requester: PeerId, request: SeedRequest): Promise<void> {
-    let chunks: SpeculativeChunk[]
+  private async speculate (stream: Stream, requester: PeerId, chunks: SpeculativeChunk[], ttlMs: number | undefined): Promise<void> {
     try {
-      chunks = checkSpeculativeBatch(request.chunks.map((c, i) => ({ cid: wireCid(c.cid, `chunks[${i}]`), bytes: c.bytes })))
+      checkSpeculativeBatch(chunks)
     } catch (err) {
       if (!(err instanceof SpeculativeBatchError)) throw err
       await this.finish(stream, { error: failureOf(err) })
       return
     }
-    const ttlMs = request.ttlMs > 0 ? request.ttlMs : undefined
     await this.streamed<Speculation>(stream, requester, 'speculate', async (signal, onProgress) => await this.handler.speculate(chunks, requester, { signal, ttlMs, onProgress }), {
       progress: p => ({ speculating: toWireSpeculated(p) }),
       done: p => ({ speculated: toWireSpeculated(p) }),
@@ -360,6 +349,33 @@ export class SeedService {
     if (stream.writeStatus !== 'writable') return
     await this.send(stream, msg, this.stopping.signal)
     await stream.close({ signal: AbortSignal.timeout(this.writeIdleTimeoutMs) }).catch(() => { stream.abort(new PeerTimeoutError('close timed out')) })
+  }
+}
+
+/** A /dits/seed request as the seed reads it: a root to push or report on, or a batch of chunks (checked apart). */
+export type DecodedSeedRequest =
+  | { kind: 'push' | 'root status', root: CID }
+  | { kind: 'speculate', chunks: SpeculativeChunk[], ttlMs?: number }
+
+/**
+ * Decode one request body; anything malformed (an unknown kind, a CID that does not parse or is too long) is a
+ * ProtocolViolationError. A SPECULATE's batch is returned as sent: checkSpeculativeBatch says what is wrong with it.
+ */
+export function decodeSeedRequest (frame: Uint8Array): DecodedSeedRequest {
+  let request: SeedRequest
+  try {
+    // the frame's size bounds the entries; past MAX_SPECULATE_CHUNKS, checkSpeculativeBatch tells the client why
+    request = SeedRequest.decode(frame, { limits: { chunks: MAX_SEED_REQUEST_BYTES } })
+  } catch (err) {
+    throw new ProtocolViolationError(`malformed seed request: ${(err as Error).message}`)
+  }
+  const kind = KINDS[request.kind]
+  if (kind === undefined) throw new ProtocolViolationError(`unknown seed request kind ${String(request.kind)}`)
+  if (kind !== 'speculate') return { kind, root: wireCid(request.root, 'root') }
+  return {
+    kind,
+    chunks: request.chunks.map((c, i) => ({ cid: wireCid(c.cid, `chunks[${i}]`), bytes: c.bytes })),
+    ttlMs: request.ttlMs > 0 ? request.ttlMs : undefined
   }
 }
 
@@ -631,7 +647,7 @@ async function request<T> (libp2p: Pick<Libp2p, 'dialProtocol'>, seed: SeedTarge
         throw new SeedRequestError(`${standing !== undefined ? pushStanding(seedId, CIDText(req), standing()) : `seed ${seedId}`}: ${gone}`)
       }
       if (frame == null) throw new SeedRequestError(`${standing !== undefined ? pushStanding(seedId, CIDText(req), standing()) : `seed ${seedId}`}: it closed the stream without an answer`)
-      const msg = decodeResponse(frame)
+      const msg = decodeSeedResponse(frame)
       const result = onAnswer(msg, seedId)
       if (result !== undefined) {
         reader.release()
@@ -652,7 +668,8 @@ function CIDText (req: SeedRequest): string {
   return wireCid(req.root, 'root').toString()
 }
 
-function decodeResponse (frame: Uint8Array): SeedResponse {
+/** Decode one answer of a seed; anything malformed or over a limit is a ProtocolViolationError. */
+export function decodeSeedResponse (frame: Uint8Array): SeedResponse {
   let msg: SeedResponse
   try {
     msg = SeedResponse.decode(frame, { limits: { status: { reasons: MAX_SEED_PIN_REASONS } } })

@@ -20,6 +20,8 @@ import { ChunksMessage } from '../../protocol/chunks.ts'
 import { Hello } from '../../protocol/hello.ts'
 import { RaftMessage, SnapshotAck } from '../../protocol/raft.ts'
 import { ConsensusRequest, ConsensusResponse } from '../../protocol/consensus.ts'
+import { SeedRequest, SeedResponse } from '../../protocol/seed.ts'
+import { decodeSeedRequest, decodeSeedResponse, checkSpeculativeBatch } from '../../node/net/seed.ts'
 import { decodeChunksMessage, decodeBlockFrame, wireCid } from '../../node/net/wire.ts'
 import { decodeHello } from '../../node/net/hello.ts'
 import { decodeRaftMessage, decodeSnapshotAck, decodeConsensusRequest, decodeConsensusResponse } from '../../node/consensus/wire.ts'
@@ -299,6 +301,28 @@ export const TARGETS: FuzzTarget[] = [
     name: 'hello',
     input: wireInput(encodable(helloMessage, h => Hello.encode(h))),
     run: (b: Uint8Array) => decodeHello(b)
+  },
+  {
+    name: 'seed request (PUSH, ROOT_STATUS, SPECULATE)',
+    input: wireInput(encodable(fc.record({
+      kind: fc.integer({ min: 0, max: 3 }) as fc.Arbitrary<any>,
+      root: fc.oneof(cidBytes, bytes(0)),
+      chunks: fc.array(fc.record({ cid: cidBytes, bytes: fc.oneof(fc.nat({ max: 8 * 1024 * 1024 }), fc.constantFrom(0, 2 ** 53 - 1)) }), { maxLength: 8 }),
+      ttlMs: fc.oneof(fc.nat(), fc.constantFrom(0, 2 ** 53 - 1))
+    }), r => SeedRequest.encode(r))),
+    run: (b: Uint8Array) => {
+      const r = decodeSeedRequest(b)
+      if (r.kind === 'speculate') checkSpeculativeBatch(r.chunks)
+      return r
+    }
+  },
+  {
+    name: 'seed response',
+    input: wireInput(encodable(fc.record({
+      speculated: fc.option(fc.record({ chunks: u32, bytes: fc.nat(), chunksAlready: u32, bytesAlready: fc.nat(), chunksFetched: u32, bytesFetched: fc.nat(), bytesAccepted: fc.nat(), expiresAtMs: fc.nat(), quotaBytes: fc.nat(), quotaUsedBytes: fc.nat() }), { nil: undefined }),
+      error: fc.option(fc.record({ name: nastyString, message: nastyString, exitCode: u32 }), { nil: undefined })
+    }), r => SeedResponse.encode(r))),
+    run: (b: Uint8Array) => decodeSeedResponse(b)
   },
   {
     name: 'raft message',

@@ -8,6 +8,7 @@ import { SeedKeeper } from '../../../node/seed/keeper.ts'
 import { SpeculativeRecord } from '../../../node/seed/speculative.ts'
 import { SeedService, pushRoot, requestRootStatus, speculate } from '../../../node/net/seed.ts'
 import { frame } from '../net/helpers.ts'
+import { availability } from '../../../node/availability.ts'
 import { SEED_PROTOCOL } from '../../../protocol/ids.ts'
 import { SeedRequest, SeedResponse } from '../../../protocol/seed.ts'
 import { MAX_SPECULATE_BYTES, MAX_SPECULATE_CHUNKS, MAX_SEED_RESPONSE_BYTES } from '../../../protocol/limits.ts'
@@ -119,6 +120,22 @@ describe('node/seed: speculative chunks on a seed (SPECULATE; in-process nodes, 
     assert.equal(seen.chunks_speculative, 10)
     assert.equal(seen.bytes_speculative, 10 * 256 * KiB)
     assert.equal(seen.chunks_missing, 6)
+    // and `availability` shows them on the seed's holder, beside its pin state
+    const asker = await startNode({ seeds: [at(s.node)] })
+    nodes.push(asker)
+    asker.store.putAll(file.blocks.filter(b => b.cid.code === 0x71))
+    const report = await availability({
+      getBlock: async cid => await asker.store.get(cid),
+      has: async cid => await asker.store.has(cid),
+      pinReasons: async () => ({}),
+      role: 'peer',
+      network: () => asker.net,
+      resolveRef: async () => { throw new Error('no refs here') }
+    }, { target: file.root.toString() })
+    const onSeed = report.holders.find(h => h.peer === s.node.net.peerId)
+    assert.equal(onSeed?.chunks, 10)
+    assert.deepEqual(onSeed?.pin, { pinned: false, reasons: [] })
+    assert.deepEqual(onSeed?.speculative, { chunks: 10, bytes: 10 * 256 * KiB })
 
     const pushed = await pushRoot(ws.net.libp2p, at(s.node), file.root)
     assert.equal(pushed.chunks_already, 10)
