@@ -179,7 +179,19 @@ export class Advertiser {
     })
   }
 
+  /**
+   * Every root again, before its provider records expire. A root whose manifest this node no longer holds (a gc took
+   * an unpinned fetch) is dropped, not announced: peers would ask for what it cannot serve, and `roots` would keep
+   * every root ever added or fetched since the start. One lookup of the root block each, so O(roots), never O(chunks).
+   */
   private async reannounce (): Promise<void> {
+    for (const [key, root] of [...this.roots]) {
+      if (this.stopper.signal.aborted) return
+      if (await this.components.blockstore.has(root).catch(() => true)) continue
+      this.roots.delete(key)
+      this.waiting.delete(key)
+      this.log('%c is no longer held: not announced again', root)
+    }
     await this.announce([...this.roots.values()], {})
     if (this.announceChunks) {
       for (const root of this.roots.values()) await this.announceTree(root).catch(() => {})

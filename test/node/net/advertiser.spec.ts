@@ -22,6 +22,7 @@ describe('node/net advertiser', () => {
     let tableSize = 0
     const events = new EventTarget()
     const store = new MemoryBlockstore()
+    store.putAll(file.blocks)
     const adv = new Advertiser({ dht, routingTableSize: () => tableSize, peerStore: { merge: async () => ({}) as any }, events: events as any, blockstore: store, logger: quietLogger() }, { reannounceIntervalMs: 100 })
     adv.start()
     try {
@@ -37,6 +38,32 @@ describe('node/net advertiser', () => {
       assert.equal(adv.stats().waiting, 0)
       await waitFor(() => provided.length >= 3, 2000, 're-announcements')
       assert.ok(provided.every(k => k === key))
+    } finally {
+      adv.stop()
+    }
+  })
+
+  it('stops re-announcing a root it no longer holds (a gc removed it), and forgets it', async () => {
+    const kept = makeFile(1024, 256)
+    const gone = makeFile(1024, 256)
+    const { provided, dht } = stubDht()
+    const store = new MemoryBlockstore()
+    store.putAll([...kept.blocks, ...gone.blocks])
+    const adv = new Advertiser({ dht, routingTableSize: () => 1, peerStore: { merge: async () => ({}) as any }, events: new EventTarget() as any, blockstore: store, logger: quietLogger() }, { reannounceIntervalMs: 100 })
+    adv.start()
+    try {
+      await adv.provide(kept.root)
+      await adv.provide(gone.root)
+      assert.equal(adv.stats().roots, 2)
+      for (const b of gone.blocks) store.blocks.delete(b.cid.toString())
+      const before = provided.length
+      const keptKey = (await provideKey(kept.root)).toString()
+      await waitFor(() => provided.slice(before).filter(k => k === keptKey).length >= 3, 5000, 're-announcements of the root still held')
+      // a re-announcement already under way as the blocks went may still name it; the ones after it may not
+      const after = provided.slice(before)
+      const second = after.indexOf(keptKey, after.indexOf(keptKey) + 1)
+      assert.ok(!after.slice(second).includes((await provideKey(gone.root)).toString()), 'the removed root was announced again')
+      assert.equal(adv.stats().roots, 1)
     } finally {
       adv.stop()
     }
