@@ -4,6 +4,7 @@
 import type { Progress } from '../node/ops.ts'
 import { InterruptedError } from '../src/errors.ts'
 import type { PushStatus } from '../node/net/seed.ts'
+import type { VerifyProgress } from '../node/maintenance.ts'
 
 const REDRAW_MS = 150
 
@@ -31,6 +32,8 @@ export function progressReporter (label: string, enabled: boolean): ProgressRepo
         line = p.gc === 'mark'
           ? `${label}: marking what the pins reach, ${p.marked.toLocaleString('en')} blocks so far`
           : `${label}: sweeping, ${p.shards} of ${p.shardsTotal} shards, ${p.removed.toLocaleString('en')} blocks removed`
+      } else if ('verify' in p) {
+        line = verifyLine(label, p, secs)
       } else if ('phase' in p) {
         line = p.entries_total === undefined
           ? `${label}: counting the tree, ${p.entries.toLocaleString('en')} entries (${formatBytes(p.bytes)}) so far`
@@ -67,6 +70,17 @@ function formatSeconds (s: number): string {
   if (!Number.isFinite(s)) return '?'
   if (s < 60) return `${Math.ceil(s)}s`
   return `${Math.floor(s / 60)}m${Math.ceil(s % 60)}s`
+}
+
+/** A verify: blocks read of those held, with the rate and ETA; then the walk of the pins. `secs`: since it started. */
+export function verifyLine (label: string, p: VerifyProgress, secs: number): string {
+  if (p.verify === 'pins') return `${label}: what the pins need, ${p.checked.toLocaleString('en')} blocks looked up`
+  const rate = p.checked / Math.max(secs, 1e-3)
+  const of = p.total !== undefined && p.total > 0
+    ? ` of ${p.total.toLocaleString('en')} (${(100 * Math.min(p.checked / p.total, 1)).toFixed(1)}%)`
+    : ''
+  const eta = p.total !== undefined && p.total > p.checked && rate > 0 ? ` ETA ${formatSeconds((p.total - p.checked) / rate)}` : ''
+  return `${label} ${p.checked.toLocaleString('en')}${of} blocks, ${formatBytes(p.bytes)}  ${Math.round(rate).toLocaleString('en')} blocks/s${eta}`
 }
 
 /**

@@ -37,9 +37,25 @@ export interface VerifyResult {
 /** missing blocks a whole-store verify names with their pin and path: a lost disk can miss millions */
 export const VERIFY_LISTED_MAX = 1000
 
+/**
+ * How far a verify is: `blocks`, reading and re-hashing every stored block (or every block under the root), `pins`,
+ * walking every pin for what it needs and the store lacks.
+ */
+export interface VerifyProgress {
+  verify: 'blocks' | 'pins'
+  /** blocks read and re-hashed (blocks), or blocks of the pins looked up (pins), so far */
+  checked: number
+  /** bytes of the blocks read so far */
+  bytes: number
+  /** blocks the store holds (a whole-store verify, when the counts are known): what `checked` goes up to */
+  total?: number
+}
+
 export interface VerifyOptions {
   signal?: AbortSignal
-  onProgress?: (checked: number) => void
+  onProgress?: (p: VerifyProgress) => void
+  /** the blocks held, for progress (`total`) */
+  total?: number
   /**
    * With a whole-store verify (no roots): the pins, whose DAGs are walked too once every stored block is checked,
    * so that a block a pin needs and the store lacks (deleted, or quarantined by an earlier verify) is found.
@@ -57,10 +73,10 @@ export async function verifyBlocks (blocks: DitsBlockstore, roots: CID[] | undef
   const check = async (cid: CID): Promise<Uint8Array | undefined> => {
     options.signal?.throwIfAborted()
     result.checked++
-    options.onProgress?.(result.checked)
     try {
       const bytes = await blocks.get(cid)
       result.bytes += bytes.byteLength
+      options.onProgress?.({ verify: 'blocks', checked: result.checked, bytes: result.bytes, total: options.total })
       return bytes
     } catch (err) {
       if ((err as Error).name === 'NotFoundError') result.missing.push(cid.toString())
@@ -97,8 +113,10 @@ async function verifyPins (blocks: DitsBlockstore, pins: CID[], result: VerifyRe
     result.missing.push(cid.toString())
     if (under.length < VERIFY_LISTED_MAX) under.push({ cid: cid.toString(), pin: at.pin.toString(), path: at.path })
   }
+  let looked = 0
   await traverse(pins.map(pin => [pin, { pin, path: '' }]), async (cid, at) => {
     options.signal?.throwIfAborted()
+    if (++looked % 1024 === 0) options.onProgress?.({ verify: 'pins', checked: looked, bytes: result.bytes })
     if (cid.code !== DAG_CBOR_CODE) {
       if (!(await blocks.has(cid, options))) missing(cid, at)
       return []

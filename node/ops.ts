@@ -18,7 +18,7 @@ import type { FetchFn, LayoutProgress } from './output.ts'
 import type { FetchProgress } from './net/fetcher.ts'
 import type { PushStatus } from './net/seed.ts'
 import { verifyBlocks, gc } from './maintenance.ts'
-import type { VerifyResult, GcResult, GcProgress, KeptForSeed } from './maintenance.ts'
+import type { VerifyResult, VerifyProgress, GcResult, GcProgress, KeptForSeed } from './maintenance.ts'
 import type { UsageReport } from './block-usage.ts'
 import { exportCar, importCar } from './car/index.ts'
 import type { CarProgress, ExportCarResult, ImportCarResult } from './car/index.ts'
@@ -198,7 +198,7 @@ export type TreeListing = LsEntry
 /** A listing stream sends its lines in batches of about this many bytes. */
 const LISTING_BATCH_BYTES = 64 * 1024
 
-export type Progress = AddProgress | ExportProgress | CarProgress | FetchProgress | LayoutProgress | GcProgress | PushStatus | { checked: number }
+export type Progress = AddProgress | ExportProgress | CarProgress | FetchProgress | LayoutProgress | GcProgress | PushStatus | VerifyProgress | { checked: number }
 
 export interface OpContext {
   signal?: AbortSignal
@@ -428,7 +428,16 @@ export class RepoOps {
     const roots = args.cid === undefined ? undefined : [(await this.resolve(args.cid, ctx)).cid]
     // a whole-store verify also walks the pins: what a pin needs and the store lacks is found too (this node keeps no
     // other roots: ref targets are not kept by it)
-    const scrub = async (): Promise<VerifyResult> => await verifyBlocks(this.repo.blocks, roots, { signal: ctx.signal, pins: roots === undefined ? await this.repo.pins.ls() : undefined, onProgress: (checked) => ctx.onProgress?.({ checked }) })
+    const scrub = async (): Promise<VerifyResult> => {
+      // the kept count of blocks gives a whole-store verify its end (the progress line's share and ETA)
+      const held = this.repo.blocks.usageReport()
+      return await verifyBlocks(this.repo.blocks, roots, {
+        signal: ctx.signal,
+        pins: roots === undefined ? await this.repo.pins.ls() : undefined,
+        total: roots === undefined && !held.counting ? held.blocks : undefined,
+        onProgress: p => ctx.onProgress?.(p)
+      })
+    }
     const first = await scrub()
     // A scrub of the whole store also recounts it: a block changed behind dits' back may have skewed the counts.
     if (roots === undefined) await this.repo.blocks.recount()

@@ -54,6 +54,17 @@ describe('cli progress', () => {
     assert.equal(lines[2], '\r\x1b[Kpushing to AbCdEfGh: 100.0 MB (25% already there), the seed makes it durable (fsync)')
   })
 
+  it('a verify shows the blocks read of those held, the rate and the ETA, then the walk of the pins', async () => {
+    const lines = await drawn([
+      { verify: 'blocks', checked: 250_000, bytes: 64_000_000, total: 1_000_000 },
+      { verify: 'blocks', checked: 3_000, bytes: 1_000_000 },
+      { verify: 'pins', checked: 40_960, bytes: 256_000_000 }
+    ])
+    assert.match(lines[0], /^\r\x1b\[Kgetting 250,000 of 1,000,000 \(25\.0%\) blocks, 64\.0 MB {2}[\d,]+ blocks\/s ETA \S+$/)
+    assert.match(lines[1], /^\r\x1b\[Kgetting 3,000 blocks, 1\.0 MB {2}[\d,]+ blocks\/s$/, 'no total, no ETA (counts unknown, or one root)')
+    assert.equal(lines[2], '\r\x1b[Kgetting: what the pins need, 40,960 blocks looked up')
+  })
+
   it('draws nothing when turned off (--json)', async () => {
     assert.deepEqual(await drawn([{ bytes: 1, total: 2 }], false), [])
   })
