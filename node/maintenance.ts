@@ -28,13 +28,19 @@ export interface MissingUnderPin {
 export interface VerifyResult {
   checked: number
   bytes: number
+  /** corrupt blocks (now quarantined): the first VERIFY_LISTED_MAX */
   bad: BadBlock[]
+  /** how many there were */
+  bad_count: number
+  /** blocks a manifest names that the store lacks: the first VERIFY_LISTED_MAX */
   missing: string[]
+  /** how many there were */
+  missing_count: number
   /** of `missing`, those a pin needs, with where (the first VERIFY_LISTED_MAX) — a whole-store verify with pins */
   missing_under_pins?: MissingUnderPin[]
 }
 
-/** missing blocks a whole-store verify names with their pin and path: a lost disk can miss millions */
+/** corrupt and missing blocks a verify names (each list), and those it names with their pin and path: a lost disk can miss millions */
 export const VERIFY_LISTED_MAX = 1000
 
 /**
@@ -69,7 +75,7 @@ export interface VerifyOptions {
  * store lacks are listed as missing.
  */
 export async function verifyBlocks (blocks: DitsBlockstore, roots: CID[] | undefined, options: VerifyOptions = {}): Promise<VerifyResult> {
-  const result: VerifyResult = { checked: 0, bytes: 0, bad: [], missing: [] }
+  const result: VerifyResult = { checked: 0, bytes: 0, bad: [], bad_count: 0, missing: [], missing_count: 0 }
   const check = async (cid: CID): Promise<Uint8Array | undefined> => {
     options.signal?.throwIfAborted()
     result.checked++
@@ -79,8 +85,8 @@ export async function verifyBlocks (blocks: DitsBlockstore, roots: CID[] | undef
       options.onProgress?.({ verify: 'blocks', checked: result.checked, bytes: result.bytes, total: options.total })
       return bytes
     } catch (err) {
-      if ((err as Error).name === 'NotFoundError') result.missing.push(cid.toString())
-      else result.bad.push({ cid: cid.toString(), error: (err as Error).message })
+      if ((err as Error).name === 'NotFoundError') listMissing(result, cid)
+      else listBad(result, cid, err as Error)
       return undefined
     }
   }
@@ -95,7 +101,7 @@ export async function verifyBlocks (blocks: DitsBlockstore, roots: CID[] | undef
     try {
       return unplaced(nodeLinks(decodeNode(cid, bytes)))
     } catch (err) {
-      result.bad.push({ cid: cid.toString(), error: (err as Error).message })
+      listBad(result, cid, err as Error)
       return []
     }
   }, options.signal)
@@ -110,7 +116,7 @@ export async function verifyBlocks (blocks: DitsBlockstore, roots: CID[] | undef
 async function verifyPins (blocks: DitsBlockstore, pins: CID[], result: VerifyResult, options: VerifyOptions): Promise<void> {
   const under: MissingUnderPin[] = []
   const missing = (cid: CID, at: Place): void => {
-    result.missing.push(cid.toString())
+    listMissing(result, cid)
     if (under.length < VERIFY_LISTED_MAX) under.push({ cid: cid.toString(), pin: at.pin.toString(), path: at.path })
   }
   let looked = 0
@@ -126,17 +132,25 @@ async function verifyPins (blocks: DitsBlockstore, pins: CID[], result: VerifyRe
       bytes = await blocks.get(cid, options)
     } catch (err) {
       if ((err as Error).name === 'NotFoundError') missing(cid, at)
-      else result.bad.push({ cid: cid.toString(), error: (err as Error).message })
+      else listBad(result, cid, err as Error)
       return []
     }
     try {
       return placedLinks(decodeNode(cid, bytes), at)
     } catch (err) {
-      result.bad.push({ cid: cid.toString(), error: (err as Error).message })
+      listBad(result, cid, err as Error)
       return []
     }
   }, options.signal)
   result.missing_under_pins = under
+}
+
+function listMissing (result: VerifyResult, cid: CID): void {
+  if (result.missing_count++ < VERIFY_LISTED_MAX) result.missing.push(cid.toString())
+}
+
+function listBad (result: VerifyResult, cid: CID, err: Error): void {
+  if (result.bad_count++ < VERIFY_LISTED_MAX) result.bad.push({ cid: cid.toString(), error: err.message })
 }
 
 /** Where a block is needed: under which pin, at which path. */

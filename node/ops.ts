@@ -441,11 +441,11 @@ export class RepoOps {
     const first = await scrub()
     // A scrub of the whole store also recounts it: a block changed behind dits' back may have skewed the counts.
     if (roots === undefined) await this.repo.blocks.recount()
-    if (args.repair !== true || (first.bad.length === 0 && first.missing.length === 0)) return first
-    if (this.network == null) throw new UnavailableError(`verify --repair fetches ${first.bad.length + first.missing.length} block(s) from peers: it needs a running daemon (\`dits-node start\`)`)
+    if (args.repair !== true || (first.bad_count === 0 && first.missing_count === 0)) return first
+    if (this.network == null) throw new UnavailableError(`verify --repair fetches ${first.bad_count + first.missing_count} block(s) from peers: it needs a running daemon (\`dits-node start\`)`)
     for (const root of roots ?? await this.repo.pins.ls()) await this.network.fetch(root, { signal: ctx.signal })
     const second = await scrub()
-    return { ...second, repaired: first.bad.length + first.missing.length - second.bad.length - second.missing.length }
+    return { ...second, repaired: first.bad_count + first.missing_count - second.bad_count - second.missing_count }
   }
 
   /** Blocks and bytes held (kept as they change; `counting` while a recount after a crash is under way), for `status`. */
@@ -489,8 +489,8 @@ export class RepoOps {
     if (this.network != null) await this.network.fetch(cid, { signal: ctx.signal })
     // A pin promises the whole DAG is here and durable: check it, then fsync it, then pin.
     const check = await verifyBlocks(this.repo.blocks, [cid], { signal: ctx.signal })
-    if (check.missing.length > 0 || check.bad.length > 0) {
-      throw new NotFoundError(`cannot pin ${cid}: ${check.missing.length} block(s) missing and ${check.bad.length} corrupt under it (first: ${check.missing[0] ?? check.bad[0]?.cid})${this.network == null ? '; start the daemon to fetch them' : ''}`)
+    if (check.missing_count > 0 || check.bad_count > 0) {
+      throw new NotFoundError(`cannot pin ${cid}: ${check.missing_count} block(s) missing and ${check.bad_count} corrupt under it (first: ${check.missing[0] ?? check.bad[0]?.cid})${this.network == null ? '; start the daemon to fetch them' : ''}`)
     }
     const sync = new BlockSync(this.repo.blocks)
     for await (const c of walkBlocks(this.getBlock, cid, { signal: ctx.signal, pause: macrotask })) {

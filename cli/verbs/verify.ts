@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { CliContext, withClient } from '../context.ts'
 import type { GlobalOptions } from '../context.ts'
 import { progressReporter, formatBytes } from '../progress.ts'
+import { VERIFY_LISTED_MAX } from '../../node/maintenance.ts'
 import type { VerifyResult } from '../../node/maintenance.ts'
 import { DitsError } from '../../src/errors.ts'
 
@@ -15,7 +16,7 @@ export function register (program: Command): void {
       const progress = progressReporter('verifying', !ctx.json)
       const r = await withClient(ctx, 'write', async c => await c.call<VerifyResult & { repaired?: number }>('verify', { cid, repair: opts.repair }, { onProgress: p => progress.update(p) }))
       progress.done()
-      const ok = r.bad.length === 0 && r.missing.length === 0
+      const ok = r.bad_count === 0 && r.missing_count === 0
       const where = new Map((r.missing_under_pins ?? []).map(m => [m.cid, m]))
       const place = (cid: string): string => {
         const m = where.get(cid)
@@ -25,7 +26,8 @@ export function register (program: Command): void {
         ...r.bad.map(b => `bad      ${b.cid}: ${b.error}`),
         ...r.missing.map(m => `missing  ${m}${place(m)}`),
         ...(r.repaired !== undefined ? [`repaired ${r.repaired} block(s) from peers`] : []),
-        `${r.checked} block(s), ${formatBytes(r.bytes)} checked: ${r.bad.length} bad, ${r.missing.length} missing`
+        ...(r.bad_count > r.bad.length || r.missing_count > r.missing.length ? [`(the first ${VERIFY_LISTED_MAX} of each listed)`] : []),
+        `${r.checked} block(s), ${formatBytes(r.bytes)} checked: ${r.bad_count} bad, ${r.missing_count} missing`
       ])
       if (!ok) throw new DitsError('verify found problems', { cause: 'reported' })
     })

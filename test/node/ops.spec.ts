@@ -7,9 +7,9 @@ import { RepoOps } from '../../node/ops.ts'
 import type { Progress } from '../../node/ops.ts'
 import { Repo, initRepo, GC_CHECKPOINT_FILE } from '../../node/repo.ts'
 import { parseCid, chunkCid, RAW_CODE } from '../../src/cid.ts'
-import { GC_LISTED_MAX, GC_CHECKPOINT_SHARDS, gc } from '../../node/maintenance.ts'
+import { GC_LISTED_MAX, GC_CHECKPOINT_SHARDS, VERIFY_LISTED_MAX, gc } from '../../node/maintenance.ts'
 import { PROFILES } from '../../src/fastcdc/index.ts'
-import { walkBlocks } from '../../src/manifest/index.ts'
+import { walkBlocks, FileManifestBuilder } from '../../src/manifest/index.ts'
 import { pseudoRandomBytes } from '../src/fastcdc/testdata.ts'
 import { watchSyncs } from '../helpers/sync-watch.ts'
 import type { SyncWatch } from '../helpers/sync-watch.ts'
@@ -111,6 +111,23 @@ describe('node/ops', () => {
     // a whole-store verify reports how far it is of the blocks the kept counts say the store holds
     assert.deepEqual(progress.filter(p => 'verify' in p && p.verify === 'blocks').at(-1), { verify: 'blocks', checked: pinned.blocks, bytes: pinned.bytes, total: pinned.blocks })
     assert.equal((await dagOf(parseCid(r.root))).length, pinned.blocks)
+  })
+
+  it('verify counts every missing block but lists only the first VERIFY_LISTED_MAX (a lost disk misses millions)', async () => {
+    const builder = new FileManifestBuilder(PROFILES.small)
+    const chunks = Array.from({ length: VERIFY_LISTED_MAX + 50 }, (_, i) => pseudoRandomBytes(64, 7000 + i))
+    for (const c of chunks) {
+      await repo.blocks.put(chunkCid(c), c)
+      for (const b of builder.addChunk(chunkCid(c), c.byteLength)) await repo.blocks.put(b.cid, b.bytes)
+    }
+    const { blocks, root } = builder.finish(64 * chunks.length, new Uint8Array(32))
+    for (const b of [...blocks, root]) await repo.blocks.put(b.cid, b.bytes)
+    await repo.pins.add(root.cid, 'user')
+    for (const c of chunks) await repo.blocks.delete(chunkCid(c))
+    const whole = await ops.verify({})
+    assert.deepEqual([whole.missing_count, whole.missing.length, whole.bad_count], [chunks.length, VERIFY_LISTED_MAX, 0])
+    const one = await ops.verify({ cid: root.cid.toString() })
+    assert.deepEqual([one.missing_count, one.missing.length], [chunks.length, VERIFY_LISTED_MAX])
   })
 
   it('gc keeps what work in flight wrote or put again, however old, and removes it once that work is over', async () => {
