@@ -8,7 +8,7 @@ import type { CID } from 'multiformats/cid'
 import type { PeerId } from '@libp2p/interface'
 
 /** A chunk sent to one peer of the swarm is deferred for others this long (they ask that peer instead). */
-export const DEFAULT_SUPER_SEED_WINDOW_MS = 30_000
+export const DEFAULT_SUPER_SEED_WINDOW_MS = 60_000
 /** Chunks the seed remembers having sent (the oldest go first). */
 export const MAX_SUPER_SEED_SENT = 16_384
 /** Deferrals the seed remembers, so that a peer's second want of a deferred chunk is served. */
