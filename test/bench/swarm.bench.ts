@@ -219,7 +219,15 @@ async function peerChild (dest: string): Promise<void> {
   await serveLines(net, async ([verb, ...args]) => {
     if (verb === 'connect') {
       for (const a of args) {
-        const info = await net.connect(a)
+        // a dial racing the DHT's own connection to the same peer may lose its hello stream: dial again
+        let info
+        for (let attempt = 1; info == null; attempt++) {
+          info = await net.connect(a).catch(async (err: Error) => {
+            if (attempt >= 3) throw err
+            await new Promise(resolve => setTimeout(resolve, 200))
+            return undefined
+          })
+        }
         if (info.roles.includes('seed')) seeds.add(info.id)
       }
       return { ok: true }
