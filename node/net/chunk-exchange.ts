@@ -305,7 +305,23 @@ export class ChunkExchange implements Startable {
     const swarm = this.swarm?.supports(peer) === true ? this.swarm : undefined
     const feeds = new Map<string, () => void>()
     const haveUpdates = new Map<string, CID>()
-    let haveTimer: ReturnType<typeof setInterval> | undefined
+    let haveTimer: ReturnType<typeof setTimeout> | undefined
+    let lastHaveAt = -Infinity
+    // one message per interval, timed from the last one (setInterval's ticks bunch up after a busy event loop)
+    const scheduleHaves = (): void => {
+      if (haveTimer != null || haveUpdates.size === 0 || stop.signal.aborted) return
+      haveTimer = setTimeout(() => {
+        haveTimer = undefined
+        lastHaveAt = performance.now()
+        for (const [key, cid] of haveUpdates) {
+          if (presences.length >= MAX_ENTRIES_PER_MESSAGE) break
+          haveUpdates.delete(key)
+          presences.push({ cid: cid.bytes, type: Presence.Type.HAVE })
+        }
+        wake?.resolve()
+        scheduleHaves()
+      }, Math.max(0, lastHaveAt + HAVE_UPDATE_INTERVAL_MS - performance.now()))
+    }
     const queueHaves = (cids: CID[]): void => {
       for (const cid of cids) {
         const key = cidKey(cid)
@@ -313,24 +329,16 @@ export class ChunkExchange implements Startable {
         haveUpdates.set(key, cid)
         if (haveUpdates.size > MAX_QUEUED_HAVE_UPDATES) haveUpdates.delete(haveUpdates.keys().next().value as string)
       }
+      scheduleHaves()
     }
     const follow = (root: CID, feed: HaveFeed): void => {
       const key = cidKey(root)
       if (feeds.has(key) || feeds.size >= MAX_FEEDS_PER_STREAM || stop.signal.aborted) return
       feeds.set(key, feed.subscribe(queueHaves))
       queueHaves(feed.held())
-      haveTimer ??= setInterval(() => {
-        if (haveUpdates.size === 0) return
-        for (const [key, cid] of haveUpdates) {
-          if (presences.length >= MAX_ENTRIES_PER_MESSAGE) break
-          haveUpdates.delete(key)
-          presences.push({ cid: cid.bytes, type: Presence.Type.HAVE })
-        }
-        wake?.resolve()
-      }, HAVE_UPDATE_INTERVAL_MS)
     }
     const unfollow = (): void => {
-      clearInterval(haveTimer)
+      clearTimeout(haveTimer)
       for (const off of feeds.values()) off()
       feeds.clear()
       haveUpdates.clear()

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { startNode, stopAll, makeFile, readBack, waitFor, frame, MiB, KiB } from './helpers.ts'
 import { ChunksMessage, Want, Presence } from '../../../protocol/chunks.ts'
-import { CHUNKS_PROTOCOL, MAX_MESSAGE_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_HAVE_UPDATES_PER_SEC } from '../../../protocol/index.ts'
+import { CHUNKS_PROTOCOL, MAX_MESSAGE_BYTES, MAX_ENTRIES_PER_MESSAGE, MAX_HAVE_UPDATES_PER_SEC, HAVE_UPDATE_INTERVAL_MS } from '../../../protocol/index.ts'
 import { FrameReader } from '../../../node/net/framing.ts'
 import { decodeChunksMessage } from '../../../node/net/wire.ts'
 import { chunkCid } from '../../../src/cid.ts'
@@ -98,8 +98,10 @@ describe('node/net swarm (issue 19)', function () {
     }
     assert.equal(answer, Presence.Type.PARTIAL)
     for (const m of messages) assert.ok(m.haves.length <= MAX_ENTRIES_PER_MESSAGE)
-    // one have-update per 250 ms at most (timers may fire a little early)
-    for (let i = 1; i < messages.length; i++) assert.ok(messages[i].at - messages[i - 1].at >= 200, `have-updates ${messages[i].at - messages[i - 1].at} ms apart`)
+    // one have-update per 250 ms at most: judged over the whole run, since a message held back by a busy event loop
+    // arrives closer to the next one
+    const spanMs = messages.at(-1)!.at - messages[0].at
+    assert.ok(messages.length <= 2 + spanMs / HAVE_UPDATE_INTERVAL_MS, `${messages.length} have-updates in ${spanMs.toFixed(0)} ms`)
     reader.release()
     stream.abort(new Error('done'))
     await fetching
