@@ -7,6 +7,10 @@ import { UsageError } from '../src/errors.ts'
 import { defaultAccessTable, parseAccessTable } from '../src/state/index.ts'
 import type { AccessTable } from '../src/state/index.ts'
 import { DEFAULT_FOLLOW_INTERVAL_MS, DEFAULT_KEEP_VERSIONS, MAX_KEEP_VERSIONS } from '../src/seed/index.ts'
+import { DEFAULT_WATCH_DEBOUNCE_MS, DEFAULT_WATCH_IGNORE, DEFAULT_WATCH_INCLUDE, DEFAULT_WATCH_MIN_BYTES, MAX_WATCH_PATTERNS, patternProblem } from '../src/watch/index.ts'
+
+/** Directories one `watch.dirs` may list. */
+export const MAX_WATCH_DIRS = 64
 
 /** A seed's gc schedule: every 6 hours (gc runs beside everything, so the schedule costs no pause). */
 export const DEFAULT_SEED_GC_INTERVAL_MS = 6 * 3600_000
@@ -84,6 +88,10 @@ export interface Config {
      * such as "72h" (see `speculativeTtlMs`). A seed keeps them this long at most; a workstation asks for this long.
      */
     ttl: number | string
+    /** a workstation uploads its watched files' chunks at all (the watcher still chunks, so that add reuses the work) */
+    enabled: boolean
+    /** bytes per second a workstation's uploads may average; null: no cap */
+    maxRate: number | null
   }
   /** the private network (README, "Private network") */
   swarm: {
@@ -124,6 +132,19 @@ export interface Config {
     /** peers sent blocks at once (LAN peers first, a slot passed on every 2 s while others wait); null: every peer */
     slots: number | null
   }
+  /** the folder watcher of speculative transport (README, "Instant push") */
+  watch: {
+    /** absolute paths of the directories watched (recursively) while the daemon runs; `dits-node watch` adds to them */
+    dirs: string[]
+    /** patterns of the files taken (src/watch/patterns.ts) */
+    include: string[]
+    /** patterns of the files and directories never taken; wins over include */
+    ignore: string[]
+    /** a file is read once nothing changed it for this long */
+    debounceMs: number
+    /** smaller files are not taken */
+    minBytes: number
+  }
 }
 
 export const LOG_LEVEL_NAMES = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -159,13 +180,14 @@ export function defaultConfig (): Config {
       requireSeed: null
     },
     seed: { keepVersions: DEFAULT_KEEP_VERSIONS, followIntervalMs: DEFAULT_FOLLOW_INTERVAL_MS, gcIntervalMs: DEFAULT_SEED_GC_INTERVAL_MS, speculativeQuotaBytes: DEFAULT_SPECULATIVE_QUOTA_BYTES },
-    speculative: { ttl: '72h' },
+    speculative: { ttl: '72h', enabled: true, maxRate: null },
     swarm: { keyFile: null, required: false },
     access: defaultAccessTable(),
     metrics: { listen: null },
     log: { level: 'info', maxFileBytes: DEFAULT_LOG_MAX_FILE_BYTES, maxFiles: DEFAULT_LOG_MAX_FILES },
     dashboard: { enabled: true },
-    serve: { maxRate: null, slots: null }
+    serve: { maxRate: null, slots: null },
+    watch: { dirs: [], include: [...DEFAULT_WATCH_INCLUDE], ignore: [...DEFAULT_WATCH_IGNORE], debounceMs: DEFAULT_WATCH_DEBOUNCE_MS, minBytes: DEFAULT_WATCH_MIN_BYTES }
   }
 }
 
@@ -194,6 +216,13 @@ export function parseHostPort (v: string): { host: string, port: number } | unde
   if (m == null || Number(m[3]) > 65535) return undefined
   return { host: m[1] ?? m[2], port: Number(m[3]) }
 }
+/** A list of watch patterns, each one of the three forms (src/watch/patterns.ts). */
+const patternRule: KeyRule = {
+  allowed: `a list of at most ${MAX_WATCH_PATTERNS} patterns, each "*.ext" (an extension), "name/" (a directory anywhere) or "name" (a file name)`,
+  check: v => Array.isArray(v) && v.length <= MAX_WATCH_PATTERNS && v.every(p => typeof p === 'string' && patternProblem(p) === undefined),
+  explain: v => Array.isArray(v) ? v.map((p, i) => typeof p !== 'string' ? `[${i}] is not a string` : patternProblem(p) === undefined ? undefined : `[${i}]: ${patternProblem(p) as string}`).find(x => x !== undefined) : undefined
+}
+const isAbsoluteDir = (v: unknown): boolean => typeof v === 'string' && v.startsWith('/') && !v.includes('\0') && v.length <= 4096
 const isVoterAddr = (v: unknown): boolean => isMultiaddr(v) && /\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/.test(v as string)
 
 /** A rule for one key of `access`, checked by the table's own parser so that the error names the item. */
@@ -247,7 +276,14 @@ export const RULES: Record<string, KeyRule> = {
   'log.maxFiles': { allowed: 'an integer 1–100 (log files kept, the current one included)', check: isInt(1, 100) },
   'dashboard.enabled': { allowed: 'true or false', check: isBool },
   'serve.maxRate': { allowed: 'null (no cap) or an integer 1000–1000000000000 (bytes per second this node serves to all peers together, e.g. 12500000 for 100 Mb/s)', check: v => v === null || isInt(1000, 1e12)(v) },
-  'serve.slots': { allowed: 'null (every peer at once) or an integer 1–1024 (peers sent blocks at once; LAN peers first)', check: v => v === null || isInt(1, 1024)(v) }
+  'serve.slots': { allowed: 'null (every peer at once) or an integer 1–1024 (peers sent blocks at once; LAN peers first)', check: v => v === null || isInt(1, 1024)(v) },
+  'watch.dirs': { allowed: `a list of at most ${MAX_WATCH_DIRS} absolute directory paths, e.g. ["/home/ana/footage"]`, check: v => isList(isAbsoluteDir)(v) && (v as unknown[]).length <= MAX_WATCH_DIRS },
+  'watch.include': patternRule,
+  'watch.ignore': patternRule,
+  'watch.debounceMs': { allowed: 'an integer 50–600000 (milliseconds a file must stay unchanged before it is read)', check: isInt(50, 600_000) },
+  'watch.minBytes': { allowed: 'an integer 0–1099511627776 (files smaller than this are not taken)', check: isInt(0, 2 ** 40) },
+  'speculative.enabled': { allowed: 'true or false', check: isBool },
+  'speculative.maxRate': { allowed: 'null (no cap) or an integer 65536–10000000000 (bytes per second the uploads may average)', check: v => v === null || isInt(65_536, 10_000_000_000)(v) }
 }
 
 export function getKey (obj: unknown, key: string): unknown {

@@ -41,6 +41,21 @@ describe('config', () => {
     assert.throws(() => checkKey('serve.maxRate', '80MB/s'), /invalid value for serve\.maxRate: "80MB\/s"/)
   })
 
+  it('watch.* and speculative.*: defaults (1 s debounce, uploads on, no rate cap), patterns of three forms, absolute dirs', () => {
+    const c = validateConfig({}, 'x')
+    assert.deepEqual(c.watch.dirs, [])
+    assert.equal(c.watch.debounceMs, 1000)
+    assert.ok(c.watch.include.includes('*.mov') && c.watch.ignore.includes('.git/'))
+    assert.equal(c.speculative.enabled, true)
+    assert.equal(c.speculative.maxRate, null)
+    assert.deepEqual(checkKey('watch.include', ['*.mov', 'Auto-Save/']), ['*.mov', 'Auto-Save/'])
+    assert.throws(() => checkKey('watch.include', ['*.mov', '**/x']), /invalid value for watch\.include: \[1\]: "\*\*\/x" is none of/)
+    assert.throws(() => checkKey('watch.dirs', ['footage']), /watch\.dirs.*absolute directory paths/)
+    assert.throws(() => checkKey('speculative.maxRate', 10), /speculative\.maxRate: 10; allowed: null \(no cap\)/)
+    assert.equal(checkKey('speculative.maxRate', null), null)
+    assert.throws(() => checkKey('speculative.enabled', 'yes'), /speculative\.enabled/)
+  })
+
   it('knows only its own keys, not Object.prototype\'s (found by fuzzing: "rule.check is not a function")', () => {
     for (const key of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
       assert.throws(() => checkKey(key, null), (e: Error) => e.name === 'ConfigError' && e.message.includes(`unknown config key "${key}"`))
