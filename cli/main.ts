@@ -28,6 +28,8 @@ import { register as completion } from './verbs/completion.ts'
 import { register as push } from './verbs/push.ts'
 import { register as availability } from './verbs/availability.ts'
 import { register as dashboard } from './verbs/dashboard.ts'
+import { register as watch } from './verbs/watch.ts'
+import { register as speculative } from './verbs/speculative.ts'
 
 export function buildProgram (): Command {
   const program = new Command('dits-node')
@@ -40,7 +42,7 @@ export function buildProgram (): Command {
     .configureHelp({ showGlobalOptions: true })
     .addHelpText('after', '\nExit codes: 0 ok, 1 error, 2 usage, 3 conflict (CAS mismatch, lock held, a role missing), 4 unavailable (no quorum, no provider, timeout).\nThe repo: --repo DIR, else $DITS_REPO, else ~/.dits. Docs: README.md.')
     .exitOverride()
-  for (const reg of [init, start, config, id, add, get, cat, inspect, verify, gc, pin, network, push, availability, ref, lock, cluster, swarmKey, access, car, service, completion, dashboard]) reg(program)
+  for (const reg of [init, start, config, id, add, get, cat, inspect, verify, gc, pin, network, push, availability, watch, speculative, ref, lock, cluster, swarmKey, access, car, service, completion, dashboard]) reg(program)
   program.commands.forEach(function override (c: Command): void {
     c.exitOverride()
     c.commands.forEach(override)

@@ -26,7 +26,9 @@ export function progressReporter (label: string, enabled: boolean): ProgressRepo
       drawn = true
       const secs = (now - started) / 1000
       let line: string
-      if ('bytes_already' in p) {
+      if ('sync' in p) {
+        line = `${label}: ${p.files_queued.toLocaleString('en')} file(s) taken, ${p.queue_depth.toLocaleString('en')} waiting, ${formatBytes(p.bytes_uploaded)} uploaded`
+      } else if ('bytes_already' in p) {
         line = pushLine(p, secs)
       } else if ('gc' in p) {
         line = p.gc === 'mark'

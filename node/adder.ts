@@ -15,17 +15,20 @@
 import { readSync } from 'node:fs'
 import type { Stats } from 'node:fs'
 import { lstat, open, stat, readdir, realpath } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { chunkAndHash } from './chunk-pipeline.ts'
 import type { HashedChunk } from './chunk-pipeline.ts'
-import { cidFromDigest, RAW_CODE } from '../src/cid.ts'
-import { FileManifestBuilder, buildDirectory, MODE_BITS } from '../src/manifest/index.ts'
+import { cidFromDigest, parseCid, RAW_CODE } from '../src/cid.ts'
+import { FileManifestBuilder, buildDirectory, MODE_BITS, readFileNode, walkChunks } from '../src/manifest/index.ts'
 import type { DirEntry, EncodedBlock, EntryKind, Metadata } from '../src/manifest/index.ts'
 import type { ChunkerProfile } from '../src/fastcdc/index.ts'
 import { DitsError, InvalidPathError } from '../src/errors.ts'
 import type { DitsBlockstore, PutOutcome } from './blockstore.ts'
 import type { BlockSync } from './block-sync.ts'
+import { identityOf, sameIdentity } from './watch/chunk-cache.ts'
+import type { FileIdentity } from './watch/chunk-cache.ts'
 
 /**
  * Block writes in flight at once: enough to keep the disk busy, few enough to bound the chunks they hold in the
@@ -53,6 +56,14 @@ export interface AddOptions {
    * will pin the root, and flushes it first. Without it nothing is synced.
    */
   sync?: BlockSync
+  /**
+   * The folder watcher's chunk cache (node/watch): the file manifest whose chunk list a file has, when the file is
+   * now exactly as the watcher read it. Its chunks are then taken from the store instead of the file being read
+   * (each must still be held; anything amiss and the file is read as usual).
+   */
+  reuse?: (path: string, now: FileIdentity, profile: ChunkerProfile) => string | undefined
+  /** Awaited between chunks: background work (the watcher) waits here while foreground work runs. */
+  pace?: () => Promise<void>
 }
 
 export interface AddedPath {
@@ -72,6 +83,8 @@ export interface AddStats {
   bytesDedup: number
   /** chunk bytes the repo held damaged (not these bytes) and this add replaced */
   bytesRepaired: number
+  /** file bytes whose chunk list came from the watcher's chunk cache, without reading the file */
+  bytesReused: number
 }
 
 export class InvalidNameError extends InvalidPathError {
@@ -85,7 +98,7 @@ export class SpecialFileError extends InvalidPathError {
 }
 
 export class Adder {
-  readonly stats: AddStats = { files: 0, dirs: 0, chunks: 0, bytesNew: 0, bytesDedup: 0, bytesRepaired: 0 }
+  readonly stats: AddStats = { files: 0, dirs: 0, chunks: 0, bytesNew: 0, bytesDedup: 0, bytesRepaired: 0, bytesReused: 0 }
   private readonly blocks: DitsBlockstore
   private readonly options: AddOptions
   /** the CIDs (as strings) of the blocks being looked up or written: at most DEFAULT_PUT_CONCURRENCY */
@@ -227,11 +240,14 @@ export class Adder {
       }
     }
     try {
+      const reused = await this.reuseChunks(path, file, meta)
+      if (reused !== undefined) return reused
       const sizeHint = (await file.stat()).size
       const onDigest = (d: Uint8Array): void => { digest = d }
       for await (const chunk of chunkAndHash(read, this.options.profile, { signal: this.options.signal, onRead, onDigest, sizeHint })) {
         const cid = cidFromDigest(RAW_CODE, chunk.digest)
         await this.putChunk(cid, chunk)
+        await this.options.pace?.()
         for (const part of builder.addChunk(cid, chunk.bytes.byteLength)) await this.putBlock(part)
       }
     } finally {
@@ -243,6 +259,47 @@ export class Adder {
     await this.putRoot(root)
     this.stats.files++
     return { cid: root.cid, size }
+  }
+
+  /**
+   * The file's manifest built from the chunk list the watcher recorded for it, when the file (open as `file`) is
+   * exactly as the watcher read it before and after, and every chunk is still held (each is held for this add, as a
+   * fetch holds what it skips: a gc keeps it from now on). Undefined otherwise: the caller reads the file. The chunks
+   * were fsynced by the watcher before it recorded them, so they are not synced again.
+   */
+  private async reuseChunks (path: string, file: FileHandle, meta: Metadata): Promise<{ cid: CID, size: number } | undefined> {
+    if (this.options.reuse === undefined) return undefined
+    const before = identityOf(await file.stat({ bigint: true }))
+    const root = this.options.reuse(path, before, this.options.profile)
+    if (root === undefined) return undefined
+    const getBlock = async (cid: CID): Promise<Uint8Array> => await this.blocks.get(cid, { signal: this.options.signal })
+    let node
+    try {
+      node = await readFileNode(getBlock, parseCid(root))
+    } catch {
+      return undefined
+    }
+    if (node.size !== before.size) return undefined
+    const builder = new FileManifestBuilder(this.options.profile)
+    const parts: EncodedBlock[] = []
+    let chunks = 0
+    for await (const c of walkChunks(getBlock, node, undefined, { signal: this.options.signal })) {
+      if (!(await this.blocks.hold(c.cid, { signal: this.options.signal }))) return undefined
+      parts.push(...builder.addChunk(c.cid, c.length))
+      chunks++
+    }
+    const { blocks, root: fileRoot } = builder.finish(node.size, node.blake3, meta)
+    // re-checked at the end: a file changed meanwhile is read instead
+    if (!sameIdentity(before, identityOf(await file.stat({ bigint: true })))) return undefined
+    for (const b of [...parts, ...blocks]) await this.putBlock(b)
+    await this.putRoot(fileRoot)
+    this.stats.files++
+    this.stats.chunks += chunks
+    this.stats.bytesDedup += node.size
+    this.stats.bytesReused += node.size
+    this.bytesRead += node.size
+    this.options.onProgress?.({ bytes: this.bytesRead, total: this.total, path })
+    return { cid: fileRoot.cid, size: node.size }
   }
 
   /** Writes a chunk unless this add or the repo already has it; the chunk's bytes are held until then. */

@@ -6,7 +6,7 @@
 import { unlink } from 'node:fs/promises'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
-import { Repo, API_FILE, API_TOKEN_FILE, WEBRTC_CERTIFICATE_FILE, SPECULATIVE_DIR } from './repo.ts'
+import { Repo, API_FILE, API_TOKEN_FILE, WEBRTC_CERTIFICATE_FILE, SPECULATIVE_DIR, WATCH_CACHE_FILE } from './repo.ts'
 import { writeDurable } from './files.ts'
 import { RepoOps } from './ops.ts'
 import { ApiServer, newApiToken, rpc, NoArgs } from './api.ts'
@@ -30,6 +30,9 @@ import { SeedKeeper } from './seed/keeper.ts'
 import { SpeculativeRecord } from './seed/speculative.ts'
 import { speculativeTtlMs } from '../config/schema.ts'
 import { seedOps } from './seed/ops.ts'
+import { ChunkCache, SpeculativeService, watchOps } from './watch/index.ts'
+import { PROFILES, DEFAULT_PROFILE_NAME } from '../src/fastcdc/index.ts'
+import { speculate } from './net/seed.ts'
 import { RAFT_PROTOCOL, CONSENSUS_PROTOCOL, SEED_PROTOCOL } from '../protocol/ids.ts'
 import { UnavailableError } from '../src/errors.ts'
 import { accessDenied, hasRole } from '../src/state/index.ts'
@@ -133,6 +136,8 @@ export class Daemon {
   seed?: SeedService
   /** on a seed: the chunks it keeps as speculative (node/seed/speculative.ts), which its gc keeps until they expire */
   speculative?: SpeculativeRecord
+  /** on a workstation: the folder watcher and the uploads of speculative transport (node/watch) */
+  watcher?: SpeculativeService
   private readonly api: ApiServer
   private metricsListener?: MetricsListener
   private metricsUrl?: string
@@ -162,6 +167,7 @@ export class Daemon {
         return (await this.consensus.refGet({ name })).cid
       }
     }))
+    Object.assign(table.rpc, watchOps({ repo, service: () => this.watcher }))
     if (repo.config.dashboard.enabled) this.dashboard = new Dashboard(this.dashboardSources(table.rpc.availability))
     table.rpc.dashboardLogin = rpc(NoArgs, async (): Promise<DashboardLogin> => {
       if (this.dashboard === undefined) throw new DashboardDisabledError(`the dashboard is off for repo ${repo.dir}: turn it on with \`dits-node config set dashboard.enabled true\` and restart the daemon`)
@@ -330,6 +336,7 @@ export class Daemon {
         }, config.seed)
         daemon.follower.start()
       }
+      if (config.role !== 'seed') await daemon.startSpeculative(network)
       if (config.role === 'seed') {
         const gcLog = network.libp2p.logger.forComponent('dits:gc')
         daemon.gcSchedule = new GcSchedule({ run: async signal => await daemon.ops.gc({}, { signal }), intervalMs: config.seed.gcIntervalMs, log: m => { gcLog(m) } })
@@ -355,6 +362,42 @@ export class Daemon {
     return daemon
   }
 
+  /**
+   * The folder watcher (config watch.*) and the uploads of its chunks to the seeds (speculative.*): `add` reuses what
+   * it chunked, and gc keeps it (the chunk cache names it) until then.
+   */
+  private async startSpeculative (network: DitsNetwork): Promise<void> {
+    const { config } = this.repo
+    const cache = await ChunkCache.open(join(this.repo.dir, WATCH_CACHE_FILE))
+    const log = network.libp2p.logger.forComponent('dits:watch')
+    this.watcher = new SpeculativeService({
+      blocks: this.repo.blocks,
+      cache,
+      busy: () => this.ops.busy,
+      seeds: () => studioSeeds(config.seeds, network),
+      speculate: async (seed, chunks, options) => await speculate(network.libp2p, seed.target, chunks, options),
+      has: async (seed, cids, options) => {
+        await network.libp2p.dial(seed.target, options)
+        const check = await network.openHaveCheck(seed.id, options)
+        try {
+          return await check.check(cids, options)
+        } finally {
+          check.close()
+        }
+      },
+      log: m => { log(m) }
+    }, {
+      ...config.watch,
+      exclude: [this.repo.dir],
+      profile: PROFILES[DEFAULT_PROFILE_NAME],
+      enabled: config.speculative.enabled,
+      maxRate: config.speculative.maxRate,
+      ttlMs: speculativeTtlMs(config)
+    })
+    this.ops.watched = { reuse: (path, now, profile) => cache.lookup(path, now, profile)?.root, roots: () => cache.roots() }
+    await this.watcher.start(config.watch.dirs)
+  }
+
   async info (): Promise<DaemonInfo> {
     const id = await this.ops.id()
     const swarm = this.network?.swarm ?? { ...id.swarm, dropped: [] }
@@ -370,6 +413,7 @@ export class Daemon {
       await this.follower?.stop()
       await this.metricsListener?.close()
       await this.seed?.stop()
+      await this.watcher?.stop()
       await this.consensus?.stop()
       await this.network?.stop()
       await unlink(join(this.repo.dir, API_FILE)).catch(() => {})

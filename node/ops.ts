@@ -8,7 +8,7 @@ import { dirname, isAbsolute, join } from 'node:path'
 import { z } from 'zod'
 import type { CID } from 'multiformats/cid'
 import { Adder } from './adder.ts'
-import type { AddProgress } from './adder.ts'
+import type { AddOptions, AddProgress } from './adder.ts'
 import { BlockSync } from './block-sync.ts'
 import { exportTo, readRange, ls, statCid } from './exporter.ts'
 import { fetchTo } from './output.ts'
@@ -17,6 +17,7 @@ import type { ExportProgress, LsEntry, StatResult } from './exporter.ts'
 import type { FetchFn, LayoutProgress } from './output.ts'
 import type { FetchProgress } from './net/fetcher.ts'
 import type { PushStatus } from './net/seed.ts'
+import type { SyncProgress } from './watch/speculative.ts'
 import { verifyBlocks, gc } from './maintenance.ts'
 import type { VerifyResult, VerifyProgress, GcResult, GcProgress, KeptForSeed } from './maintenance.ts'
 import type { UsageReport } from './block-usage.ts'
@@ -90,6 +91,8 @@ export interface AddResponse {
   bytes_dedup: number
   /** chunk bytes the repo held damaged and this add replaced */
   bytes_repaired: number
+  /** file bytes whose chunks the folder watcher had stored: their chunk list was reused, the files not read */
+  bytes_reused: number
   pinned: boolean
   added: Array<{ path: string, cid: string, size: number, type: 'file' | 'dir' }>
 }
@@ -198,7 +201,7 @@ export type TreeListing = LsEntry
 /** A listing stream sends its lines in batches of about this many bytes. */
 const LISTING_BATCH_BYTES = 64 * 1024
 
-export type Progress = AddProgress | ExportProgress | CarProgress | FetchProgress | LayoutProgress | GcProgress | PushStatus | VerifyProgress | { checked: number }
+export type Progress = AddProgress | ExportProgress | CarProgress | FetchProgress | LayoutProgress | GcProgress | PushStatus | VerifyProgress | SyncProgress | { checked: number }
 
 export interface OpContext {
   signal?: AbortSignal
@@ -231,8 +234,18 @@ export class RepoOps {
    * without a daemon opens the repo's own record, when there is one
    */
   speculative?: SpeculativeRecord
+  /**
+   * the folder watcher's chunk cache (node/watch), set by the daemon: `add` reuses the chunk lists it names, and gc
+   * keeps the manifests it names (the watcher's chunks stay until they are added or the file changes)
+   */
+  watched?: {
+    reuse: NonNullable<AddOptions['reuse']>
+    roots(): string[]
+  }
   /** one gc at a time: a second waits for the first */
   private gcRunning?: Promise<unknown>
+  /** foreground work writing blocks now (add, get, import, pin add): background work waits while there is any */
+  private foreground = 0
 
   constructor (repo: Repo) {
     this.repo = repo
@@ -282,16 +295,23 @@ export class RepoOps {
    */
   private async writing<T> (work: () => Promise<T>): Promise<T> {
     const w = this.repo.blocks.beginWrite()
+    this.foreground++
     try {
       return await work()
     } finally {
+      this.foreground--
       w.end()
     }
   }
 
+  /** Foreground work (add, get, import, pin add) runs now: the watcher's background chunking waits for it. */
+  get busy (): boolean {
+    return this.foreground > 0
+  }
+
   private async addPaths (args: AddArgs, ctx: OpContext): Promise<AddResponse> {
     const sync = args.pin ? new BlockSync(this.repo.blocks) : undefined
-    const adder = new Adder(this.repo.blocks, { profile: args.profile, onProgress: ctx.onProgress, signal: ctx.signal, sync })
+    const adder = new Adder(this.repo.blocks, { profile: args.profile, onProgress: ctx.onProgress, signal: ctx.signal, sync, reuse: this.watched?.reuse })
     await adder.scan(args.paths)
     const added = []
     for (const path of args.paths) added.push(await adder.addPath(path))
@@ -312,6 +332,7 @@ export class RepoOps {
       bytes_new: s.bytesNew,
       bytes_dedup: s.bytesDedup,
       bytes_repaired: s.bytesRepaired,
+      bytes_reused: s.bytesReused,
       pinned: args.pin,
       added: added.map(a => ({ path: a.path, cid: a.cid.toString(), size: a.size, type: a.kind }))
     }
@@ -462,7 +483,8 @@ export class RepoOps {
       await before
       // a workstation keeps, as if pinned, the ref targets no seed holds yet: its copy may be the studio's last
       const keptForSeed = await this.keepForSeed?.(ctx.signal) ?? []
-      const roots = keptForSeed.map(k => parseCid(k.root))
+      // and the manifests of what the watcher chunked: its chunks wait there for an add and for their upload
+      const roots = [...keptForSeed.map(k => k.root), ...this.watched?.roots() ?? []].map(r => parseCid(r))
       const record = this.speculative ?? await openSpeculativeRecord(join(this.repo.dir, SPECULATIVE_DIR))
       const result = await gc(this.repo.blocks, async () => [...await this.repo.pins.ls(), ...roots], {
         speculative: record === undefined ? undefined : (pinned, o) => record.sweep(Date.now(), pinned, o),

@@ -41,6 +41,8 @@ export const WEBRTC_CERTIFICATE_FILE = 'webrtc-direct.json'
 export const GC_CHECKPOINT_FILE = 'gc-checkpoint.json'
 /** a seed's record of speculative chunks (node/seed/speculative.ts) */
 export const SPECULATIVE_DIR = 'speculative'
+/** the folder watcher's chunk cache (node/watch/chunk-cache.ts) */
+export const WATCH_CACHE_FILE = 'watch-cache.json'
 /** stat(2)'s S_ISVTX: a shared folder (/tmp) where only a file's owner may remove it */
 const STICKY_BIT = 0o1000
 /** ext4 keeps symlink targets under 60 bytes inside the inode */
