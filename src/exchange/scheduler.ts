@@ -25,8 +25,8 @@
  *   multiplied by `wanCostFactor` (LAN preference). Seeds are the fallback: they get an item only when no
  *   non-seed peer that may have it is usable (none known, all said DONT_HAVE, all backing off or excluded).
  * - A peer that delivers nothing for its stall deadline has its wants moved to others, is scored down (each strike
- *   multiplies its expected delivery times when choosing peers) and backs off (exponentially); after `maxStrikes` stalls it is dropped
- *   for the download. The deadline comes from the other peers' pace when they give any (a straggler): the
+ *   multiplies its expected delivery times when choosing peers) and backs off (exponentially, at most MAX_BACKOFF_MS); after
+ *   `maxStrikes` stalls it is dropped for the download, unless it is a partial holder (a fetcher itself, often busy). The deadline comes from the other peers' pace when they give any (a straggler): the
  *   expected time of the peer's next item at the median rate of the other peers (measured, or idle at the prior
  *   rate), times `stragglerFactor`, and at least `stragglerMinMs`, as long as one of them is moving (idle, or
  *   delivering since this peer last did) and none of them counts while it stalled itself or backs off. With no peer to compare
@@ -85,6 +85,8 @@ export const DEFAULT_RATE_BURST_MS = 100
  * have-update: 1 s was often too short for 3 peers behind a 4 MB/s seed, and the seed sent the chunk again.
  */
 export const DEFAULT_DEFER_MS = 3_000
+/** The longest back-off of a peer that stalls again and again (a partial holder, which is never dropped for it). */
+export const MAX_BACKOFF_MS = 30_000
 /** Pending items one poll may step over because none of their candidates has room. */
 export const MAX_SKIPS_PER_POLL = 1024
 
@@ -385,6 +387,13 @@ export class Scheduler {
     const peer = this.peers.get(peerId)
     const item = this.items.get(key)
     if (peer == null || item == null || !peer.inflight.has(key)) return
+    // an answer: the peer is not stalled, however many of its wants it defers while the swarm fills in
+    peer.progressAt = now
+    if (item.deferredBy === peerId) {
+      // a peer defers an item once; deferring it again is not having it for us
+      this.dontHave(peerId, key)
+      return
+    }
     item.deferredBy = peerId
     item.deferUntil = now + this.deferMs
     this.deferred.add(item)
@@ -838,14 +847,16 @@ export class Scheduler {
     for (const peer of stalled) {
       const stalledMs = now - peer.progressAt
       peer.strikes++
-      if (peer.strikes >= this.maxStrikes) {
+      // a partial holder is a trading partner, not the download's supplier: it backs off (a peer that fetches too
+      // is often busy for a moment), and is not dropped unless it goes (its session closes)
+      if (peer.strikes >= this.maxStrikes && !peer.partial) {
         peer.excluded = true
         peer.gone = true
         this.releaseAll(peer, true)
         this.outbox.push({ type: 'drop', peer: peer.id, reason: `stalled ${peer.strikes} times`, stalledMs })
         continue
       }
-      peer.backoffUntil = now + this.backoffMs * 2 ** (peer.strikes - 1)
+      peer.backoffUntil = now + Math.min(MAX_BACKOFF_MS, this.backoffMs * 2 ** (peer.strikes - 1))
       this.releaseAll(peer, true)
     }
   }

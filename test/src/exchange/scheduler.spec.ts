@@ -348,6 +348,46 @@ describe('src/exchange', () => {
       })
     })
 
+    describe('swarm: stalls and deferrals (issue 19)', () => {
+      it('a partial holder that stalls backs off and is asked again, never dropped; a seed that defers is not stalled', () => {
+        const s = new Scheduler({ initialWindowBytes: 2 * MiB, stallTimeoutMs: 10_000 })
+        s.add(items(40))
+        s.setAllKnown(true)
+        s.addPeer('p', { ...LAN, partial: true }, 0)
+        s.have('p', ['c0'])
+        assert.deepEqual(wants(s.poll(0), 'p'), ['c0'])
+        let t = 0
+        for (let strike = 1; strike <= 4; strike++) {
+          t += 40_000
+          const actions = s.poll(t)
+          assert.equal(actions.some(a => a.type === 'drop'), false, `dropped at stall ${strike}`)
+          t += 31_000
+          assert.deepEqual(wants(s.poll(t), 'p'), ['c0'], `asked again after stall ${strike}`)
+        }
+        // a seed that answers with deferrals for 12 s delivers no block, yet answers: not a stall
+        s.addPeer('seed', SEED, t)
+        for (let i = 1; i <= 12; i++) {
+          const asked = wants(s.poll(t), 'seed')
+          t += 1000
+          for (const k of asked) s.defer('seed', k, t)
+        }
+        assert.equal(s.stats().peers.find(p => p.id === 'seed')?.strikes, 0)
+      })
+
+      it('a peer deferring the same item twice has not got it for us', () => {
+        const s = new Scheduler({ initialWindowBytes: MiB, deferMs: 1000 })
+        s.add(items(1))
+        s.setAllKnown(true)
+        s.addPeer('seed', SEED, 0)
+        assert.deepEqual(wants(s.poll(0), 'seed'), ['c0'])
+        s.defer('seed', 'c0', 1)
+        assert.deepEqual(wants(s.poll(1001), 'seed'), ['c0'])
+        s.defer('seed', 'c0', 1002)
+        s.poll(1002)
+        assert.deepEqual(s.stuck(), ['c0'])
+      })
+    })
+
     it('caps the request rate with a token bucket and says when to poll again', () => {
       const s = new Scheduler({ maxRateBytesPerSec: 10 * MiB, rateBurstMs: 100, initialWindowBytes: 64 * MiB })
       s.add(items(20))
