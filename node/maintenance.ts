@@ -109,13 +109,18 @@ export async function verifyBlocks (blocks: DitsBlockstore, roots: CID[] | undef
 }
 
 /**
- * The second half of a whole-store verify: walk every pin's DAG (each block once) and list the blocks it needs that
- * the store lacks, with the pin and the path. Every stored block was verified by the first half (and any corrupt
- * one quarantined, so it is missing now): manifests are read again to follow their links, chunks only looked up.
+ * The second half of a whole-store verify: walk every pin's DAG and list the blocks it needs that the store lacks,
+ * with the pin and the path. Every stored block was verified by the first half (and any corrupt one quarantined, so
+ * it is missing now): manifests are read again to follow their links, chunks only looked up. Each manifest node is
+ * read once; a chunk is looked up each time a manifest names it, so that the walk remembers manifests, not chunks:
+ * on a repo of 1,000,000 chunks under pins, a set of every chunk took the verify's peak RSS to ~490 MiB. The
+ * lookups a repeated chunk costs are bounded by the links of the manifests read, and a missing one counts once.
  */
 async function verifyPins (blocks: DitsBlockstore, pins: CID[], result: VerifyResult, options: VerifyOptions): Promise<void> {
   const under: MissingUnderPin[] = []
+  const counted = new CidSet()
   const missing = (cid: CID, at: Place): void => {
+    if (!counted.add(cid)) return
     listMissing(result, cid)
     if (under.length < VERIFY_LISTED_MAX) under.push({ cid: cid.toString(), pin: at.pin.toString(), path: at.path })
   }
@@ -141,7 +146,7 @@ async function verifyPins (blocks: DitsBlockstore, pins: CID[], result: VerifyRe
       listBad(result, cid, err as Error)
       return []
     }
-  }, options.signal)
+  }, options.signal, new CidSet(), cid => cid.code === DAG_CBOR_CODE)
   result.missing_under_pins = under
 }
 
@@ -340,14 +345,15 @@ function unplaced (cids: CID[]): Array<[CID, undefined]> {
  * Depth-first over a DAG, each block once (however often the DAG names it: the walk costs the distinct blocks),
  * iteratively (a deep or hostile DAG cannot overflow the stack); `visit` returns the links to follow, each with
  * what the walk carries down to it (a place, or nothing). Returns every block visited. Chunks are visited without
- * I/O, so it lets the event loop in now and then (a SIGTERM, the API) and checks `signal`.
+ * I/O, so it lets the event loop in now and then (a SIGTERM, the API) and checks `signal`. A block for which `once`
+ * is false (a leaf whose visit is cheap) is visited each time it is named and not kept in the set returned.
  */
-async function traverse<T> (roots: Array<[CID, T]>, visit: (cid: CID, at: T) => Promise<Array<[CID, T]>>, signal?: AbortSignal, seen = new CidSet()): Promise<CidSet> {
+async function traverse<T> (roots: Array<[CID, T]>, visit: (cid: CID, at: T) => Promise<Array<[CID, T]>>, signal?: AbortSignal, seen = new CidSet(), once: (cid: CID) => boolean = () => true): Promise<CidSet> {
   const pacer = new WalkPacer({ signal, pause: macrotask })
   const stack = [...roots].reverse()
   while (stack.length > 0) {
     const [cid, at] = stack.pop() as [CID, T]
-    if (!seen.add(cid)) continue
+    if (once(cid) && !seen.add(cid)) continue
     await pacer.step()
     const links = await visit(cid, at)
     for (let i = links.length - 1; i >= 0; i--) stack.push(links[i])
