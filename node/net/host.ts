@@ -21,6 +21,7 @@ import { hello } from './hello.ts'
 import { chunkExchange } from './chunk-exchange.ts'
 import { MAX_STREAM_WINDOW_BYTES } from './framing.ts'
 import { deferredWindowUpdates, oneWritePerRecord } from './write-coalescing.ts'
+import type { ConnectionManagerInit } from 'libp2p'
 import type { ComponentLogger, Libp2p, Metrics, PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import type { Identify } from '@libp2p/identify'
 import type { Ping } from '@libp2p/ping'
@@ -66,6 +67,8 @@ export interface HostInit {
   metrics?: (components: any) => Metrics
   /** where libp2p's and the dits components' debug loggers write (node/log); libp2p's `debug` loggers when absent */
   logger?: ComponentLogger
+  /** libp2p's limits on inbound connections (see NetworkInit.inboundLimits); libp2p's defaults when absent */
+  inboundLimits?: Pick<ConnectionManagerInit, 'inboundConnectionThreshold' | 'maxIncomingPendingConnections'>
 }
 
 /** Multiaddr protocols of transports that do not run the connection protector (see `privateListen`). */
@@ -100,6 +103,7 @@ export async function createHost (init: HostInit): Promise<DitsLibp2p> {
     connectionEncrypters: [oneWritePerRecord(noise())],
     streamMuxers: [deferredWindowUpdates(yamux({ streamOptions: { maxStreamWindowSize: MAX_STREAM_WINDOW_BYTES } }))],
     connectionGater: init.penalties.gater(),
+    ...(init.inboundLimits != null ? { connectionManager: init.inboundLimits } : {}),
     peerDiscovery,
     services: {
       identify: identify(),

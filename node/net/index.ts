@@ -104,6 +104,12 @@ export interface NetworkInit {
   metrics?: HostInit['metrics']
   /** where the debug loggers of libp2p and of the network's services write (node/log) */
   logger?: HostInit['logger']
+  /**
+   * libp2p's limits on inbound connections: per remote host, 5 a second (`inboundConnectionThreshold`), and 10 not yet
+   * upgraded at once (`maxIncomingPendingConnections`) when absent. Many nodes on one host (a bench or a simulation on
+   * 127.0.0.1) all dial from the same address and need more; on a LAN each workstation has its own.
+   */
+  inboundLimits?: HostInit['inboundLimits']
 }
 
 /** The network's privacy, and the listen addresses a private node dropped (WebRTC cannot carry the key). */
@@ -200,6 +206,7 @@ export async function createNetwork (init: NetworkInit): Promise<DitsNetwork> {
     datastore: init.datastore,
     metrics: init.metrics,
     logger: init.logger,
+    inboundLimits: init.inboundLimits,
     hello: { roles, extraProtocols: init.extraProtocols, penalize: (peer, reason) => { penalties.penalize(peer, reason, 1, true) } },
     chunks: { ...init.serving, blockstore: init.blockstore, penalties, maxServeRateBytesPerSec: init.maxServeRateBytesPerSec, refuse: init.refuseServing, onServed: init.observer != null ? (peer, bytes) => { init.observer?.served(peer, bytes) } : undefined }
   })
