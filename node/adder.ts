@@ -12,10 +12,9 @@
  * `has` once its first write has ended, or among the few writes under way before that; the manifest builder
  * holds one part node's links per tree level; the sync holds two batches of CIDs.
  */
-import { readSync } from 'node:fs'
+import { closeSync, fstatSync, lstatSync, openSync, readSync, statSync } from 'node:fs'
 import type { Stats } from 'node:fs'
-import { lstat, open, stat, readdir, realpath } from 'node:fs/promises'
-import type { FileHandle } from 'node:fs/promises'
+import { readdir, realpath } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { chunkAndHash } from './chunk-pipeline.ts'
@@ -167,11 +166,14 @@ export class Adder {
     return sum
   }
 
-  /** stat through symlinks; a symlink back into a directory being walked is a loop. */
+  /**
+   * stat through symlinks; a symlink back into a directory being walked is a loop. On this thread, as addFile's
+   * calls: two per file (scan and add), each ~10× as long through the thread pool.
+   */
   private async statFollow (path: string, ancestors: Set<string>): Promise<import('node:fs').Stats> {
     let l
     try {
-      l = await lstat(path)
+      l = lstatSync(path)
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       throw new InvalidPathError(code === 'ENOENT' ? `${path}: no such file or directory` : `cannot read ${path}: ${(err as Error).message}`)
@@ -179,7 +181,7 @@ export class Adder {
     let st = l
     if (l.isSymbolicLink()) {
       try {
-        st = await stat(path)
+        st = statSync(path)
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code
         if (code === 'ELOOP') throw new InvalidPathError(`${path}: symlink loop`)
@@ -229,20 +231,27 @@ export class Adder {
       this.bytesRead += bytes.byteLength
       this.options.onProgress?.({ bytes: this.bytesRead, total: this.total, path })
     }
-    const file = await open(path, 'r').catch((err: Error) => { throw new DitsError(`cannot read ${path}: ${err.message}`) })
+    // The open, fstat and close as well as the reads on this thread: each trip through the thread pool cost ~10× the
+    // call it made here, and a tree of small files is mostly such calls (see writeSmall in blockstore.ts).
+    let fd: number
+    try {
+      fd = openSync(path, 'r')
+    } catch (err) {
+      throw new DitsError(`cannot read ${path}: ${(err as Error).message}`)
+    }
     // Synchronous reads straight into the pipeline's buffers (a 4 MiB read from the page cache takes ~1 ms): the
     // thread pool is busy with block writes, and a read queued behind them would starve the chunker.
     const read = (into: Uint8Array): number => {
       try {
-        return readSync(file.fd, into)
+        return readSync(fd, into)
       } catch (err) {
         throw new DitsError(`cannot read ${path}: ${(err as Error).message}`)
       }
     }
     try {
-      const reused = await this.reuseChunks(path, file, meta)
+      const reused = await this.reuseChunks(path, fd, meta)
       if (reused !== undefined) return reused
-      const sizeHint = (await file.stat()).size
+      const sizeHint = fstatSync(fd).size
       const onDigest = (d: Uint8Array): void => { digest = d }
       for await (const chunk of chunkAndHash(read, this.options.profile, { signal: this.options.signal, onRead, onDigest, sizeHint })) {
         const cid = cidFromDigest(RAW_CODE, chunk.digest)
@@ -251,7 +260,7 @@ export class Adder {
         for (const part of builder.addChunk(cid, chunk.bytes.byteLength)) await this.putBlock(part)
       }
     } finally {
-      await file.close()
+      closeSync(fd)
     }
     if (digest === undefined) throw new Error('the chunk pipeline ended without the whole-file digest')
     const { blocks, root } = builder.finish(size, digest, meta)
@@ -267,9 +276,9 @@ export class Adder {
    * fetch holds what it skips: a gc keeps it from now on). Undefined otherwise: the caller reads the file. The chunks
    * were fsynced by the watcher before it recorded them, so they are not synced again.
    */
-  private async reuseChunks (path: string, file: FileHandle, meta: Metadata): Promise<{ cid: CID, size: number } | undefined> {
+  private async reuseChunks (path: string, fd: number, meta: Metadata): Promise<{ cid: CID, size: number } | undefined> {
     if (this.options.reuse === undefined) return undefined
-    const before = identityOf(await file.stat({ bigint: true }))
+    const before = identityOf(fstatSync(fd, { bigint: true }))
     const root = this.options.reuse(path, before, this.options.profile)
     if (root === undefined) return undefined
     const getBlock = async (cid: CID): Promise<Uint8Array> => await this.blocks.get(cid, { signal: this.options.signal })
@@ -290,7 +299,7 @@ export class Adder {
     }
     const { blocks, root: fileRoot } = builder.finish(node.size, node.blake3, meta)
     // re-checked at the end: a file changed meanwhile is read instead
-    if (!sameIdentity(before, identityOf(await file.stat({ bigint: true })))) return undefined
+    if (!sameIdentity(before, identityOf(fstatSync(fd, { bigint: true })))) return undefined
     for (const b of [...parts, ...blocks]) await this.putBlock(b)
     await this.putRoot(fileRoot)
     this.stats.files++
@@ -350,7 +359,9 @@ export class Adder {
   private async put (cid: CID, bytes: Uint8Array): Promise<PutOutcome> {
     const key = cid.toString()
     if (this.compared.has(key)) return 'present'
-    const outcome = await this.blocks.putChecked(cid, bytes, { trusted: true, direct: true, checkPresent: true, signal: this.options.signal })
+    // inline: a small block (a small file's chunk, a manifest) is written on this thread, where the thread pool's trips
+    // cost ~10× the calls; its sync comes at the next batch, by one syncfs (see DitsBlockstore.syncData)
+    const outcome = await this.blocks.putChecked(cid, bytes, { trusted: true, direct: true, inline: true, checkPresent: true, signal: this.options.signal })
     this.compared.add(key)
     if (this.compared.size > COMPARED_MAX) this.compared.delete(this.compared.values().next().value as string)
     return outcome

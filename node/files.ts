@@ -3,6 +3,7 @@
  * once, with the same answer to a file system that stops taking bytes; the aligned memory O_DIRECT takes; and
  * fsync by path and durable whole-file writes.
  */
+import { execFile } from 'node:child_process'
 import { constants, writeSync } from 'node:fs'
 import { open, rename } from 'node:fs/promises'
 import { dirname } from 'node:path'
@@ -88,6 +89,19 @@ export async function fsyncPath (path: string): Promise<void> {
   } finally {
     await fh.close()
   }
+}
+
+/**
+ * syncfs(2) of the file system that holds `path`, through coreutils' `sync -f` (Node has no binding for it): every
+ * file written on it, data and names, is durable once this returns true. One journal commit and one cache flush for
+ * all of them, where an fdatasync per file and an fsync per directory pay one each (ext4 here). False where it cannot
+ * be done (not Linux, no `sync -f`, or syncfs failed): the caller then syncs each file, which reports its own error.
+ */
+export async function syncFileSystem (path: string): Promise<boolean> {
+  if (process.platform !== 'linux') return false
+  return await new Promise(resolve => {
+    execFile('sync', ['-f', path], { timeout: 0 }, err => { resolve(err == null) })
+  })
 }
 
 /** Write a file so that after return it survives power loss: temp, fsync, rename, fsync the directory. */

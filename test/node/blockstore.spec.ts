@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { DitsBlockstore } from '../../node/blockstore.ts'
+import { DitsBlockstore, DEFAULT_SYNCFS_MIN_BLOCKS } from '../../node/blockstore.ts'
 import { chunkCid, blockCid, DAG_CBOR_CODE } from '../../src/cid.ts'
 
 describe('node/blockstore', () => {
@@ -77,6 +77,18 @@ describe('node/blockstore', () => {
     const dirs = await store.syncData([cid, cid])
     assert.deepEqual([...dirs], [dirname(store.path(cid))])
     await store.syncDirs(dirs)
+  })
+
+  it('makes a batch of DEFAULT_SYNCFS_MIN_BLOCKS blocks durable by one syncfs, which leaves no shard directory to fsync (Linux)', async function () {
+    if (process.platform !== 'linux') this.skip()
+    const cids = []
+    for (let i = 0; i < DEFAULT_SYNCFS_MIN_BLOCKS; i++) {
+      const bytes = randomBytes(100)
+      cids.push(chunkCid(bytes))
+      await store.put(cids[i], bytes)
+    }
+    assert.deepEqual([...await store.syncData(cids)], [])
+    assert.equal((await store.syncData(cids.slice(1))).size > 0, true, 'a smaller batch is synced a file at a time')
   })
 
   it('hold renews a block\'s time and leaves the saved counts alone (it changes none); a block not here is not held', async () => {
