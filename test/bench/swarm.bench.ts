@@ -219,6 +219,13 @@ async function peerChild (dest: string): Promise<void> {
   await serveLines(net, async ([verb, ...args]) => {
     if (verb === 'connect') {
       for (const a of args) {
+        // already connected (the DHT dials the peers it learns of): a second connection would only race the first
+        const id = a.split('/p2p/')[1]
+        const known = net.peers().find(p => p.id === id && p.hello === 'ok')
+        if (known != null) {
+          if (known.roles.includes('seed')) seeds.add(known.id)
+          continue
+        }
         // a dial racing the DHT's own connection to the same peer may lose its hello stream: dial again
         let info
         for (let attempt = 1; info == null; attempt++) {
