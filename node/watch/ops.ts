@@ -34,7 +34,7 @@ export interface WatchOpsDeps {
 export function watchOps (deps: WatchOpsDeps): Record<string, RpcOp> {
   const service = (): SpeculativeService => {
     const s = deps.service()
-    if (s === undefined) throw new UnavailableError('the folder watcher runs in the daemon: run `dits-node start`')
+    if (s === undefined) throw new UnavailableError('the folder watcher runs in a workstation\'s daemon (role peer), not on a seed')
     return s
   }
   return {
