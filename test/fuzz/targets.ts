@@ -38,7 +38,9 @@ import { opTable } from '../../node/op-table.ts'
 import { consensusOps } from '../../node/consensus/ops.ts'
 import { seedOps } from '../../node/seed/ops.ts'
 import { requireSeedOps } from '../../node/seed/require-seed.ts'
+import { watchOps } from '../../node/watch/ops.ts'
 import type { RepoOps } from '../../node/ops.ts'
+import type { Repo } from '../../node/repo.ts'
 
 /** A decoder that spends more CPU than this on one input of a few KiB counts as a hang (generous: GC pauses count). */
 export const MAX_CALL_MS = 1000
@@ -255,11 +257,12 @@ const table = opTable({} as unknown as RepoOps)
 const API_SCHEMAS: Record<string, z.ZodType> = Object.fromEntries([
   ...Object.entries(table.rpc), ...Object.entries(table.stream), ...Object.entries(consensusOps(() => undefined)),
   ...Object.entries(seedOps({ ops: {} as unknown as RepoOps, network: () => undefined, refCid: async () => '' })),
-  ...Object.entries(requireSeedOps({ config: defaultConfig(), network: () => undefined, consensus: () => undefined }))
+  ...Object.entries(requireSeedOps({ config: defaultConfig(), network: () => undefined, consensus: () => undefined })),
+  ...Object.entries(watchOps({ repo: {} as unknown as Repo, service: () => undefined }))
 ].map(([op, { args }]) => [op, args]))
 
 /** API bodies: any JSON, and objects whose fields an operation takes, with values of any kind. */
-const apiFields = fc.constantFrom('paths', 'cid', 'out', 'name', 'path', 'expect', 'expectNone', 'token', 'ttlMs', 'waitMs', 'shared', 'pin', 'profile', 'chunkSize', 'offset', 'length', 'maxRate', 'force', 'repair', 'dryRun', 'multiaddr', 'peer', 'role', 'requestId', 'reason', 'prefix', 'target', 'to', 'requireSeed', 'maxListed')
+const apiFields = fc.constantFrom('paths', 'cid', 'out', 'name', 'path', 'expect', 'expectNone', 'token', 'ttlMs', 'waitMs', 'shared', 'pin', 'profile', 'chunkSize', 'offset', 'length', 'maxRate', 'force', 'repair', 'dryRun', 'multiaddr', 'peer', 'role', 'requestId', 'reason', 'prefix', 'target', 'to', 'requireSeed', 'maxListed', 'dirs', 'dir', 'file')
 const apiBody: fc.Arbitrary<unknown> = fc.oneof(value, fc.dictionary(apiFields, value, { maxKeys: 5 }))
 
 /** A state machine that has seen a little of everything, to snapshot and to apply fuzzed entries to. */
