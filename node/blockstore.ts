@@ -125,6 +125,12 @@ export class DitsBlockstore {
     return usage.report() as UsageReport
   }
 
+  /** Whether the counts of blocks and bytes are known (saved by the last writer, or recounted since). */
+  countsKnown (): boolean {
+    const report = this.opened().report()
+    return report !== undefined && !report.counting
+  }
+
   /** Count the blocks and bytes held by walking every shard (sharing a recount already under way). */
   async recount (): Promise<Usage> {
     return await this.opened().count(WholeCidSharding.shards, async shard => await shardUsage(join(this.dir, shard)))

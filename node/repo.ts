@@ -174,6 +174,21 @@ export class Repo {
   }
 
   /**
+   * Take the repo lock when no live process holds it (a killed writer's is taken over), as a reader that may save
+   * something for the next process does; false, and nothing changes, when a writer holds it.
+   */
+  async lockIfFree (command: string): Promise<boolean> {
+    if (this.lockHeld) return true
+    try {
+      await this.lock(command)
+      return true
+    } catch (err) {
+      if (err instanceof RepoLockedError) return false
+      throw err
+    }
+  }
+
+  /**
    * The lock is a symlink whose target holds the holder's pid, start time and command (as Emacs lock files
    * do): creating it is atomic and exclusive, and a target this short lives in the inode (ext4 and tmpfs
    * "fast symlinks"), needing no data block, so it can be taken on a full disk — where `gc` must still run.

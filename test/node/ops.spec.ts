@@ -113,6 +113,27 @@ describe('node/ops', () => {
     assert.equal((await dagOf(parseCid(r.root))).length, pinned.blocks)
   })
 
+  it('status after an unclean stop recounts and, when no writer holds the repo, saves the counts for the next status', async () => {
+    const blocks = Array.from({ length: 30 }, (_, i) => pseudoRandomBytes(100 + i, 1300 + i))
+    for (const b of blocks) await repo.blocks.put(chunkCid(b), b)
+    await repo.close()
+    const usageFile = join(dir, 'repo', 'usage.json')
+    const expected = { blocks: 30, bytes: blocks.reduce((n, b) => n + b.byteLength, 0) }
+    // a writer killed after its first change leaves no counts
+    await rm(usageFile)
+    const reader = await Repo.open(join(dir, 'repo'))
+    assert.deepEqual((await new RepoOps(reader).offlineStatus()).repo, { ...expected, counting: false, pins: 0, dir: join(dir, 'repo') })
+    await reader.close()
+    assert.deepEqual(JSON.parse(await readFile(usageFile, 'utf8')), { version: 1, ...expected }, 'the recount is saved')
+    // with a writer at work the status still counts, and leaves the saving to the writer
+    repo = await Repo.open(join(dir, 'repo'), { write: true })
+    await rm(usageFile)
+    const beside = await Repo.open(join(dir, 'repo'))
+    assert.equal((await new RepoOps(beside).offlineStatus()).repo.blocks, 30)
+    await beside.close()
+    assert.equal(existsSync(usageFile), false, 'a reader beside a writer saves nothing')
+  })
+
   it('verify counts every missing block but lists only the first VERIFY_LISTED_MAX (a lost disk misses millions)', async () => {
     const builder = new FileManifestBuilder(PROFILES.small)
     const chunks = Array.from({ length: VERIFY_LISTED_MAX + 50 }, (_, i) => pseudoRandomBytes(64, 7000 + i))
