@@ -58,6 +58,11 @@ export const DEFAULT_PLAN_AHEAD_CHUNKS = 4096
  * dropped quietly within this many, where one for a chunk never asked for is a protocol violation.
  */
 const RECENT_CHUNKS = 4096
+/**
+ * When only chunks no source offers are left but a partial holder (a peer fetching the root too) is a source, the
+ * download waits this long for it to announce them before it looks for other sources and then fails.
+ */
+export const DEFAULT_PARTIAL_WAIT_MS = 30_000
 /** A plan that has not produced its next chunk for this long is waiting (see Scheduler.setPlanWaiting). */
 const PLAN_STALL_MS = 50
 
@@ -74,6 +79,8 @@ export interface FetchOptions extends AbortOptions {
    * @default every chunk of the root, in file order
    */
   plan?: AsyncIterable<{ cid: CID, length: number }>
+  /** How long only chunks no source offers may be left while partial holders are sources. @default DEFAULT_PARTIAL_WAIT_MS */
+  partialWaitMs?: number
   /** Chunks planned and not yet received, at most. @default DEFAULT_PLAN_AHEAD_CHUNKS */
   planAheadChunks?: number
   /**
@@ -253,6 +260,8 @@ export class Download {
   private pumpQueued = false
   private lastProgressAt = -Infinity
   private settled = false
+  /** since when only items no source offers are left (performance.now()) */
+  private stuckSince?: number
   /** chunks found already held, the most recent RECENT_CHUNKS: offered to the swarm with those received */
   private readonly heldLocally: CID[] = []
   /** serving streams of peers that asked for this root, told of each chunk stored */
@@ -741,8 +750,18 @@ export class Download {
     if (!this.discovering && this.probing === 0 && this.busy === 0 && this.scheduler.outstanding > 0) {
       const noSource = this.scheduler.usablePeers().length === 0
       const onlyStuck = this.scheduler.inFlight === 0 && this.scheduler.pendingItems === 0 && this.scheduler.stuck().length > 0
-      // a partial holder may yet announce what is stuck: wait for it (its session closing polls again)
-      if (noSource || (onlyStuck && this.scheduler.partialPeers === 0)) {
+      // a partial holder may yet announce what is stuck: wait for it, a while (partial holders that all wait for
+      // each other, their source gone, must not wait for ever)
+      if (!onlyStuck) this.stuckSince = undefined
+      else this.stuckSince ??= now
+      const partialWaitMs = this.options.partialWaitMs ?? DEFAULT_PARTIAL_WAIT_MS
+      const waitForPartial = onlyStuck && this.scheduler.partialPeers > 0 && now - (this.stuckSince ?? now) < partialWaitMs
+      if (waitForPartial) {
+        clearTimeout(this.timer)
+        this.timer = setTimeout(() => { this.schedulePump() }, (this.stuckSince ?? now) + partialWaitMs - now)
+        return
+      }
+      if (noSource || onlyStuck) {
         if (this.discoveryRounds < DEFAULT_MAX_DISCOVERY_ROUNDS) {
           clearTimeout(this.timer)
           this.timer = setTimeout(() => { this.discover() }, DEFAULT_REDISCOVERY_DELAY_MS)

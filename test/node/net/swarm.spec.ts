@@ -107,6 +107,27 @@ describe('node/net swarm (issue 19)', function () {
     await fetching
   })
 
+  it('partial holders whose source went away: the download fails within the partial wait, it does not hang', async () => {
+    const file = makeFile(4 * MiB, 256 * KiB)
+    const seed = await startNode({ role: 'seed', maxServeRateBytesPerSec: 1_000_000 })
+    const a = await startNode()
+    const b = await startNode()
+    nodes = [seed, a, b]
+    seed.store.putAll(file.blocks)
+    await a.net.connect(seed.addr)
+    await b.net.connect(a.addr)
+    const first = a.net.fetch(file.root, { partialWaitMs: 2000 }).catch((err: Error) => err)
+    await waitFor(() => file.chunks.some(c => a.store.blocks.has(c.toString())), 20_000, 'a chunk on the first fetcher')
+    const second = b.net.fetch(file.root, { partialWaitMs: 2000 }).catch((err: Error) => err)
+    await new Promise(resolve => setTimeout(resolve, 500))
+    await seed.net.stop()
+    const started = performance.now()
+    const [errA, errB] = await Promise.all([first, second])
+    assert.equal((errA as Error).name, 'FetchFailedError')
+    assert.equal((errB as Error).name, 'FetchFailedError', String(errB))
+    assert.ok(performance.now() - started < 20_000)
+  })
+
   it('a source that floods have-updates is disconnected as a violation', async () => {
     const file = makeFile(2 * MiB, 256 * KiB)
     const honest = await startNode({ maxServeRateBytesPerSec: 1_000_000 })
