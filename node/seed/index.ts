@@ -1,6 +1,8 @@
 /**
  * The seed as the studio's memory (issue 17): the ref follower keeps every ref's newest targets pinned here, and
- * `ref set --require-seed` (require-seed.ts) commits a ref only once the seed(s) hold its target.
+ * `ref set --require-seed` (require-seed.ts) commits a ref only once the seed(s) hold its target. What a push or a
+ * speculate does on the seed is the keeper's (keeper.ts); speculative chunks are recorded until they expire in the
+ * SpeculativeRecord (speculative.ts), which gc reads.
  *
  * @example
  * ```ts
@@ -26,4 +28,8 @@ export type { SeedKeepDeps } from './gc-keep.ts'
 export { requireSeedOps, requiresSeed, RefSetRequiringSeedArgs, RefNotReplicatedError, DEFAULT_REQUIRE_SEED_WAIT_MS, MAX_REQUIRE_SEED_WAIT_MS } from './require-seed.ts'
 export type { SeedHolding, RequireSeedDeps } from './require-seed.ts'
 export { studioSeeds, seedTargets } from './targets.ts'
+export { SeedKeeper, DEFAULT_MAX_PUSHES, DEFAULT_MAX_SPECULATES, DEFAULT_ROOT_STATUS_MAX_BLOCKS } from './keeper.ts'
+export type { SeedKeeperInit } from './keeper.ts'
+export { SpeculativeRecord, openSpeculativeRecord } from './speculative.ts'
+export type { SpeculativeEntry } from './speculative.ts'
 export type { StudioSeed } from './targets.ts'

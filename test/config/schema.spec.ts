@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, writeFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { validateConfig, checkKey, defaultConfig, loadConfig } from '../../config/index.ts'
+import { validateConfig, checkKey, defaultConfig, loadConfig, speculativeTtlMs, durationMs } from '../../config/index.ts'
 
 describe('config', () => {
   it('fills defaults', () => {
@@ -31,6 +31,19 @@ describe('config', () => {
     assert.throws(() => checkKey('seed.keepVersions', 257), /invalid value for seed\.keepVersions: 257; allowed: an integer 1–256/)
     assert.throws(() => checkKey('seed.keepVersions', 0), /seed\.keepVersions/)
     assert.throws(() => checkKey('seed.followIntervalMs', 10), /invalid value for seed\.followIntervalMs: 10; allowed: an integer 50–60000/)
+  })
+
+  it('speculative.ttl: milliseconds or a duration up to 30 days; seed.speculativeQuotaBytes a byte count (issue 18)', () => {
+    const c = validateConfig({ speculative: { ttl: '1.5d' } }, 'x')
+    assert.equal(speculativeTtlMs(c), 36 * 3600_000)
+    assert.equal(speculativeTtlMs(validateConfig({}, 'x')), 72 * 3600_000)
+    assert.equal(speculativeTtlMs(validateConfig({ speculative: { ttl: 500 } }, 'x')), 500)
+    assert.equal(validateConfig({}, 'x').seed.speculativeQuotaBytes, 20 * 1024 ** 3)
+    assert.equal(durationMs(' 30m '), 1_800_000)
+    for (const bad of ['72', '3w', '', '-1h', 0, 1.5, '31d', 30 * 24 * 3600_000 + 1, null]) {
+      assert.throws(() => checkKey('speculative.ttl', bad), /invalid value for speculative\.ttl: .*; allowed: milliseconds \(an integer 1–2592000000\) or a duration such as "72h"/, String(bad))
+    }
+    assert.throws(() => checkKey('seed.speculativeQuotaBytes', -1), /invalid value for seed\.speculativeQuotaBytes: -1; allowed: an integer 0–/)
   })
 
   it('serve.*: maxRate in bytes per second or null, slots 1–1024 or null (issue 19)', () => {
