@@ -1,17 +1,20 @@
 /**
- * One download (DESIGN §6): fetches the manifest tree of a root, then walks its chunks in file order through a
- * window (the caller's plan, or the tree itself), skipping every block already held (resumable); finds sources —
+ * One download (DESIGN §6): walks the manifest tree of a root depth-first, fetching the nodes it lacks a window
+ * ahead of where it is, then walks its chunks in file order through a window (the caller's plan, or the tree
+ * itself), skipping every block already held (resumable); finds sources —
  * connected peers, the configured seeds and DHT providers of the root, each probed with a HAVE want — and
  * drives the pure Scheduler: it turns the scheduler's actions into wants and cancels on one ChunkSession per
- * source, and reports every block, DONT_HAVE, stall and disconnect back. Only the window's chunks are known at
- * once, so memory does not grow with the size of the root.
+ * source, and reports every block, DONT_HAVE, stall and disconnect back. Only a window of manifest nodes and of
+ * chunks is known at once (`planAheadChunks` of each, and the last RECENT_CHUNKS received), and of the tree only
+ * the path being walked and the nodes with manifest links below them (to walk each once), so memory does not grow
+ * with the number of chunks or files of the root.
  * Every block is verified against its CID before it is stored; a peer that sends bytes that fail is
  * disconnected, penalized and never asked again in this download.
  */
 import { Scheduler } from '../../src/exchange/scheduler.ts'
 import { DAG_CBOR_CODE, CidSet, verifyBlock } from '../../src/cid.ts'
 import { decodeNode } from '../../src/manifest/format.ts'
-import { walkChunkLinks, childPath, showPath } from '../../src/manifest/reader.ts'
+import { walkChunkLinks, childPath, showPath, WalkPacer } from '../../src/manifest/reader.ts'
 import { TreeLimitError } from '../../src/errors.ts'
 import { MAX_DIR_DEPTH, MAX_PART_DEPTH } from '../../protocol/limits.ts'
 import { FetchFailedError, PeerPenalizedError, ProtocolViolationError } from './errors.ts'
@@ -19,7 +22,7 @@ import { deferred, Pulse, macrotask } from '../deferred.ts'
 import type { CID } from 'multiformats/cid'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import type { AbortOptions, PeerId, Logger } from '@libp2p/interface'
-import type { ItemInit, Order, SchedulerAction } from '../../src/exchange/scheduler.ts'
+import type { Order, SchedulerAction } from '../../src/exchange/scheduler.ts'
 import type { ManifestNode } from '../../src/manifest/format.ts'
 import type { Deferred } from '../deferred.ts'
 import type { ChunkExchange, ChunkSession, NetworkBlockstore, PresenceKind } from './chunk-exchange.ts'
@@ -49,8 +52,9 @@ export const DEFAULT_SEED_GRACE_MS = 2_000
 /** Local `has` checks run this many at once while walking a manifest. */
 const HAS_CONCURRENCY = 32
 /**
- * Chunks planned and not yet received, at most: more than the peers' windows can hold in flight (64 MiB each,
- * 64 KiB chunks at the smallest profile's average), so planning never starves a fast source.
+ * Chunks planned and not yet received, at most, and as many manifest nodes asked for ahead of the walk of the tree:
+ * more than the peers' windows can hold in flight (64 MiB each, 64 KiB chunks at the smallest profile's average),
+ * so planning never starves a fast source.
  */
 export const DEFAULT_PLAN_AHEAD_CHUNKS = 4096
 /**
@@ -81,7 +85,7 @@ export interface FetchOptions extends AbortOptions {
   plan?: AsyncIterable<{ cid: CID, length: number }>
   /** How long only chunks no source offers may be left while partial holders are sources. @default DEFAULT_PARTIAL_WAIT_MS */
   partialWaitMs?: number
-  /** Chunks planned and not yet received, at most. @default DEFAULT_PLAN_AHEAD_CHUNKS */
+  /** Chunks planned and not yet received, at most; manifest nodes asked for and not yet received, at most. @default DEFAULT_PLAN_AHEAD_CHUNKS */
   planAheadChunks?: number
   /**
    * Each chunk of the plan (a chunk that occurs twice may be reported twice): fetched now (`bytes` verified
@@ -186,6 +190,8 @@ export interface TransferSnapshot {
   sources: Record<string, number>
   peers: number
   in_flight: number
+  /** chunks and manifest nodes the download holds now (asked for, or received and being stored): its window */
+  window_items: number
 }
 
 /** A manifest node to walk, with where it sits: its order among its siblings, and its depth and path for the limits. */
@@ -199,6 +205,15 @@ interface TreeLink {
   /** part levels above it (a file 0) */
   partDepth: number
   path: string
+  /** found in the repo (and held for this download) while looking ahead */
+  held?: boolean
+}
+
+/** A manifest node being walked: its manifest links, the next to walk, and how far ahead they have been looked up. */
+interface Frame {
+  links: TreeLink[]
+  next: number
+  ahead: number
 }
 
 interface Source {
@@ -218,16 +233,26 @@ export class Download {
   private readonly options: FetchOptions
   private readonly scheduler: Scheduler
   private readonly planAheadChunks: number
+  /** the blocks asked for, until they are received and stored */
   private readonly cids = new Map<string, CID>()
-  /** where each manifest node not yet fetched sits, for its children's order and depth */
-  private readonly pendingNodes = new Map<string, TreeLink>()
-  /** every manifest node walked or asked for: the manifests phase needs each once, however often the tree names it */
+  /** manifest nodes asked for and not yet stored: the walk waits on them */
+  private readonly arriving = new Map<string, Deferred<void>>()
+  /**
+   * the manifest nodes with manifest links that the walk has entered: each subtree is walked once, however often the
+   * tree names it. A node without any (a small file) is not kept: its next copy costs a read, not a walk.
+   */
   private readonly seen = new CidSet()
+  /** the walk of the manifest tree is over (every node it reached is held, or asked for) */
+  private walked = false
   private readonly sources = new Map<string, Source>()
   private readonly errors: Error[] = []
   private readonly excluded: Record<string, string> = {}
   private readonly finished = deferred<void>()
   private readonly stop = new AbortController()
+  /** rejects once the download stops: what the walk's waits race with */
+  private readonly stopped = new Promise<never>((_resolve, reject) => {
+    this.stop.signal.addEventListener('abort', () => { reject(this.stop.signal.reason) }, { once: true })
+  })
   private readonly rateSamples: Array<{ at: number, bytes: number }> = []
   private readonly started = performance.now()
   private readonly startedAt = Date.now()
@@ -244,8 +269,8 @@ export class Download {
   private planned = false
   /** orders the plan's chunks after one another */
   private planSeq = 0
-  /** keys of received chunks, oldest first, forgotten beyond RECENT_CHUNKS */
-  private readonly recent: string[] = []
+  /** received blocks by key, oldest first (a Map keeps its order), forgotten beyond RECENT_CHUNKS */
+  private readonly recent = new Map<string, CID>()
   /** settles when a planned chunk is received or the download ends */
   private readonly planRoom = new Pulse()
   /** block handlers between "accepted by the scheduler" and "stored and expanded" */
@@ -284,7 +309,7 @@ export class Download {
     }
     this.options.signal?.addEventListener('abort', onAbort, { once: true })
     const leave = this.ctx.swarm?.join(this.root, {
-      held: () => [...this.heldLocally, ...this.recent.map(k => this.cids.get(k)).filter((c): c is CID => c != null)].slice(-RECENT_CHUNKS),
+      held: () => [...this.heldLocally, ...[...this.recent.values()].filter(c => c.code !== DAG_CBOR_CODE)].slice(-RECENT_CHUNKS),
       subscribe: (listener) => {
         this.haveListeners.add(listener)
         return () => { this.haveListeners.delete(listener) }
@@ -293,7 +318,12 @@ export class Download {
     })
     try {
       this.options.signal?.throwIfAborted()
-      await this.expand([{ cid: this.root, order: [], level: 0, partDepth: 0, path: '' }])
+      this.stopped.catch(() => {})
+      await this.walkManifests().catch((err: Error) => {
+        this.fail(err)
+        throw err
+      })
+      this.walked = true
       this.startPlan()
       this.checkAllKnown()
       if (!this.scheduler.done) {
@@ -325,7 +355,8 @@ export class Download {
       manifests_fetched: this.manifestsFetched,
       sources: { ...this.perSource },
       peers: this.scheduler.usablePeers().length,
-      in_flight: this.scheduler.inFlight
+      in_flight: this.scheduler.inFlight,
+      window_items: this.scheduler.known
     }
   }
 
@@ -345,52 +376,100 @@ export class Download {
   }
 
   /**
-   * Walk manifest nodes: those held are read and their links walked, the rest go to the scheduler. Below the root
-   * only manifest nodes are walked; the chunks come from the plan. Iterative (a stack of links, depth-first, so
-   * that it holds one path's siblings, not a level's), each manifest node once, and bounded in depth: a link
-   * beyond MAX_DIR_DEPTH or MAX_PART_DEPTH fails the download before it is asked for.
+   * Walk the manifest tree depth-first in file order, one path of nodes at a time (a stack of frames, each a node's
+   * manifest links): a node held is read from the repo, one missing is asked for and waited on. Ahead of the walk,
+   * the links of the frames on the stack (the deepest first) are looked up in the repo and those missing asked for,
+   * up to `planAheadChunks` manifest nodes outstanding, so that a tree of many files arrives at the pace of a window,
+   * not of one round trip per node. Each node with manifest links is entered once, and a link beyond MAX_DIR_DEPTH or
+   * MAX_PART_DEPTH fails the download before it is asked for. Below the root only manifest nodes are walked; the
+   * chunks come from the plan. A raw root is the download's only chunk, asked for here.
    */
-  private async expand (start: TreeLink[]): Promise<void> {
-    const stack = start.filter(l => l.cid.code === DAG_CBOR_CODE || (l.order.length === 0 && this.options.scope !== 'manifests')).reverse()
-    while (stack.length > 0) {
-      const batch = stack.splice(Math.max(0, stack.length - HAS_CONCURRENCY)).reverse().filter(l => this.seen.add(l.cid))
-      const held = await Promise.all(batch.map(async l => await this.ctx.blockstore.hold(l.cid, { signal: this.stop.signal })))
-      const missing: ItemInit[] = []
-      const children: TreeLink[] = []
-      for (let j = 0; j < batch.length; j++) {
-        const link = batch[j]
-        const { cid, order, bytes } = link
-        if (held[j]) {
-          if (cid.code !== DAG_CBOR_CODE) {
-            // a root that is itself a chunk, held already
-            this.blocksLocal++
-            continue
-          }
-          const block = await this.ctx.blockstore.get(cid, { signal: this.stop.signal }).catch((err: Error) => {
-            // quarantined by the blockstore: fetch it again (self-healing)
-            if (err.name === 'VerificationError' || err.name === 'NotFoundError') return undefined
-            throw err
-          })
-          if (block != null) {
-            children.push(...this.linksOf(cid, block, link))
-            continue
-          }
-        }
-        const key = cid.toString()
-        if (this.cids.has(key)) continue
-        this.cids.set(key, cid)
-        if (cid.code === DAG_CBOR_CODE) {
-          this.manifestsOutstanding++
-          this.pendingNodes.set(key, link)
-        }
-        missing.push({ key, bytes: bytes ?? MANIFEST_ESTIMATE_BYTES, order })
-      }
-      this.scheduler.add(missing)
-      if (missing.length > 0) this.wantSources()
-      for (let i = children.length - 1; i >= 0; i--) stack.push(children[i])
-      // held nodes are read from the thread pool, but a tree of nodes already seen is walked without I/O
-      if (batch.length === 0) await macrotask()
+  private async walkManifests (): Promise<void> {
+    const root: TreeLink = { cid: this.root, order: [], level: 0, partDepth: 0, path: '' }
+    if (this.root.code !== DAG_CBOR_CODE) {
+      if (this.options.scope === 'manifests') return
+      if (await this.ctx.blockstore.hold(this.root, { signal: this.stop.signal })) this.blocksLocal++
+      else this.request(root)
+      return
     }
+    const frames: Frame[] = [{ links: this.linksOf(this.root, await this.nodeBytes(root), root), next: 0, ahead: 0 }]
+    // a tree of nodes held (or seen) is walked without waiting on the network: let timers and I/O in now and then
+    const pacer = new WalkPacer({ signal: this.stop.signal, pause: macrotask })
+    while (frames.length > 0) {
+      await pacer.step()
+      await this.lookAhead(frames)
+      const top = frames[frames.length - 1]
+      if (top.next >= top.links.length) {
+        frames.pop()
+        continue
+      }
+      const link = top.links[top.next++]
+      if (this.seen.has(link.cid)) continue
+      const links = this.linksOf(link.cid, await this.nodeBytes(link), link)
+      if (links.length === 0) continue
+      this.seen.add(link.cid)
+      frames.push({ links, next: 0, ahead: 0 })
+    }
+  }
+
+  /**
+   * Look up the links ahead of the walk, the deepest frame first, and ask for those not held while fewer than
+   * `planAheadChunks` manifest nodes are outstanding. Each link is looked up once.
+   */
+  private async lookAhead (frames: Frame[]): Promise<void> {
+    for (let f = frames.length - 1; f >= 0; f--) {
+      const frame = frames[f]
+      frame.ahead = Math.max(frame.ahead, frame.next)
+      while (frame.ahead < frame.links.length && this.manifestsOutstanding < this.planAheadChunks) {
+        const end = Math.min(frame.links.length, frame.ahead + HAS_CONCURRENCY, frame.ahead + this.planAheadChunks - this.manifestsOutstanding)
+        const batch = frame.links.slice(frame.ahead, end).filter(l => !this.seen.has(l.cid) && !this.arriving.has(l.cid.toString()))
+        frame.ahead = end
+        const held = await Promise.all(batch.map(async l => await this.ctx.blockstore.hold(l.cid, { signal: this.stop.signal })))
+        for (let j = 0; j < batch.length; j++) {
+          if (held[j]) batch[j].held = true
+          else if (!this.arriving.has(batch[j].cid.toString())) this.request(batch[j])
+        }
+      }
+      if (this.manifestsOutstanding >= this.planAheadChunks) return
+    }
+  }
+
+  /** The bytes of a manifest node: read from the repo, or asked for (when missing or quarantined) and waited on. */
+  private async nodeBytes (link: TreeLink): Promise<Uint8Array> {
+    const key = link.cid.toString()
+    for (;;) {
+      const arriving = this.arriving.get(key)
+      if (arriving != null) {
+        await Promise.race([arriving.promise, this.finished.promise, this.stopped])
+        continue
+      }
+      if (link.held === true || await this.ctx.blockstore.hold(link.cid, { signal: this.stop.signal })) {
+        link.held = false
+        const block = await this.ctx.blockstore.get(link.cid, { signal: this.stop.signal }).catch((err: Error) => {
+          // quarantined by the blockstore: fetch it again (self-healing)
+          if (err.name === 'VerificationError' || err.name === 'NotFoundError') return undefined
+          throw err
+        })
+        if (block != null) return block
+      }
+      this.request(link)
+    }
+  }
+
+  /** Ask for a block the download lacks: a manifest node (the walk waits on it) or a raw root. */
+  private request (link: TreeLink): void {
+    const key = link.cid.toString()
+    this.cids.set(key, link.cid)
+    if (link.cid.code === DAG_CBOR_CODE) {
+      this.manifestsOutstanding++
+      this.arriving.set(key, deferred<void>())
+    }
+    // a block received earlier in this download and lost since (quarantined) is asked for again
+    this.recent.delete(key)
+    this.scheduler.forget(key)
+    this.scheduler.add([{ key, bytes: link.bytes ?? MANIFEST_ESTIMATE_BYTES, order: link.order }])
+    this.wantSources()
+    this.schedulePump()
   }
 
   /** The manifest links of a node to walk next, each at its depth; a link beyond the limits fails the walk. */
@@ -420,14 +499,14 @@ export class Download {
   }
 
   private checkAllKnown (): void {
-    this.scheduler.setAllKnown(this.manifestsOutstanding === 0 && (this.options.scope === 'manifests' || this.planned))
+    this.scheduler.setAllKnown(this.walked && this.manifestsOutstanding === 0 && (this.options.scope === 'manifests' || this.planned))
   }
 
   /** Once every manifest node is held, take the chunks from the plan (in the background). */
   private startPlan (): void {
     // a raw root is the download's only chunk, fetched with the manifests
     if (this.root.code !== DAG_CBOR_CODE) this.planned = true
-    if (this.planned || this.planning || this.manifestsOutstanding > 0 || this.options.scope === 'manifests') return
+    if (this.planned || this.planning || !this.walked || this.manifestsOutstanding > 0 || this.options.scope === 'manifests') return
     this.planning = true
     this.takePlan().catch((err: Error) => { this.fail(err) })
   }
@@ -484,7 +563,8 @@ export class Download {
     const key = cid.toString()
     // asked for already: its block goes through onChunk when it comes
     if (this.scheduler.isOutstanding(key)) return
-    const received = this.cids.has(key)
+    // received (and maybe still being stored)
+    const received = this.cids.has(key) || this.recent.has(key)
     const held = await this.ctx.blockstore.hold(cid, { signal: this.stop.signal })
     // received and still being stored: onChunk sees it once it is
     if (received && !held) return
@@ -661,6 +741,8 @@ export class Download {
     if (this.settled) return
     source.bytesAtBlock = source.session?.bytesReceived ?? 0
     if (!this.cids.has(cidKey)) {
+      // a block that a hedged or cancelled want still brings
+      if (this.recent.has(cidKey)) return
       this.reject(source, `sent block ${cidKey}, which this download never asked for`, 'violation')
       return
     }
@@ -679,8 +761,10 @@ export class Download {
       if (cid.code === DAG_CBOR_CODE) {
         this.manifestBytesFetched += bytes.byteLength
         this.manifestsFetched++
-        await this.expand(this.linksOf(cid, bytes.subarray(), this.nodeAt(cidKey)))
         this.manifestsOutstanding--
+        this.remember(cidKey)
+        this.arriving.get(cidKey)?.resolve()
+        this.arriving.delete(cidKey)
         this.startPlan()
         this.checkAllKnown()
       } else {
@@ -701,21 +785,17 @@ export class Download {
     this.schedulePump()
   }
 
-  /** A received chunk is recognised for a while, then forgotten (scheduler included), making room in the plan. */
+  /**
+   * A received block, stored, leaves the window (the scheduler forgets it), making room in the plan; its key is
+   * recognised for a while yet, so that a copy still on its way is dropped quietly.
+   */
   private remember (key: string): void {
-    this.recent.push(key)
-    while (this.recent.length > RECENT_CHUNKS) {
-      const old = this.recent.shift() as string
-      this.scheduler.forget(old)
-      this.cids.delete(old)
-    }
+    const cid = this.cids.get(key)
+    this.scheduler.forget(key)
+    this.cids.delete(key)
+    if (cid != null) this.recent.set(key, cid)
+    if (this.recent.size > RECENT_CHUNKS) this.recent.delete(this.recent.keys().next().value as string)
     this.planRoom.notify()
-  }
-
-  private nodeAt (key: string): TreeLink {
-    const at = this.pendingNodes.get(key) ?? { cid: this.root, order: [], level: 0, partDepth: 0, path: '' }
-    this.pendingNodes.delete(key)
-    return at
   }
 
   private reject (source: Source, reason: string, penalty: 'violation' | 'ban'): void {

@@ -337,6 +337,11 @@ export class Scheduler {
     return item != null && item.state !== 'done'
   }
 
+  /** Items held now (known and not yet forgotten): what the scheduler's memory grows with. */
+  get known (): number {
+    return this.items.size
+  }
+
   /** Items known and not done. */
   get outstanding (): number {
     return this.items.size - this.doneCount
@@ -486,14 +491,17 @@ export class Scheduler {
     return true
   }
 
-  /** The peer does not have the item: it is not asked for it again and the item goes elsewhere. */
+  /**
+   * The peer does not have the item: it is not asked for it again and the item goes elsewhere. An answer for an
+   * item not known (done and forgotten, or never added) is not kept: what the scheduler holds stays its window.
+   */
   dontHave (peerId: string, key: string): void {
     const peer = this.peers.get(peerId)
     const item = this.items.get(key)
-    if (peer == null) return
+    if (peer == null || item == null) return
     peer.dontHave.add(key)
-    if (peer.has.delete(key) && item != null) item.avail--
-    if (item != null && peer.inflight.has(key)) this.release(peer, item)
+    if (peer.has.delete(key)) item.avail--
+    if (peer.inflight.has(key)) this.release(peer, item)
   }
 
   /** The peer sent bytes that failed verification: it is excluded from this download and its wants move. */

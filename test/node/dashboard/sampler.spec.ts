@@ -78,7 +78,7 @@ describe('node/dashboard sampler', () => {
   it('derives rates from two samples: per peer, per transfer (with an ETA), and the throughput point', async () => {
     w.peerList = [peer(B)]
     w.perPeer = { [B]: { received: 0, served: 0 } }
-    w.downloads = [{ root: CID1, started: 5, bytes_total: 10_000_000, bytes_fetched: 0, bytes_local: 0, manifests_fetched: 1, sources: {}, peers: 1, in_flight: 4 }]
+    w.downloads = [{ root: CID1, started: 5, bytes_total: 10_000_000, bytes_fetched: 0, bytes_local: 0, manifests_fetched: 1, sources: {}, peers: 1, in_flight: 4, window_items: 4 }]
     await step()
     w.perPeer[B] = { received: 2_000_000, served: 500_000 }
     w.downloads[0].bytes_fetched = 2_000_000
