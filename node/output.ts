@@ -16,7 +16,7 @@ import { dirname, basename, join } from 'node:path'
 import { readNode, walkChunks, walkDir, measureTree, childPath, showPath, WalkPacer, cacheManifests } from '../src/manifest/index.ts'
 import type { GetBlock, FileNode, DirNode, DirEntry, ManifestNode, Metadata, TreeSize } from '../src/manifest/index.ts'
 import { createBlake3 } from '../src/hash/blake3.ts'
-import { equalBytes, toHex, RAW_CODE } from '../src/cid.ts'
+import { cidKey, equalBytes, toHex, RAW_CODE } from '../src/cid.ts'
 import { DitsError, UsageError, VerificationError, TreeLimitError, InsufficientSpaceError } from '../src/errors.ts'
 import { printableName } from '../src/paths.ts'
 import { MAX_DIR_DEPTH } from '../protocol/limits.ts'
@@ -275,7 +275,7 @@ export class Output {
   private readonly windowChunks: number
   private readonly init: OutputInit
   private total = 0
-  /** the positions in the window, by CID */
+  /** the positions in the window, by CID (cidKey) */
   private readonly slots = new Map<string, Slots>()
   /** files with positions in the window, or not yet complete */
   private readonly files = new Set<OutFile>()
@@ -390,7 +390,7 @@ export class Output {
    */
   async write (cid: CID, bytes: Uint8Array | Uint8ArrayList): Promise<void> {
     if (this.failure != null) throw this.failure
-    const slots = this.slots.get(cid.toString())
+    const slots = this.slots.get(cidKey(cid))
     if (slots == null) return
     slots.delivered = true
     await Promise.all([...slots.positions].map(async p => { await this.writeSlot(p, bytes) }))
@@ -401,7 +401,7 @@ export class Output {
    * a time; `finish` waits for these.
    */
   writeLocal (cid: CID): void {
-    if (!this.slots.has(cid.toString())) return
+    if (!this.slots.has(cidKey(cid))) return
     this.localQueue.push(cid)
     this.pumpLocal()
   }
@@ -473,7 +473,7 @@ export class Output {
     const p = step.position
     p.file.queue.push(p)
     this.windowUsed++
-    const key = p.cid.toString()
+    const key = cidKey(p.cid)
     const slots = this.slots.get(key)
     if (slots == null) {
       this.slots.set(key, { positions: [p], delivered: false })
@@ -637,7 +637,7 @@ export class Output {
   }
 
   private leaveWindow (p: Position): void {
-    const key = p.cid.toString()
+    const key = cidKey(p.cid)
     const slots = this.slots.get(key)
     if (slots != null) {
       slots.positions.splice(slots.positions.indexOf(p), 1)
@@ -750,12 +750,12 @@ export class Output {
       const cid = this.localQueue.shift() as CID
       if (this.localRunning === 0) this.localIdle = new Promise(resolve => { this.resolveLocalIdle = resolve })
       this.localRunning++
-      const key = cid.toString()
+      const key = cidKey(cid)
       const work = (async () => {
         this.init.signal?.throwIfAborted()
         const empty = this.slots.get(key)?.positions.find(p => p.state === EMPTY)
         if (empty == null) return
-        await this.write(cid, await this.readLocal(key, empty))
+        await this.write(cid, await this.readLocal(empty))
       })()
       work.catch((err: Error) => {
         this.failure ??= err
@@ -767,11 +767,11 @@ export class Output {
     }
   }
 
-  private async readLocal (key: string, p: Position): Promise<Uint8Array> {
+  private async readLocal (p: Position): Promise<Uint8Array> {
     try {
       return await this.getBlock(p.cid)
     } catch (err) {
-      throw new DitsError(`chunk ${key} of ${showPath(p.file.shown)} is not in the repo: ${(err as Error).message}`)
+      throw new DitsError(`chunk ${p.cid.toString()} of ${showPath(p.file.shown)} is not in the repo: ${(err as Error).message}`)
     }
   }
 }

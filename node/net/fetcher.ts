@@ -12,7 +12,7 @@
  * disconnected, penalized and never asked again in this download.
  */
 import { Scheduler } from '../../src/exchange/scheduler.ts'
-import { DAG_CBOR_CODE, CidSet, verifyBlock } from '../../src/cid.ts'
+import { DAG_CBOR_CODE, CidSet, cidKey, verifyBlock } from '../../src/cid.ts'
 import { decodeNode } from '../../src/manifest/format.ts'
 import { walkChunkLinks, childPath, showPath, WalkPacer } from '../../src/manifest/reader.ts'
 import { TreeLimitError } from '../../src/errors.ts'
@@ -422,12 +422,12 @@ export class Download {
       frame.ahead = Math.max(frame.ahead, frame.next)
       while (frame.ahead < frame.links.length && this.manifestsOutstanding < this.planAheadChunks) {
         const end = Math.min(frame.links.length, frame.ahead + HAS_CONCURRENCY, frame.ahead + this.planAheadChunks - this.manifestsOutstanding)
-        const batch = frame.links.slice(frame.ahead, end).filter(l => !this.seen.has(l.cid) && !this.arriving.has(l.cid.toString()))
+        const batch = frame.links.slice(frame.ahead, end).filter(l => !this.seen.has(l.cid) && !this.arriving.has(cidKey(l.cid)))
         frame.ahead = end
         const held = await Promise.all(batch.map(async l => await this.ctx.blockstore.hold(l.cid, { signal: this.stop.signal })))
         for (let j = 0; j < batch.length; j++) {
           if (held[j]) batch[j].held = true
-          else if (!this.arriving.has(batch[j].cid.toString())) this.request(batch[j])
+          else if (!this.arriving.has(cidKey(batch[j].cid))) this.request(batch[j])
         }
       }
       if (this.manifestsOutstanding >= this.planAheadChunks) return
@@ -436,7 +436,7 @@ export class Download {
 
   /** The bytes of a manifest node: read from the repo, or asked for (when missing or quarantined) and waited on. */
   private async nodeBytes (link: TreeLink): Promise<Uint8Array> {
-    const key = link.cid.toString()
+    const key = cidKey(link.cid)
     for (;;) {
       const arriving = this.arriving.get(key)
       if (arriving != null) {
@@ -458,7 +458,7 @@ export class Download {
 
   /** Ask for a block the download lacks: a manifest node (the walk waits on it) or a raw root. */
   private request (link: TreeLink): void {
-    const key = link.cid.toString()
+    const key = cidKey(link.cid)
     this.cids.set(key, link.cid)
     if (link.cid.code === DAG_CBOR_CODE) {
       this.manifestsOutstanding++
@@ -560,7 +560,7 @@ export class Download {
 
   /** A chunk of the plan, number `seq`: on its way already, held (reported as local), or one more to fetch. */
   private async takeChunk (cid: CID, length: number, seq: number): Promise<void> {
-    const key = cid.toString()
+    const key = cidKey(cid)
     // asked for already: its block goes through onChunk when it comes
     if (this.scheduler.isOutstanding(key)) return
     // received (and maybe still being stored)
@@ -702,9 +702,9 @@ export class Download {
     }
     const peer = source.peer.toString()
     // a have-update: a peer of the swarm got this chunk; a deferral: a seed sent it to one of them
-    if (kind === 'defer') this.scheduler.defer(peer, cid.toString(), performance.now())
-    else if (have) this.scheduler.have(peer, [cid.toString()])
-    else this.scheduler.dontHave(peer, cid.toString())
+    if (kind === 'defer') this.scheduler.defer(peer, cidKey(cid), performance.now())
+    else if (have) this.scheduler.have(peer, [cidKey(cid)])
+    else this.scheduler.dontHave(peer, cidKey(cid))
     this.schedulePump()
   }
 
@@ -737,22 +737,22 @@ export class Download {
 
   private async onBlock (source: Source, cid: CID, bytes: Uint8ArrayList): Promise<void> {
     const key = source.peer.toString()
-    const cidKey = cid.toString()
+    const blockKey = cidKey(cid)
     if (this.settled) return
     source.bytesAtBlock = source.session?.bytesReceived ?? 0
-    if (!this.cids.has(cidKey)) {
+    if (!this.cids.has(blockKey)) {
       // a block that a hedged or cancelled want still brings
-      if (this.recent.has(cidKey)) return
-      this.reject(source, `sent block ${cidKey}, which this download never asked for`, 'violation')
+      if (this.recent.has(blockKey)) return
+      this.reject(source, `sent block ${cid.toString()}, which this download never asked for`, 'violation')
       return
     }
     if (!verifyBlock(cid, bytes)) {
       this.ctx.observer?.verificationFailed(source.peer)
-      this.reject(source, `sent bytes for ${cidKey} that fail BLAKE3 verification`, 'ban')
+      this.reject(source, `sent bytes for ${cid.toString()} that fail BLAKE3 verification`, 'ban')
       return
     }
     this.ctx.observer?.blockVerified(source.peer, bytes.byteLength, cid.code === DAG_CBOR_CODE ? 'manifest' : 'chunk', source.kind ?? 'wan')
-    if (!this.scheduler.received(key, cidKey, bytes.byteLength, performance.now())) return
+    if (!this.scheduler.received(key, blockKey, bytes.byteLength, performance.now())) return
     this.busy++
     try {
       // a fetched chunk goes to the disk anyway and is not read back by this download: skip the page cache.
@@ -762,9 +762,9 @@ export class Download {
         this.manifestBytesFetched += bytes.byteLength
         this.manifestsFetched++
         this.manifestsOutstanding--
-        this.remember(cidKey)
-        this.arriving.get(cidKey)?.resolve()
-        this.arriving.delete(cidKey)
+        this.remember(blockKey)
+        this.arriving.get(blockKey)?.resolve()
+        this.arriving.delete(blockKey)
         this.startPlan()
         this.checkAllKnown()
       } else {
@@ -774,7 +774,7 @@ export class Download {
         this.bytesFetched += bytes.byteLength
         this.perSource[key] = (this.perSource[key] ?? 0) + bytes.byteLength
         if (cid.equals(this.root)) this.bytesTotal = bytes.byteLength
-        this.remember(cidKey)
+        this.remember(blockKey)
       }
     } catch (err) {
       this.fail(err as Error)
@@ -850,7 +850,7 @@ export class Download {
         const stuck = this.scheduler.stuck()
         const what = noSource
           ? `no reachable source has ${this.root.toString()}`
-          : `no source has ${stuck.length} block(s) of ${this.root.toString()}, e.g. ${stuck[0]}`
+          : `no source has ${stuck.length} block(s) of ${this.root.toString()}, e.g. ${this.cids.get(stuck[0])?.toString() ?? ''}`
         const distinct = [...new Set(this.errors.map(e => e.message))]
         const causes = distinct.length > 0 ? `; errors: ${distinct.slice(0, 3).join('; ')}` : ''
         this.fail(new FetchFailedError(`${what} (asked ${this.sources.size} peer(s) over ${this.discoveryRounds} discovery round(s))${causes}`, this.errors))

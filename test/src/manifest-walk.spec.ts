@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { cacheManifests, measureTree, walkChunks, walkChunkLinks, walkBlocks, walkDir, readFileNode, readNode, decodeNode, encodeNode, MANIFEST_VERSION } from '../../src/manifest/index.ts'
+import { cacheManifests, MANIFEST_CACHE_ENTRY_BYTES, measureTree, walkChunks, walkChunkLinks, walkBlocks, walkDir, readFileNode, readNode, decodeNode, encodeNode, MANIFEST_VERSION } from '../../src/manifest/index.ts'
 import type { DirNode, EncodedBlock } from '../../src/manifest/index.ts'
 import { printableName, printableText } from '../../src/paths.ts'
 import { MAX_DIR_DEPTH, MAX_PART_DEPTH } from '../../protocol/limits.ts'
@@ -111,11 +111,11 @@ describe('src/manifest walks over hostile trees', function () {
     assert.equal(printableText('line one \x1b[2J\nline two \\ ok'), 'line one \\x1b[2J\nline two \\ ok')
   })
 
-  it('cacheManifests reads a manifest once while it fits, evicts the least recently used beyond its bytes, and passes chunks through', async () => {
+  it('cacheManifests reads a manifest once while it fits, evicts the least recently used beyond its memory (bytes and entry cost), and passes chunks through', async () => {
     const files = [1, 2, 3].map(fill => oneChunkFile(10, fill))
     const s = memoryGetBlock(files.flatMap(f => [f.file, f.chunk]))
     const size = files[0].file.bytes.byteLength
-    const get = cacheManifests(s.get, 2 * size)
+    const get = cacheManifests(s.get, 2 * (size + MANIFEST_CACHE_ENTRY_BYTES))
     for (const f of [files[0], files[1], files[0], files[1]]) assert.deepEqual(await get(f.file.cid), f.file.bytes)
     assert.equal(s.reads(), 2)
     await get(files[0].file.cid)
