@@ -2,6 +2,35 @@ import assert from 'node:assert/strict'
 import { makeFile, readBack, startNode, stopAll, waitFor, MiB, KiB, startLiarAndHonest, MemoryBlockstore } from './helpers.ts'
 import type { TestNode } from './helpers.ts'
 import type { FetchProgress } from '../../../node/net/index.ts'
+import { chunkCid } from '../../../src/cid.ts'
+import { createBlake3 } from '../../../src/hash/blake3.ts'
+import { FileManifestBuilder, buildDirectory } from '../../../src/manifest/builder.ts'
+import { PROFILES } from '../../../src/fastcdc/index.ts'
+import type { DirEntry, EncodedBlock } from '../../../src/manifest/format.ts'
+
+/** A tree of `folders` folders of `files` files of one small chunk each: its blocks (chunks included) and root. */
+function smallFilesTree (folders: number, files: number): { blocks: EncodedBlock[], root: EncodedBlock, bytes: number } {
+  const blocks: EncodedBlock[] = []
+  const top: DirEntry[] = []
+  for (let f = 0; f < folders; f++) {
+    const entries: DirEntry[] = []
+    for (let i = 0; i < files; i++) {
+      const bytes = new Uint8Array(100).fill(i % 256)
+      new DataView(bytes.buffer).setUint32(0, f * files + i)
+      const chunk = { cid: chunkCid(bytes), bytes }
+      const builder = new FileManifestBuilder(PROFILES.small)
+      builder.addChunk(chunk.cid, bytes.byteLength)
+      const { root } = builder.finish(bytes.byteLength, createBlake3().update(bytes).digest())
+      blocks.push(chunk, root)
+      entries.push([`file-${i}`, root.cid, bytes.byteLength, 'file'])
+    }
+    const dir = buildDirectory(entries)
+    blocks.push(...dir.blocks, dir.root)
+    top.push([`folder-${f}`, dir.root.cid, files * 100, 'dir'])
+  }
+  const root = buildDirectory(top)
+  return { blocks: [...blocks, ...root.blocks, root.root], root: root.root, bytes: folders * files * 100 }
+}
 
 describe('node/net fetch (TCP loopback)', function () {
   this.timeout(30_000)
@@ -223,4 +252,28 @@ describe('node/net fetch (TCP loopback)', function () {
     assert.ok(report.bytes_local > 0)
     assert.deepEqual(await readBack(b.store, file.root), file.data)
   })
+
+  it('holds a window of the root\'s items, not all of them: a tree of 2,400 blocks through a window of 16', async () => {
+    const tree = smallFilesTree(4, 300)
+    const a = await startNode()
+    const b = await startNode({ store: new MemoryBlockstore() })
+    nodes = [a, b]
+    a.store.putAll(tree.blocks)
+    await b.net.connect(a.addr)
+    let most = 0
+    const sample = (): void => { for (const t of b.net.transfers()) most = Math.max(most, t.window_items) }
+    const sampler = setInterval(sample, 1)
+    try {
+      const report = await b.net.fetch(tree.root.cid, { planAheadChunks: 16, onChunk: sample, onProgress: sample })
+      assert.equal(report.bytes_fetched, tree.bytes)
+      assert.equal(report.blocks_fetched, 1200)
+    } finally {
+      clearInterval(sampler)
+    }
+    assert.ok(most > 0, 'the download was sampled')
+    // 16 manifest nodes ahead of the walk, 16 chunks planned ahead (and the few being looked up or stored): before,
+    // every manifest node stayed known to the end, and the last 4,096 chunks received
+    assert.ok(most <= 80, `the download held ${most} items at once`)
+  })
 })
+
