@@ -175,16 +175,16 @@ export class Repo {
 
   /**
    * Take the repo lock when no live process holds it (a killed writer's is taken over), as a reader that may save
-   * something for the next process does; false, and nothing changes, when a writer holds it.
+   * something for the next process does; false, and nothing changes, when a writer holds it or the lock cannot be
+   * made (a repo this user may only read, a read-only mount): the reader then goes on without it.
    */
   async lockIfFree (command: string): Promise<boolean> {
     if (this.lockHeld) return true
     try {
       await this.lock(command)
       return true
-    } catch (err) {
-      if (err instanceof RepoLockedError) return false
-      throw err
+    } catch {
+      return false
     }
   }
 
