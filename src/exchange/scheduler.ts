@@ -380,6 +380,14 @@ export class Scheduler {
       item.avail++
       // its place in the heap moves with its rarity
       if (item.state === 'pending') this.pushPending(item)
+      // asked of seeds only: withdrawn there (the seed's uplink is the swarm's scarce link) and asked of this peer
+      else if (item.state === 'inflight' && [...item.holders.keys()].every(h => this.peers.get(h)?.seed === true)) {
+        for (const holder of [...item.holders.keys()]) {
+          const seed = this.peers.get(holder) as Peer
+          this.release(seed, item)
+          this.outbox.push({ type: 'cancel', peer: holder, keys: [key] })
+        }
+      }
     }
     if (joined) this.unstick()
   }

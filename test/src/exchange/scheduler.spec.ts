@@ -319,7 +319,10 @@ describe('src/exchange', () => {
         assert.deepEqual(wants(before, 'seed'), ['c0', 'c1'])
         // the seed is full and c2..c5 wait for it, yet c6 and c7 go to the peer that holds them
         s.have('p', ['c6', 'c7', 'c1', 'unknown'])
-        assert.deepEqual(wants(s.poll(1), 'p'), ['c6', 'c7'])
+        // (c1, asked of the seed, is withdrawn there and asked of the holder)
+        const after = s.poll(1)
+        assert.deepEqual(wants(after, 'p'), ['c1', 'c6'])
+        assert.deepEqual(cancels(after, 'seed'), ['c1'])
         assert.equal(s.stats().peers.find(p => p.id === 'p')?.partial, true)
         // an announcement clears an earlier DONT_HAVE
         s.dontHave('p', 'c6')
@@ -372,6 +375,19 @@ describe('src/exchange', () => {
           for (const k of asked) s.defer('seed', k, t)
         }
         assert.equal(s.stats().peers.find(p => p.id === 'seed')?.strikes, 0)
+      })
+
+      it('an item asked of the seed that a partial holder announces is withdrawn from the seed and asked of the holder', () => {
+        const s = new Scheduler({ initialWindowBytes: 4 * MiB })
+        s.add(items(4))
+        s.setAllKnown(true)
+        s.addPeer('seed', SEED, 0)
+        s.addPeer('p', { ...LAN, partial: true }, 0)
+        assert.deepEqual(wants(s.poll(0), 'seed'), ['c0', 'c1', 'c2', 'c3'])
+        s.have('p', ['c2'])
+        const actions = s.poll(1)
+        assert.deepEqual(cancels(actions, 'seed'), ['c2'])
+        assert.deepEqual(wants(actions, 'p'), ['c2'])
       })
 
       it('a peer deferring the same item twice has not got it for us', () => {
