@@ -43,6 +43,12 @@ export interface MeasureOptions extends WalkOptions {
  * directory of many files overlap rather than follow one another.
  */
 export const MEASURE_READ_AHEAD = 16
+/**
+ * Measured nodes without manifest links (a small file, an empty directory) remembered, the most recently met: one
+ * met again soon (the file a zip bomb repeats) is not read again, and a tree of a million distinct files does not
+ * keep a million of them. Nodes with links are all remembered: each subtree is measured once.
+ */
+export const MEASURE_LEAF_MEMO = 1024
 
 /** A measured node, remembered by CID for every other place that links it. */
 interface Measure extends TreeSize {
@@ -107,6 +113,8 @@ export async function measureTree (getBlock: GetBlock, root: CID, options: Measu
   if (root.code !== DAG_CBOR_CODE) throw new ManifestError(`${root} is a raw chunk, not a file or directory manifest`)
   const rootPath = options.path ?? ''
   const memo = new Map<string, Measure>()
+  const leaves = new Map<string, Measure>()
+  const known = (k: string): Measure | undefined => memo.get(k) ?? leaves.get(k)
   const pacer = new WalkPacer(options)
   const total: TreeSize = { bytes: 0, files: 0, dirs: 0, chunks: 0 }
   const grow = (m: TreeSize, at: { path: string, cid: CID }): void => {
@@ -121,7 +129,7 @@ export async function measureTree (getBlock: GetBlock, root: CID, options: Measu
   const read = async (f: Frame, cid: CID): Promise<ManifestNode> => {
     for (let j = f.i + 1; j < Math.min(f.links.length, f.i + 1 + MEASURE_READ_AHEAD); j++) {
       const k = keyOf(f.links[j].cid)
-      if (memo.has(k) || ahead.has(k)) continue
+      if (known(k) !== undefined || ahead.has(k)) continue
       const pending = getBlock(f.links[j].cid)
       // a read that fails is reported when its turn comes
       pending.catch(() => {})
@@ -144,10 +152,10 @@ export async function measureTree (getBlock: GetBlock, root: CID, options: Measu
     if (f.i < f.links.length) {
       const link = f.links[f.i]
       const path = link.name !== undefined && link.expect !== 'dirpart' ? childPath(f.path, link.name) : f.path
-      const known = memo.get(keyOf(link.cid))
-      if (known !== undefined) {
-        combine(f, link, known, path)
-        grow(known, { path, cid: link.cid })
+      const met = known(keyOf(link.cid))
+      if (met !== undefined) {
+        combine(f, link, met, path)
+        grow(met, { path, cid: link.cid })
         f.i++
         continue
       }
@@ -168,7 +176,12 @@ export async function measureTree (getBlock: GetBlock, root: CID, options: Measu
     // every link is counted: the node's own share, then its checks
     const own = finish(f)
     grow(own, { path: f.path, cid: f.cid })
-    memo.set(keyOf(f.cid), f.acc)
+    if (f.links.length > 0) {
+      memo.set(keyOf(f.cid), f.acc)
+    } else {
+      leaves.set(keyOf(f.cid), f.acc)
+      if (leaves.size > MEASURE_LEAF_MEMO) leaves.delete(leaves.keys().next().value as string)
+    }
     stack.pop()
     const parent = stack[stack.length - 1]
     if (parent === undefined) return { bytes: f.acc.bytes, files: f.acc.files, dirs: f.acc.dirs, chunks: f.acc.chunks }
