@@ -1,6 +1,7 @@
 /**
  * Watch a blockstore's syncs, to check what a pin found durable: a block is durable once its file was fdatasynced
- * (syncData) and then its shard directory fsynced (syncDirs).
+ * (syncData) and then its shard directory fsynced (syncDirs), or once a syncData of it left no directory to fsync (a
+ * large batch made durable, names and all, by one syncfs).
  */
 import { dirname } from 'node:path'
 import type { CID } from 'multiformats/cid'
@@ -17,6 +18,7 @@ export function watchSyncs (blocks: DitsBlockstore): SyncWatch {
   const data = new Set<string>()
   const dirOf = new Map<string, string>()
   const dirs = new Set<string>()
+  const whole = new Set<string>()
   const syncData = blocks.syncData.bind(blocks)
   const syncDirs = blocks.syncDirs.bind(blocks)
   blocks.syncData = async (cids: Iterable<CID>) => {
@@ -25,6 +27,7 @@ export function watchSyncs (blocks: DitsBlockstore): SyncWatch {
     for (const c of list) {
       data.add(c.toString())
       dirOf.set(c.toString(), dirname(blocks.path(c)))
+      if (synced.size === 0) whole.add(c.toString())
     }
     return synced
   }
@@ -35,6 +38,6 @@ export function watchSyncs (blocks: DitsBlockstore): SyncWatch {
   }
   return {
     data,
-    durable: () => new Set([...data].filter(c => dirs.has(dirOf.get(c) as string)))
+    durable: () => new Set([...data].filter(c => whole.has(c) || dirs.has(dirOf.get(c) as string)))
   }
 }
