@@ -203,13 +203,16 @@ export class SpeculativeRecord {
     return WholeCidSharding.shards.filter(s => present.has(s))
   }
 
-  /** Every entry of a shard; a file that is not an entry (a leftover temp file, a stray) is removed or skipped. */
+  /**
+   * Every entry of a shard; a file that is not an entry is skipped, or removed when it is a temp file an earlier
+   * process left. This process's own temp files are writes under way (a record beside the gc reading this shard).
+   */
   private async readShard (shard: string, fn: (e: SpeculativeEntry) => Promise<void>): Promise<void> {
     const dir = join(this.dir, shard)
     const names = await readdir(dir).catch(() => [] as string[])
     await forEachLimit(names, IO_CONCURRENCY, async name => {
       if (name.includes('.tmp-')) {
-        await unlink(join(dir, name)).catch(() => {})
+        if (!name.endsWith(`.tmp-${process.pid}`)) await unlink(join(dir, name)).catch(() => {})
         return
       }
       let cid: CID

@@ -211,3 +211,26 @@ describe('node/seed: speculative chunks on a seed (SPECULATE; in-process nodes, 
     assert.equal(await s.blocks.has(huge[0].cid), false)
   })
 })
+
+describe('node/seed SpeculativeRecord beside a gc', () => {
+  let dir: string
+  beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'dits-spec-record-')) })
+  afterEach(async () => { await rm(dir, { recursive: true, force: true }) })
+
+  it('a record written while gc sweeps the same shards is kept: the sweep leaves this process\'s temp files alone', async () => {
+    const record = new SpeculativeRecord(join(dir, 'speculative'))
+    await record.open()
+    const chunks = makeFile(1024 * KiB, KiB, 64).chunks.map(cid => ({ cid, bytes: KiB }))
+    const expires = Date.now() + 3_600_000
+    let recorded = false
+    const writing = record.record('peer', chunks, expires).finally(() => { recorded = true })
+    let sweeps = 0
+    while (!recorded) {
+      for await (const _ of record.sweep(Date.now(), () => false)) { /* only the walk matters */ }
+      sweeps++
+    }
+    await writing
+    assert.ok(sweeps > 0)
+    for (const c of chunks) assert.equal((await record.get(c.cid))?.expiresAt, expires, `${c.cid} is recorded`)
+  })
+})
