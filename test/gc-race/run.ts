@@ -31,7 +31,7 @@ const seed = values.seed === undefined ? Date.now() % 2 ** 31 : Number(values.se
 const dir = await mkdtemp(join(tmpdir(), 'dits-gc-race-'))
 try {
   const r = await runGcRace({ seed, rounds, dir, log: values.verbose ? line => console.error(line) : undefined })
-  console.log(values.json ? JSON.stringify({ ...r, seed }) : `gc-race seed ${seed}: ${r.rounds} rounds, ${r.adds} adds, ${r.gets} gets, ${r.gcs} gcs; ${r.removed} blocks removed, ${r.keptInFlight} kept for work in flight; ${r.pinsChecked} pinned roots checked whole; 0 lost, in ${(r.durationMs / 1000).toFixed(0)} s`)
+  console.log(values.json ? JSON.stringify({ ...r, seed }) : `gc-race seed ${seed}: ${r.rounds} rounds, ${r.adds} adds, ${r.gets} gets, ${r.speculates} speculates, ${r.gcs} gcs; ${r.removed} blocks removed, ${r.keptInFlight} kept for work in flight; ${r.pinsChecked} pinned roots checked whole; ${r.reclaimed} expired speculative chunks reclaimed; 0 lost, in ${(r.durationMs / 1000).toFixed(0)} s`)
 } catch (err) {
   console.error(`gc-race seed ${seed}: ${(err as Error).message}`)
   process.exitCode = 1
