@@ -52,6 +52,12 @@ export const DEFAULT_SEED_GRACE_MS = 2_000
 /** Local `has` checks run this many at once while walking a manifest. */
 const HAS_CONCURRENCY = 32
 /**
+ * Manifest nodes without manifest links (a file's chunk list, a small file) the walk remembers having read, the
+ * latest first: a leaf that the tree names again soon (a part of 8,192 links repeated 8,192 times, the empty file a
+ * zip bomb repeats) is read once, not once per link, and a tree of a million distinct files does not keep them all.
+ */
+export const WALK_LEAF_MEMO = 1024
+/**
  * Chunks planned and not yet received, at most, and as many manifest nodes asked for ahead of the walk of the tree:
  * more than the peers' windows can hold in flight (64 MiB each, 64 KiB chunks at the smallest profile's average),
  * so planning never starves a fast source.
@@ -239,9 +245,10 @@ export class Download {
   private readonly arriving = new Map<string, Deferred<void>>()
   /**
    * the manifest nodes with manifest links that the walk has entered: each subtree is walked once, however often the
-   * tree names it. A node without any (a small file) is not kept: its next copy costs a read, not a walk.
+   * tree names it. A node without any (a small file) is kept only among the latest WALK_LEAF_MEMO (`leaves`).
    */
   private readonly seen = new CidSet()
+  private readonly leaves = new Set<string>()
   /** the walk of the manifest tree is over (every node it reached is held, or asked for) */
   private walked = false
   private readonly sources = new Map<string, Source>()
@@ -404,9 +411,13 @@ export class Download {
         continue
       }
       const link = top.links[top.next++]
-      if (this.seen.has(link.cid)) continue
+      if (this.seen.has(link.cid) || this.leaves.has(cidKey(link.cid))) continue
       const links = this.linksOf(link.cid, await this.nodeBytes(link), link)
-      if (links.length === 0) continue
+      if (links.length === 0) {
+        this.leaves.add(cidKey(link.cid))
+        if (this.leaves.size > WALK_LEAF_MEMO) this.leaves.delete(this.leaves.values().next().value as string)
+        continue
+      }
       this.seen.add(link.cid)
       frames.push({ links, next: 0, ahead: 0 })
     }
@@ -422,7 +433,7 @@ export class Download {
       frame.ahead = Math.max(frame.ahead, frame.next)
       while (frame.ahead < frame.links.length && this.manifestsOutstanding < this.planAheadChunks) {
         const end = Math.min(frame.links.length, frame.ahead + HAS_CONCURRENCY, frame.ahead + this.planAheadChunks - this.manifestsOutstanding)
-        const batch = frame.links.slice(frame.ahead, end).filter(l => !this.seen.has(l.cid) && !this.arriving.has(cidKey(l.cid)))
+        const batch = frame.links.slice(frame.ahead, end).filter(l => !this.seen.has(l.cid) && !this.leaves.has(cidKey(l.cid)) && !this.arriving.has(cidKey(l.cid)))
         frame.ahead = end
         const held = await Promise.all(batch.map(async l => await this.ctx.blockstore.hold(l.cid, { signal: this.stop.signal })))
         for (let j = 0; j < batch.length; j++) {
