@@ -257,9 +257,7 @@ export class Download {
   private readonly finished = deferred<void>()
   private readonly stop = new AbortController()
   /** rejects once the download stops: what the walk's waits race with */
-  private readonly stopped = new Promise<never>((_resolve, reject) => {
-    this.stop.signal.addEventListener('abort', () => { reject(this.stop.signal.reason) }, { once: true })
-  })
+  private readonly stopped = Download.rejectedOn(this.stop.signal)
   private readonly rateSamples: Array<{ at: number, bytes: number }> = []
   private readonly started = performance.now()
   private readonly startedAt = Date.now()
@@ -308,6 +306,18 @@ export class Download {
     this.planAheadChunks = options.planAheadChunks ?? DEFAULT_PLAN_AHEAD_CHUNKS
   }
 
+  /**
+   * A promise that rejects once `signal` aborts, for waits to race with; handled from the start, so that a download
+   * stopped before any wait (cancelled as it starts) leaves no unhandled rejection, which ends the daemon.
+   */
+  private static rejectedOn (signal: AbortSignal): Promise<never> {
+    const p = new Promise<never>((_resolve, reject) => {
+      signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
+    })
+    p.catch(() => {})
+    return p
+  }
+
   async run (): Promise<FetchReport> {
     const onAbort = (): void => {
       const reason = this.options.signal?.reason ?? new Error('aborted')
@@ -325,7 +335,6 @@ export class Download {
     })
     try {
       this.options.signal?.throwIfAborted()
-      this.stopped.catch(() => {})
       await this.walkManifests().catch((err: Error) => {
         this.fail(err)
         throw err
