@@ -15,7 +15,7 @@ import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_thread
 import { ChunkSplitter, chunkStream, validateProfile } from '../src/fastcdc/index.ts'
 import { blake3, BLAKE3_DIGEST_BYTES } from '../src/hash/index.ts'
 import { createBlake3 } from '../src/hash/blake3.ts'
-import { Pulse } from './deferred.ts'
+import { abortable, Pulse } from './deferred.ts'
 import type { Blake3Hasher } from '../src/hash/blake3.ts'
 import type { ChunkerProfile } from '../src/fastcdc/index.ts'
 import type { MessagePort } from 'node:worker_threads'
@@ -506,21 +506,5 @@ function readerOf (source: AsyncIterable<Uint8Array>): { read: ReadInto, close: 
     close: async () => {
       if (!done) await pieces.return?.()
     }
-  }
-}
-
-/** `promise`, or the signal's reason as soon as it aborts. */
-async function abortable<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (signal == null) return await promise
-  signal.throwIfAborted()
-  let onAbort = (): void => {}
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([promise, aborted])
-  } finally {
-    signal.removeEventListener('abort', onAbort)
   }
 }

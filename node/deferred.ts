@@ -40,3 +40,19 @@ export class Pulse {
 export async function macrotask (): Promise<void> {
   await new Promise<void>(resolve => setImmediate(resolve))
 }
+
+/** `promise`, or the signal's reason as soon as it aborts. */
+export async function abortable<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal == null) return await promise
+  signal.throwIfAborted()
+  let onAbort = (): void => {}
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([promise, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}

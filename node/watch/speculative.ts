@@ -16,7 +16,7 @@ import { MAX_SPECULATE_BYTES, MAX_SPECULATE_CHUNKS } from '../../protocol/limits
 import { Adder } from '../adder.ts'
 import { BlockSync } from '../block-sync.ts'
 import { chunkAndHash } from '../chunk-pipeline.ts'
-import { macrotask, Pulse } from '../deferred.ts'
+import { abortable, macrotask, Pulse } from '../deferred.ts'
 import { FolderWatcher } from './watcher.ts'
 import type { FolderWatcherInit } from './watcher.ts'
 import { identityOf, profileKey, sameIdentity } from './chunk-cache.ts'
@@ -597,20 +597,4 @@ export class SpeculativeService {
 
 async function sleep (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))
-}
-
-/** `promise`, or the signal's reason as soon as it aborts. */
-async function abortable<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (signal == null) return await promise
-  signal.throwIfAborted()
-  let onAbort = (): void => {}
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([promise, aborted])
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
 }
