@@ -88,8 +88,8 @@ export async function runChild (args: string[]): Promise<{ ms: number, rssMiB: n
   return { ms: out.ms, rssMiB: run.maxRssKiB / 1024 }
 }
 
-/** Store `file` in a blockstore-fs as 1 MiB chunks plus a manifest; returns the root. */
-async function addFile (file: string, dir: string): Promise<CID> {
+/** Store `file` in a blockstore-fs under `dir` as 1 MiB chunks plus a manifest (the media profile); returns the root. */
+export async function addFile (file: string, dir: string): Promise<CID> {
   const store = new DitsBlockstore(join(dir, 'blocks'), join(dir, 'quarantine'), join(dir, 'usage.json'))
   await store.open()
   const builder = new FileManifestBuilder(PROFILES.media)
@@ -105,6 +105,7 @@ async function addFile (file: string, dir: string): Promise<CID> {
   }
   const { blocks, root } = builder.finish(size, whole.digest())
   for (const b of [...blocks, root]) await store.put(b.cid, b.bytes, { trusted: true })
+  await store.close()
   return root.cid
 }
 

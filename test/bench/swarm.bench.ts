@@ -13,7 +13,6 @@
  * lines on stdin (`stats`, `connect ADDR…`, `fetch ROOT`) and answering one JSON line each.
  */
 import { spawn } from 'node:child_process'
-import { createReadStream } from 'node:fs'
 import { rm, mkdir } from 'node:fs/promises'
 import { once } from 'node:events'
 import { join } from 'node:path'
@@ -23,11 +22,8 @@ import { createInterface } from 'node:readline'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { CID } from 'multiformats/cid'
 import { median, randomFile, result, MiB, MB } from './harness.ts'
+import { addFile } from './net.bench.ts'
 import { DitsBlockstore } from '../../node/blockstore.ts'
-import { chunkCid } from '../../src/cid.ts'
-import { createBlake3 } from '../../src/hash/blake3.ts'
-import { FileManifestBuilder } from '../../src/manifest/builder.ts'
-import { PROFILES } from '../../src/fastcdc/index.ts'
 import { createNetwork } from '../../node/net/index.ts'
 import type { Bench } from './harness.ts'
 import type { DitsNetwork, NetworkObserver } from '../../node/net/index.ts'
@@ -74,27 +70,6 @@ async function startChild (args: string[]): Promise<{ child: Child, addr: string
     }
   }
   return { child, addr: first.addr }
-}
-
-/** Store `file` in a blockstore-fs as 1 MiB chunks plus its manifest; returns the root. */
-async function addFile (file: string, repo: string): Promise<CID> {
-  const store = new DitsBlockstore(join(repo, 'blocks'), join(repo, 'quarantine'), join(repo, 'usage.json'))
-  await store.open()
-  const builder = new FileManifestBuilder(PROFILES.media)
-  const whole = createBlake3()
-  let size = 0
-  for await (const piece of createReadStream(file, { highWaterMark: MiB })) {
-    const bytes = piece as Buffer
-    whole.update(bytes)
-    size += bytes.byteLength
-    const cid = chunkCid(bytes)
-    await store.put(cid, bytes, { trusted: true })
-    for (const b of builder.addChunk(cid, bytes.byteLength)) await store.put(b.cid, b.bytes, { trusted: true })
-  }
-  const { blocks, root } = builder.finish(size, whole.digest())
-  for (const b of [...blocks, root]) await store.put(b.cid, b.bytes, { trusted: true })
-  await store.close()
-  return root.cid
 }
 
 interface FetchAnswer { ms: number, bytes_fetched: number, received_chunk_bytes: number, from_seed: number }
